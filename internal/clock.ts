@@ -1,0 +1,28 @@
+/**
+ * The time source every time-dependent component takes, so tests can inject a
+ * fake one and stay deterministic.
+ *
+ * @module
+ */
+
+/** A source of wall-clock time and a way to wait on it synchronously. */
+export interface Clock {
+  /** Milliseconds since the Unix epoch, like `Date.now()`. */
+  now(): number;
+  /**
+   * Blocks the calling thread for `ms` milliseconds. Used only where an API is
+   * synchronous by contract and must wait for time to pass (a Snowflake
+   * generator waiting out a backward clock step).
+   */
+  sleepSync(ms: number): void;
+}
+
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/** The real clock: `Date.now()` and a thread sleep through `Atomics.wait`. */
+export const systemClock: Clock = {
+  now: Date.now,
+  sleepSync(ms: number): void {
+    if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
+  },
+};

@@ -1,0 +1,22 @@
+/**
+ * gochat-kit for Deno: infrastructure components for microservices, each a
+ * provider with an in-memory driver (standalone, the default) and a
+ * distributed driver (cluster), swapped by passing a different `driver`.
+ *
+ * This root entry has one namespace per component that exists so far.
+ *
+ * @example Logging with a generated id
+ * ```ts
+ * import { clog, uid } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const sink = clog.memorySink();
+ * using logger = clog.create(clog.defaultConfig("production"), { sinks: [sink] });
+ * logger.namespace("orders").info("created", { id: uid.uuidv7() });
+ * assert.equal(sink.records[0].namespace, "orders");
+ * ```
+ *
+ * @module
+ */
+export * as clog from "./clog/mod.ts";
+export * as uid from "./uid/mod.ts";

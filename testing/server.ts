@@ -1,0 +1,409 @@
+/**
+ * Throwaway servers (redis-server, etcd, PostgreSQL) on a free loopback port,
+ * for fault tests that kill a backend mid-run and start it again.
+ *
+ * @module
+ */
+
+/** The backends {@linkcode startServer} can run. */
+export type ServerKind = "redis" | "etcd" | "postgres";
+
+/** A running (or stopped) throwaway server that owns its data directory. */
+export interface ThrowawayServer extends AsyncDisposable {
+  /** Which backend this is. */
+  readonly kind: ServerKind;
+  /** Always `127.0.0.1`. */
+  readonly host: string;
+  /** The loopback port; kept across restarts. */
+  readonly port: number;
+  /** Connection URL: `redis://…`, `http://…` (etcd) or `postgres://postgres@…/postgres`. */
+  readonly url: string;
+  /** Pid of the server process while it runs. */
+  readonly pid: number | undefined;
+  /** Whether the process is running. */
+  readonly running: boolean;
+  /** Sends `signal` (SIGKILL by default) to the server's own pid and waits for it to exit. */
+  kill(signal?: Deno.Signal): Promise<void>;
+  /** Stops the server gracefully and waits for it to exit. */
+  stop(): Promise<void>;
+  /** Starts the server again on the same port and data directory; resolves when it answers. */
+  start(): Promise<void>;
+  /** The server's log so far, for a failing test's message. */
+  log(): Promise<string>;
+  /** Kills the server if needed and deletes its data directory. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode startServer}. */
+export interface StartServerOptions {
+  /**
+   * How long to wait for the server to answer.
+   * @default {20000}
+   */
+  readonly readyTimeoutMs?: number;
+}
+
+interface Recipe {
+  binary: string;
+  args: string[];
+  url: string;
+  /** Postgres refuses to run as root. */
+  asUser?: string;
+  gracefulSignal: Deno.Signal;
+  ready: () => Promise<boolean>;
+}
+
+async function freePort(): Promise<number> {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  // A moment for the kernel to release the port before a server binds it.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  return port;
+}
+
+function which(binary: string): string | undefined {
+  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
+    try {
+      if (Deno.statSync(`${dir}/${binary}`).isFile) return `${dir}/${binary}`;
+    } catch {
+      // not in this directory
+    }
+  }
+  return undefined;
+}
+
+function postgresBin(tool: string): string | undefined {
+  try {
+    const versions = [...Deno.readDirSync("/usr/lib/postgresql")].map((entry) => entry.name)
+      .sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) {
+      const path = `/usr/lib/postgresql/${version}/bin/${tool}`;
+      if (Deno.statSync(path).isFile) return path;
+    }
+  } catch {
+    // no Debian PostgreSQL layout
+  }
+  return which(tool);
+}
+
+/**
+ * Whether the binary for `kind` is installed, so a test can be ignored (and
+ * reported as such) rather than fail where the server is missing.
+ *
+ * @param kind The backend.
+ * @returns True when {@linkcode startServer} can run it.
+ */
+export function serverAvailable(kind: ServerKind): boolean {
+  switch (kind) {
+    case "redis":
+      return which("redis-server") !== undefined;
+    case "etcd":
+      return which("etcd") !== undefined;
+    case "postgres":
+      return postgresBin("postgres") !== undefined && postgresBin("initdb") !== undefined;
+  }
+}
+
+/** Sends `request` and reads until the reply matches `expect`, the peer closes, or 2 s pass. */
+async function tcpExchange(port: number, request: string, expect: RegExp): Promise<boolean> {
+  let conn: Deno.TcpConn | undefined;
+  const timer = setTimeout(() => conn?.close(), 2000);
+  try {
+    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    if (request) await conn.write(new TextEncoder().encode(request));
+    const buffer = new Uint8Array(4096);
+    let reply = "";
+    for (;;) {
+      if (expect.test(reply)) return true;
+      const read = await conn.read(buffer);
+      if (read === null) return false;
+      reply += new TextDecoder().decode(buffer.subarray(0, read));
+    }
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn?.close();
+    } catch {
+      // closed by the timeout already
+    }
+  }
+}
+
+async function tcpOpen(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(binary: string, args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command(binary, { args, stdout: "null", stderr: "piped" })
+    .output();
+  if (code !== 0) {
+    throw new Error(
+      `${binary} ${args.join(" ")} failed (${code}): ${new TextDecoder().decode(stderr)}`,
+    );
+  }
+}
+
+async function userIds(user: string): Promise<{ uid: number; gid: number }> {
+  const passwd = await Deno.readTextFile("/etc/passwd");
+  const line = passwd.split("\n").find((entry) => entry.startsWith(user + ":"));
+  if (line === undefined) {
+    throw new Error(`Cannot start postgres as root: no '${user}' user exists`);
+  }
+  const [, , uid, gid] = line.split(":");
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+async function recipe(kind: ServerKind, port: number, dir: string): Promise<Recipe> {
+  const missing = (binary: string) =>
+    new Error(`Cannot start a throwaway ${kind} server as '${binary}' is not installed`);
+  switch (kind) {
+    case "redis": {
+      const binary = which("redis-server") ?? (() => {
+        throw missing("redis-server");
+      })();
+      return {
+        binary,
+        args: [
+          "--port",
+          `${port}`,
+          "--bind",
+          "127.0.0.1",
+          "--save",
+          "",
+          "--appendonly",
+          "no",
+          "--dir",
+          dir,
+        ],
+        url: `redis://127.0.0.1:${port}`,
+        gracefulSignal: "SIGTERM",
+        ready: () => tcpExchange(port, "PING\r\n", /^\+PONG/),
+      };
+    }
+    case "etcd": {
+      const binary = which("etcd") ?? (() => {
+        throw missing("etcd");
+      })();
+      const peerPort = await freePort();
+      const client = `http://127.0.0.1:${port}`;
+      const peer = `http://127.0.0.1:${peerPort}`;
+      return {
+        binary,
+        args: [
+          "--name=throwaway",
+          `--data-dir=${dir}/data`,
+          `--listen-client-urls=${client}`,
+          `--advertise-client-urls=${client}`,
+          `--listen-peer-urls=${peer}`,
+          `--initial-advertise-peer-urls=${peer}`,
+          `--initial-cluster=throwaway=${peer}`,
+          "--logger=zap",
+          "--log-level=warn",
+        ],
+        url: client,
+        gracefulSignal: "SIGTERM",
+        ready: () =>
+          tcpExchange(
+            port,
+            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            /"health":\s*"true"/,
+          ),
+      };
+    }
+    case "postgres": {
+      const binary = postgresBin("postgres") ?? (() => {
+        throw missing("postgres");
+      })();
+      const initdb = postgresBin("initdb") ?? (() => {
+        throw missing("initdb");
+      })();
+      const data = `${dir}/data`;
+      const asUser = Deno.uid() === 0 ? "postgres" : undefined;
+      if (asUser) {
+        const { uid, gid } = await userIds(asUser);
+        await Deno.chown(dir, uid, gid);
+        await run("setpriv", [
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          "--clear-groups",
+          initdb,
+          "-D",
+          data,
+          "-U",
+          "postgres",
+          "-A",
+          "trust",
+          "--no-sync",
+        ]);
+      } else {
+        await run(initdb, ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]);
+      }
+      return {
+        binary,
+        args: [
+          "-D",
+          data,
+          "-p",
+          `${port}`,
+          "-h",
+          "127.0.0.1",
+          "-k",
+          dir,
+          "-c",
+          "fsync=off",
+          "-c",
+          "full_page_writes=off",
+        ],
+        url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        asUser,
+        // SIGTERM waits for clients to leave; SIGINT is the fast shutdown.
+        gracefulSignal: "SIGINT",
+        ready: async () =>
+          /database system is ready to accept connections/.test(
+            await Deno.readTextFile(`${dir}/server.log`).catch(() => ""),
+          ) && await tcpOpen(port),
+      };
+    }
+  }
+}
+
+/**
+ * Starts a throwaway server of `kind` on a free loopback port, with its data
+ * in a fresh temporary directory, and resolves once it answers.
+ *
+ * @param kind `redis`, `etcd` or `postgres`.
+ * @param options Readiness timeout.
+ * @returns The running server.
+ * @throws {Error} When the binary is missing or the server does not answer in time (with its log).
+ *
+ * @example Kill redis by its pid and start it again
+ * ```ts ignore
+ * import { startServer } from "./server.ts";
+ *
+ * await using redis = await startServer("redis");
+ * await redis.kill();       // SIGKILL to its own pid
+ * await redis.start();      // same port, answers again
+ * ```
+ */
+export async function startServer(
+  kind: ServerKind,
+  options: StartServerOptions = {},
+): Promise<ThrowawayServer> {
+  const { readyTimeoutMs = 20_000 } = options;
+  const dir = await Deno.makeTempDir({ prefix: `kit-${kind}-` });
+  const port = await freePort();
+  let spec: Recipe;
+  try {
+    spec = await recipe(kind, port, dir);
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  const logPath = `${dir}/server.log`;
+  let child: Deno.ChildProcess | undefined;
+  let exited: Promise<Deno.CommandStatus> | undefined;
+
+  const waitForExit = async (): Promise<void> => {
+    if (exited !== undefined) await exited;
+    child = undefined;
+    exited = undefined;
+  };
+
+  const server: ThrowawayServer = {
+    kind,
+    host: "127.0.0.1",
+    port,
+    url: spec.url,
+    get pid() {
+      return child?.pid;
+    },
+    get running() {
+      return child !== undefined;
+    },
+    async start() {
+      if (child !== undefined) return;
+      await Deno.writeTextFile(logPath, "");
+      if (spec.asUser) {
+        const { uid } = await userIds(spec.asUser);
+        await Deno.chown(logPath, uid, null);
+      }
+      const privilege = spec.asUser
+        ? await userIds(spec.asUser).then(({ uid, gid }) => [
+          "setpriv",
+          `--reuid=${uid}`,
+          `--regid=${gid}`,
+          "--clear-groups",
+        ])
+        : [];
+      // `exec` keeps the pid: the pid we hold is the server's own, so kill() hits the server.
+      child = new Deno.Command("sh", {
+        args: [
+          "-c",
+          'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
+          "sh",
+          ...privilege,
+          spec.binary,
+          ...spec.args,
+        ],
+        env: { KIT_SERVER_LOG: logPath },
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      exited = child.status;
+      const deadline = Date.now() + readyTimeoutMs;
+      let crashed = false;
+      exited.then(() => (crashed = true));
+      while (!(await spec.ready())) {
+        if (crashed || Date.now() > deadline) {
+          const log = await server.log();
+          if (!crashed) await server.kill();
+          await waitForExit();
+          throw new Error(
+            `Throwaway ${kind} on port ${port} did not become ready (${
+              crashed ? "it exited" : "timeout"
+            }):\n${log}`,
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+    async kill(signal: Deno.Signal = "SIGKILL") {
+      if (child === undefined) return;
+      try {
+        Deno.kill(child.pid, signal);
+      } catch {
+        // already gone; waitForExit collects its status
+      }
+      await waitForExit();
+    },
+    stop() {
+      return server.kill(spec.gracefulSignal);
+    },
+    log() {
+      return Deno.readTextFile(logPath).catch(() => "");
+    },
+    async close() {
+      await server.kill();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+    [Symbol.asyncDispose]() {
+      return server.close();
+    },
+  };
+  try {
+    await server.start();
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  return server;
+}

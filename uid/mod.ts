@@ -1,0 +1,102 @@
+/**
+ * uid: unique ids. {@linkcode uuidv7} for sortable UUIDs that need no setup,
+ * and Snowflake generators ({@linkcode create}) for compact 63-bit ids that
+ * never repeat, not at 4,096 ids per millisecond and not on a backward clock step.
+ *
+ * @example UUIDv7 and Snowflake
+ * ```ts
+ * import { uid } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.match(uid.uuidv7(), /^[0-9a-f-]{36}$/);
+ *
+ * await using ids = await uid.create({ ...uid.defaultConfig("development"), workerId: 3 });
+ * const id = ids.nextId();
+ * assert.equal(ids.parse(id).workerId, 3);
+ * assert.equal(typeof ids.nextIdString(), "string");
+ * ```
+ *
+ * @module
+ */
+import type { Clock } from "../internal/clock.ts";
+import { SnowflakeGenerator, type SnowflakeParts, type UidConfig } from "./snowflake.ts";
+
+export { createUuidV7, uuidv7, uuidv7Time } from "./uuidv7.ts";
+export type { UuidV7Options } from "./uuidv7.ts";
+export { ClockMovedBackwardsError, parseSnowflake, snowflakeLayout } from "./snowflake.ts";
+export type { SnowflakeLayout, SnowflakeParts, UidConfig } from "./snowflake.ts";
+export type { Clock } from "../internal/clock.ts";
+
+/** Dependencies of a Snowflake generator. */
+export interface CreateOptions {
+  /** Time source; inject a fake one in tests. */
+  readonly clock?: Clock;
+}
+
+/** A Snowflake id generator, as returned by {@linkcode create}. */
+export interface Snowflake extends AsyncDisposable {
+  /** The worker id embedded in every id. */
+  readonly workerId: number;
+  /** The next id; strictly greater than every earlier id of this generator. */
+  nextId(): bigint;
+  /** The next id as a decimal string. */
+  nextIdString(): string;
+  /** Splits an id of this generator's layout into time, worker and sequence. */
+  parse(id: bigint | string): SnowflakeParts;
+  /** Stops the generator; later calls to `nextId` throw. */
+  close(): Promise<void>;
+}
+
+/**
+ * The recommended configuration: 41 bits of milliseconds since 2024-01-01,
+ * 10 bits of worker id (worker 0 here; give each process its own), 12 bits of
+ * sequence, and a 5 ms tolerance for backward clock steps.
+ *
+ * @param env `"development"` or `"production"` (the same values today).
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): UidConfig {
+  if (env !== "development" && env !== "production") {
+    throw new RangeError(
+      `Cannot build uid config as 'env' must be "development" or "production": current value is ${
+        JSON.stringify(env)
+      }`,
+    );
+  }
+  return {
+    workerId: 0,
+    epochMs: 1704067200000,
+    workerIdBits: 10,
+    sequenceBits: 12,
+    maxBackwardMs: 5,
+  };
+}
+
+/**
+ * Creates a Snowflake generator.
+ *
+ * @param config Worker id, epoch, bit widths, backward-step bound.
+ * @param options Injected clock.
+ * @returns The generator.
+ * @throws {RangeError} On invalid config (the promise rejects).
+ */
+export function create(config: UidConfig, options: CreateOptions = {}): Promise<Snowflake> {
+  try {
+    const generator = new SnowflakeGenerator(config, options.clock);
+    const close = (): Promise<void> => {
+      generator.stop(new Error("Cannot generate a Snowflake id as the generator is closed"));
+      return Promise.resolve();
+    };
+    return Promise.resolve({
+      workerId: generator.workerId,
+      nextId: () => generator.nextId(),
+      nextIdString: () => generator.nextIdString(),
+      parse: (id: bigint | string) => generator.parse(id),
+      close,
+      [Symbol.asyncDispose]: close,
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
