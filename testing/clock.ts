@@ -25,12 +25,20 @@ export class FakeClock implements Clock {
   /** Total milliseconds callers asked `sleepSync` to wait. */
   sleptMs = 0;
 
-  /** @param startMs Initial time in Unix milliseconds. */
+  /**
+   * Creates a clock standing at `startMs`.
+   *
+   * @param startMs Initial time in Unix milliseconds.
+   */
   constructor(startMs: number = Date.UTC(2026, 0, 1)) {
     this.#now = startMs;
   }
 
-  /** @returns The current fake time. */
+  /**
+   * The current fake time.
+   *
+   * @returns Unix milliseconds.
+   */
   now(): number {
     return this.#now;
   }

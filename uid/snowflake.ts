@@ -54,6 +54,8 @@ export class ClockMovedBackwardsError extends Error {
   readonly maxBackwardMs: number;
 
   /**
+   * Creates the error.
+   *
    * @param behindMs How far the clock is behind.
    * @param maxBackwardMs The bound that was exceeded.
    */
