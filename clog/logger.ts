@@ -368,6 +368,8 @@ export function replaceCore(target: Core, source: Core): void {
   target.prefix = source.prefix;
   target.generation++;
   for (const sink of old) {
+    // A sink handed to init() again stays open.
+    if (source.sinks.includes(sink)) continue;
     try {
       sink.flush?.();
       sink.close?.();

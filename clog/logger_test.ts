@@ -251,3 +251,17 @@ clog.info("done");`,
     await Deno.remove(path);
   }
 });
+
+Deno.test("init() again with the same sink keeps that sink open", async () => {
+  const path = await Deno.makeTempFile({ suffix: ".log" });
+  const file = clog.outputSink({ ...json, output: { file: path } });
+  try {
+    clog.init(json, { sinks: [file] });
+    clog.init({ ...json, level: "debug" }, { sinks: [file] });
+    clog.debug("still open");
+    assert.equal(JSON.parse(await Deno.readTextFile(path)).msg, "still open");
+  } finally {
+    clog.close();
+    await Deno.remove(path);
+  }
+});
