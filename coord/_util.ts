@@ -1,0 +1,171 @@
+/**
+ * Helpers shared by the coord services: argument checks, JSON decoding and
+ * the "wait until my key is the oldest" queue behind locks and elections.
+ *
+ * @module
+ */
+import type { Logger } from "../clog/mod.ts";
+import { sleep } from "../internal/queue.ts";
+import { Session } from "./session.ts";
+import type { CoordDriver, KeyValue } from "./types.ts";
+
+/** What every coord service gets from the provider. */
+export interface CoordContext {
+  readonly driver: CoordDriver;
+  readonly logger: Logger;
+  /** Default TTL of leases for registrations, elections and instance ids. */
+  readonly leaseTtlMs: number;
+  /** Opens a session the provider tracks and closes on `close()`. */
+  openSession(ttlMs: number): Promise<Session>;
+  /** Aborts when the provider closes. */
+  readonly closed: AbortSignal;
+}
+
+/**
+ * Rejects an empty or non-string key segment.
+ *
+ * @throws {TypeError} Naming the operation, the argument and the value.
+ */
+export function requireKey(
+  action: string,
+  name: string,
+  value: unknown,
+  options: { slash?: boolean } = {},
+): string {
+  if (typeof value !== "string" || value.trim().length === 0) {
+    throw new TypeError(
+      `Cannot ${action} as '${name}' must be a non-empty string: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  if (options.slash === false && value.includes("/")) {
+    throw new TypeError(
+      `Cannot ${action} as '${name}' must not contain '/': current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  if (value.includes("\0")) {
+    throw new TypeError(`Cannot ${action} as '${name}' must not contain NUL characters`);
+  }
+  return value;
+}
+
+/**
+ * Checks a lease TTL against what the driver can grant.
+ *
+ * @throws {RangeError} When below the driver's minimum or not a finite number.
+ */
+export function requireTtl(action: string, ttlMs: unknown, driver: CoordDriver): number {
+  if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs < driver.minLeaseTtlMs) {
+    const why = driver.leaseTtlGranularityMs > 1
+      ? ` (the ${driver.name} driver grants leases of at least ${driver.minLeaseTtlMs} ms, in whole ${driver.leaseTtlGranularityMs} ms steps)`
+      : "";
+    throw new RangeError(
+      `Cannot ${action} as 'ttlMs' must be at least ${driver.minLeaseTtlMs} ms${why}: current value is ${ttlMs}`,
+    );
+  }
+  return Math.ceil(ttlMs / driver.leaseTtlGranularityMs) * driver.leaseTtlGranularityMs;
+}
+
+/**
+ * Parses stored JSON.
+ *
+ * @throws {TypeError} Naming the key when the stored text is not JSON.
+ */
+export function decodeJson<T>(kv: KeyValue): T {
+  try {
+    return JSON.parse(kv.value) as T;
+  } catch {
+    throw new TypeError(
+      `Cannot read key '${kv.key}' as its value is not JSON: ${
+        JSON.stringify(kv.value.slice(0, 80))
+      }`,
+    );
+  }
+}
+
+/** A random token identifying one owner of a key. */
+export function ownerToken(): string {
+  return crypto.randomUUID();
+}
+
+/**
+ * Waits until `myKey` has the lowest create revision under `prefix` (the
+ * holder of a lock, the leader of an election), watching only the key just
+ * ahead of it so that a release wakes one waiter, not all of them.
+ *
+ * @throws The signal's reason when it aborts (abort, lost session).
+ */
+export async function waitForTurn(
+  driver: CoordDriver,
+  prefix: string,
+  myKey: string,
+  myRevision: number,
+  signal: AbortSignal,
+  logger: Logger,
+): Promise<void> {
+  let backoffMs = 50;
+  for (;;) {
+    signal.throwIfAborted();
+    let listed: { kvs: KeyValue[]; revision: number };
+    try {
+      listed = await driver.list(prefix);
+    } catch (error) {
+      signal.throwIfAborted();
+      logger.debug("waiting for a turn: listing failed, retrying", { prefix, err: error });
+      await sleep(backoffMs, signal);
+      backoffMs = Math.min(backoffMs * 2, 1000);
+      continue;
+    }
+    signal.throwIfAborted();
+    let ahead: KeyValue | undefined;
+    let mine = false;
+    for (const kv of listed.kvs) {
+      if (kv.key === myKey) mine = true;
+      else if (
+        kv.createRevision < myRevision && (!ahead || kv.createRevision > ahead.createRevision)
+      ) ahead = kv;
+    }
+    // Our own key vanished: its lease expired, which the session reports through the signal.
+    if (!mine) {
+      await sleep(backoffMs, signal);
+      continue;
+    }
+    if (!ahead) return;
+    await waitForDelete(driver, ahead.key, listed.revision + 1, signal);
+  }
+}
+
+async function waitForDelete(
+  driver: CoordDriver,
+  key: string,
+  fromRevision: number,
+  signal: AbortSignal,
+): Promise<void> {
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    for await (const batch of driver.watch({ key, prefix: false }, fromRevision, stop.signal)) {
+      if (batch.events.some((event) => event.type === "delete")) return;
+    }
+  } catch {
+    // Compaction or a dropped connection: the caller lists again, which sees the current state.
+    await sleep(50, signal);
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+    stop.abort();
+  }
+}
+
+/** An AbortSignal that follows `source` but aborts with `wrap(reason)`. */
+export function relabel(source: AbortSignal, wrap: (reason: unknown) => Error): AbortSignal {
+  const controller = new AbortController();
+  if (source.aborted) controller.abort(wrap(source.reason));
+  else {source.addEventListener("abort", () => controller.abort(wrap(source.reason)), {
+      once: true,
+    });}
+  return controller.signal;
+}

@@ -1,0 +1,322 @@
+/**
+ * Config center: typed JSON values under keys laid out as
+ * `/config/{env}/{service}/{component}`, versions for compare-and-set, watches,
+ * and managers that hold a live, validated snapshot of one key.
+ *
+ * @module
+ */
+import type { Logger } from "../clog/mod.ts";
+import { encodeJson } from "../internal/json.ts";
+import { type CoordContext, decodeJson, requireKey } from "./_util.ts";
+import { resumableWatch } from "./watch.ts";
+
+/** A value with the version to pass to `compareAndSet`. */
+export interface Versioned<T> {
+  /** The value. */
+  readonly value: T;
+  /** The key's modification revision; changes on every write. */
+  readonly version: number;
+}
+
+/** A change of a config key. Watches start with one `put` per existing key. */
+export type ConfigEvent<T> =
+  | { readonly type: "put"; readonly key: string; readonly value: T; readonly version: number }
+  | { readonly type: "delete"; readonly key: string; readonly version: number };
+
+/** Options of `config.manager`. */
+export interface ManagerOptions<T> {
+  /** The value while the key is absent (and after it is deleted). */
+  readonly default: T;
+  /**
+   * Checks a new value and returns it typed; throw to reject it (the last good value stays, the
+   * reason is logged). Without it, any JSON value is accepted.
+   */
+  readonly validate?: (value: unknown) => T;
+}
+
+/** A live, validated snapshot of one config key. */
+export interface ConfigManager<T> extends AsyncDisposable {
+  /** The key. */
+  readonly key: string;
+  /** The last good value. */
+  readonly current: T;
+  /** Version of the stored value `current` came from; 0 while on the default. */
+  readonly version: number;
+  /**
+   * Calls `listener` after every accepted change.
+   *
+   * @returns A function that removes the listener.
+   */
+  onChange(listener: (value: T, previous: T) => void): () => void;
+  /** Stops watching. */
+  close(): Promise<void>;
+}
+
+/** The `config` group of a coord provider. */
+export interface ConfigCenter {
+  /** The value of a key, or undefined when absent. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /**
+   * Stores a JSON value.
+   *
+   * @throws {TypeError} When the value cannot be stored as JSON (undefined, bigint, NaN, a cycle…).
+   */
+  set(key: string, value: unknown): Promise<void>;
+  /** Deletes a key; resolves to whether it existed. */
+  delete(key: string): Promise<boolean>;
+  /** Every key under a prefix with its value, sorted by key. */
+  list<T = unknown>(prefix: string): Promise<{ key: string; value: T }[]>;
+  /** The value and its version, or undefined when absent. */
+  getWithVersion<T = unknown>(key: string): Promise<Versioned<T> | undefined>;
+  /**
+   * Stores `value` only if the key's version is still `expectedVersion` (0: only if absent).
+   *
+   * @returns Whether it was stored.
+   */
+  compareAndSet(key: string, value: unknown, expectedVersion: number): Promise<boolean>;
+  /** The key's current value as a `put` (if present), then every change, until the signal aborts. */
+  watch<T = unknown>(
+    key: string,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<ConfigEvent<T>>;
+  /** Like `watch`, for every key under a prefix. */
+  watchPrefix<T = unknown>(
+    prefix: string,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<ConfigEvent<T>>;
+  /** A live snapshot of a key, validated, with change callbacks. Resolves once the first value is read. */
+  manager<T>(key: string, options: ManagerOptions<T>): Promise<ConfigManager<T>>;
+}
+
+/**
+ * The documented key of a component's config: `/config/{env}/{service}/{component}`.
+ *
+ * @param env Environment, such as `dev` or `prod`.
+ * @param service Service name.
+ * @param component Component name, such as `ratelimit`.
+ * @returns The key.
+ * @throws {TypeError} When a segment is empty or contains `/`.
+ *
+ * @example
+ * ```ts
+ * import { configKey } from "./config.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(configKey("prod", "im-logic", "ratelimit"), "/config/prod/im-logic/ratelimit");
+ * ```
+ */
+export function configKey(env: string, service: string, component: string): string {
+  for (const [name, value] of [["env", env], ["service", service], ["component", component]]) {
+    requireKey("build config key", name, value, { slash: false });
+  }
+  return `/config/${env}/${service}/${component}`;
+}
+
+function decodeOrWarn<T>(
+  key: string,
+  value: string,
+  logger: Logger,
+): { ok: true; value: T } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(value) as T };
+  } catch (error) {
+    logger.warn("config value is not JSON; ignoring it", { key, err: error });
+    return { ok: false };
+  }
+}
+
+/** Creates the config center over a provider context. */
+export function configCenter(context: CoordContext): ConfigCenter {
+  const { driver, logger } = context;
+
+  async function* watchTarget<T>(key: string, prefix: boolean, options: { signal?: AbortSignal }) {
+    const stop = new AbortController();
+    const signal = AbortSignal.any([
+      stop.signal,
+      context.closed,
+      ...(options.signal ? [options.signal] : []),
+    ]);
+    try {
+      for await (const update of resumableWatch(driver, { key, prefix }, logger, signal)) {
+        const puts = update.kind === "snapshot"
+          ? update.kvs
+          : update.events.map((event) => ({ ...event, modRevision: event.revision }));
+        for (const change of puts) {
+          if ("type" in change && change.type === "delete") {
+            yield { type: "delete", key: change.key, version: change.modRevision } as ConfigEvent<
+              T
+            >;
+            continue;
+          }
+          const decoded = decodeOrWarn<T>(change.key, change.value, logger);
+          if (decoded.ok) {
+            yield {
+              type: "put",
+              key: change.key,
+              value: decoded.value,
+              version: change.modRevision,
+            } as ConfigEvent<T>;
+          }
+        }
+      }
+    } finally {
+      stop.abort();
+    }
+  }
+
+  const center: ConfigCenter = {
+    async get<T>(key: string): Promise<T | undefined> {
+      requireKey("get config", "key", key);
+      const kv = await driver.get(key);
+      return kv ? decodeJson<T>(kv) : undefined;
+    },
+
+    async set(key: string, value: unknown): Promise<void> {
+      requireKey("set config", "key", key);
+      await driver.put(key, encodeJson(value, `config key '${key}'`));
+    },
+
+    async delete(key: string): Promise<boolean> {
+      requireKey("delete config", "key", key);
+      return await driver.delete(key);
+    },
+
+    async list<T>(prefix: string): Promise<{ key: string; value: T }[]> {
+      requireKey("list config", "prefix", prefix);
+      const { kvs } = await driver.list(prefix);
+      return kvs.map((kv) => ({ key: kv.key, value: decodeJson<T>(kv) }));
+    },
+
+    async getWithVersion<T>(key: string): Promise<Versioned<T> | undefined> {
+      requireKey("get config", "key", key);
+      const kv = await driver.get(key);
+      return kv ? { value: decodeJson<T>(kv), version: kv.modRevision } : undefined;
+    },
+
+    async compareAndSet(key: string, value: unknown, expectedVersion: number): Promise<boolean> {
+      requireKey("compare-and-set config", "key", key);
+      if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
+        throw new RangeError(
+          `Cannot compare-and-set config '${key}' as 'expectedVersion' must be a non-negative integer: current value is ${expectedVersion}`,
+        );
+      }
+      const text = encodeJson(value, `config key '${key}'`);
+      const result = await driver.txn(
+        [{ key, target: "modRevision", op: "==", value: expectedVersion }],
+        [{ type: "put", key, value: text }],
+        [],
+      );
+      return result.succeeded;
+    },
+
+    watch<T>(key: string, options: { signal?: AbortSignal } = {}): AsyncIterable<ConfigEvent<T>> {
+      requireKey("watch config", "key", key);
+      return watchTarget<T>(key, false, options);
+    },
+
+    watchPrefix<T>(
+      prefix: string,
+      options: { signal?: AbortSignal } = {},
+    ): AsyncIterable<ConfigEvent<T>> {
+      requireKey("watch config", "prefix", prefix);
+      return watchTarget<T>(prefix, true, options);
+    },
+
+    async manager<T>(key: string, options: ManagerOptions<T>): Promise<ConfigManager<T>> {
+      requireKey("create config manager", "key", key);
+      if (options === null || typeof options !== "object" || !("default" in options)) {
+        throw new TypeError(
+          `Cannot create config manager for '${key}' as 'options.default' is required`,
+        );
+      }
+      const validate = options.validate ?? ((value: unknown) => value as T);
+      let current = validate(options.default);
+      let version = 0;
+      const listeners = new Set<(value: T, previous: T) => void>();
+      const stop = new AbortController();
+      let markReady!: () => void;
+      const ready = new Promise<void>((resolve) => (markReady = resolve));
+
+      const apply = (next: T, nextVersion: number) => {
+        const previous = current;
+        current = next;
+        version = nextVersion;
+        for (const listener of listeners) {
+          try {
+            listener(next, previous);
+          } catch (error) {
+            logger.error("config change listener threw", { key, err: error });
+          }
+        }
+      };
+      const accept = (text: string, nextVersion: number) => {
+        try {
+          let parsed: unknown;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            throw new TypeError(
+              `the stored value is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
+            );
+          }
+          apply(validate(parsed), nextVersion);
+          logger.info("config applied", { key, version: nextVersion });
+        } catch (error) {
+          logger.warn("config value rejected; keeping the last good one", {
+            key,
+            version: nextVersion,
+            reason: error instanceof Error ? error.message : String(error),
+          });
+        }
+      };
+
+      const signal = AbortSignal.any([stop.signal, context.closed]);
+      const loop = (async () => {
+        try {
+          for await (
+            const update of resumableWatch(driver, { key, prefix: false }, logger, signal)
+          ) {
+            if (update.kind === "snapshot") {
+              const kv = update.kvs[0];
+              if (kv) accept(kv.value, kv.modRevision);
+              markReady();
+              continue;
+            }
+            for (const event of update.events) {
+              if (event.type === "put") {
+                accept(event.value, event.revision);
+              } else {
+                apply(validate(options.default), 0);
+                logger.info("config key deleted; back to the default", { key });
+              }
+            }
+          }
+        } finally {
+          markReady();
+        }
+      })();
+      await ready;
+
+      const close = async () => {
+        stop.abort();
+        await loop;
+      };
+      return {
+        key,
+        get current() {
+          return current;
+        },
+        get version() {
+          return version;
+        },
+        onChange(listener: (value: T, previous: T) => void): () => void {
+          listeners.add(listener);
+          return () => listeners.delete(listener);
+        },
+        close,
+        [Symbol.asyncDispose]: close,
+      };
+    },
+  };
+  return center;
+}

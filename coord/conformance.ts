@@ -1,0 +1,468 @@
+/**
+ * The behaviour every coord driver must show, as one suite of `Deno.test`
+ * cases. Each case runs two providers on one backend (two clients of one
+ * store or cluster), as two service instances would.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { coordConformance } from "@gochat/kit/coord/conformance";
+ * import { coord } from "@gochat/kit";
+ *
+ * const store = new coord.MemoryCoordStore();
+ * coordConformance({
+ *   name: "memory",
+ *   makeDriver: () => coord.memoryCoord({ store }),
+ *   sever: (driver) => (driver as coord.MemoryCoordDriver).setReachable(false),
+ *   heal: (driver) => (driver as coord.MemoryCoordDriver).setReachable(true),
+ *   ttlMs: 300,
+ * });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { testKeyspace } from "../testing/keyspace.ts";
+import * as coord from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface CoordSuiteOptions {
+  /** Driver name for test names (`[etcd] …`); a service name also tells `.ci/run` whose suite it is. */
+  readonly name: string;
+  /** A new client of the shared backend; called once per provider. */
+  makeDriver(): coord.CoordDriver | Promise<coord.CoordDriver>;
+  /** Cuts a client off from the backend without releasing anything it holds (a crash or partition). */
+  sever(driver: coord.CoordDriver): void | Promise<void>;
+  /** Reconnects a severed client, when the driver can (declared, not skipped silently). */
+  heal?(driver: coord.CoordDriver): void | Promise<void>;
+  /** A short lease TTL the backend grants exactly (memory: a few hundred ms; etcd: 2000). */
+  readonly ttlMs: number;
+  /** Ignore every case (the backend is not available). */
+  readonly ignore?: boolean;
+}
+
+interface Instance {
+  provider: coord.Coord;
+  driver: coord.CoordDriver;
+  logs: clog.MemorySink;
+}
+
+/**
+ * Registers the coord conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function coordConformance(options: CoordSuiteOptions): void {
+  const { name, ttlMs } = options;
+
+  async function provider(): Promise<Instance> {
+    const driver = await options.makeDriver();
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    const provider = await coord.create(
+      { ...coord.defaultConfig("development"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs },
+      { driver, logger },
+    );
+    return { provider, driver, logs };
+  }
+
+  async function pair(): Promise<[Instance, Instance] & AsyncDisposable> {
+    const both = [await provider(), await provider()] as [Instance, Instance] & AsyncDisposable;
+    both[Symbol.asyncDispose] = async () => {
+      await Promise.all(both.map((instance) => instance.provider.close()));
+    };
+    return both;
+  }
+
+  const test = (title: string, fn: () => Promise<void>, ignore = false) =>
+    Deno.test({ name: `[${name}] coord: ${title}`, ignore: options.ignore || ignore, fn });
+
+  test("config get/set/delete/list round-trip typed JSON between two providers", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const prefix = `/config/${testKeyspace("config crud")}`;
+    await a.provider.config.set(`${prefix}limits`, { rate: 100, burst: [1, 2], name: "x" });
+    await a.provider.config.set(`${prefix}flag`, true);
+    assert.deepEqual(await b.provider.config.get(`${prefix}limits`), {
+      rate: 100,
+      burst: [1, 2],
+      name: "x",
+    });
+    assert.equal(await b.provider.config.get(`${prefix}missing`), undefined);
+    assert.deepEqual(await b.provider.config.list(prefix), [
+      { key: `${prefix}flag`, value: true },
+      { key: `${prefix}limits`, value: { rate: 100, burst: [1, 2], name: "x" } },
+    ]);
+    assert.equal(await b.provider.config.delete(`${prefix}flag`), true);
+    assert.equal(await b.provider.config.delete(`${prefix}flag`), false);
+    assert.equal(await a.provider.config.get(`${prefix}flag`), undefined);
+  });
+
+  test("compareAndSet only writes over the version it read, so concurrent updates never get lost", async () => {
+    await using both = await pair();
+    const key = `/config/${testKeyspace("cas")}counter`;
+    assert.equal(
+      await both[0].provider.config.compareAndSet(key, 0, 0),
+      true,
+      "creates when absent",
+    );
+    assert.equal(await both[1].provider.config.compareAndSet(key, 0, 0), false, "only once");
+    const increments = 20;
+    await Promise.all(both.map(async ({ provider }) => {
+      for (let done = 0; done < increments;) {
+        const current = await provider.config.getWithVersion<number>(key);
+        assert.ok(current);
+        if (await provider.config.compareAndSet(key, current.value + 1, current.version)) done++;
+      }
+    }));
+    assert.equal(await both[0].provider.config.get(key), 2 * increments);
+  });
+
+  test("config watch starts with the current value and delivers every change in order", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = `/config/${testKeyspace("watch")}value`;
+    await a.provider.config.set(key, -1);
+    const seen: (number | "deleted")[] = [];
+    const stop = new AbortController();
+    const watching = (async () => {
+      for await (const event of b.provider.config.watch<number>(key, { signal: stop.signal })) {
+        seen.push(event.type === "put" ? event.value : "deleted");
+        if (seen.length === 52) break;
+      }
+    })();
+    await eventually(() => assert.deepEqual(seen, [-1]));
+    for (let i = 0; i < 50; i++) await a.provider.config.set(key, i);
+    await a.provider.config.delete(key);
+    await watching;
+    assert.deepEqual(seen, [-1, ...Array.from({ length: 50 }, (_, i) => i), "deleted"]);
+  });
+
+  test("watchPrefix sees puts and deletes of every key under the prefix", async () => {
+    await using both = await pair();
+    const prefix = `/config/${testKeyspace("watch prefix")}`;
+    const seen: string[] = [];
+    const stop = new AbortController();
+    const watching = (async () => {
+      for await (
+        const event of both[1].provider.config.watchPrefix(prefix, { signal: stop.signal })
+      ) {
+        seen.push(`${event.type} ${event.key.slice(prefix.length)}`);
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await both[0].provider.config.set(`${prefix}a`, 1);
+    await both[0].provider.config.set(`${prefix}b`, 2);
+    await both[0].provider.config.delete(`${prefix}a`);
+    await eventually(() => assert.deepEqual(seen, ["put a", "put b", "delete a"]));
+    stop.abort();
+    await watching;
+  });
+
+  test("manager applies valid updates live, keeps the last good value on a bad one and says why", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = coord.configKey("test", testKeyspace("manager").replaceAll("/", "-"), "ratelimit");
+    const validate = (value: unknown) => {
+      const rate = (value as { rate?: unknown })?.rate;
+      if (typeof rate !== "number" || rate <= 0) {
+        throw new TypeError(`rate must be a positive number, got ${rate}`);
+      }
+      return value as { rate: number };
+    };
+    await using manager = await b.provider.config.manager(key, { default: { rate: 1 }, validate });
+    assert.deepEqual(manager.current, { rate: 1 });
+    const changes: number[] = [];
+    manager.onChange((value) => changes.push(value.rate));
+    await a.provider.config.set(key, { rate: 50 });
+    await eventually(() => assert.deepEqual(manager.current, { rate: 50 }));
+    await a.provider.config.set(key, { rate: -5 });
+    await eventually(() =>
+      assert.ok(
+        b.logs.records.some((r) =>
+          r.msg.includes("rejected") &&
+          /rate must be a positive number/.test(String(r.fields.reason))
+        ),
+      )
+    );
+    assert.deepEqual(manager.current, { rate: 50 }, "the last good value stays");
+    await a.provider.config.set(key, { rate: 70 });
+    await eventually(() => assert.deepEqual(manager.current, { rate: 70 }));
+    await a.provider.config.delete(key);
+    await eventually(() => assert.deepEqual(manager.current, { rate: 1 }), {});
+    assert.deepEqual(changes, [50, 70, 1]);
+  });
+
+  test("N increments under the lock from two providers give exactly N, with strictly increasing tokens", async () => {
+    await using both = await pair();
+    const lockKey = testKeyspace("counter lock");
+    const counterKey = `/config/${lockKey}counter`;
+    await both[0].provider.config.set(counterKey, 0);
+    const perProvider = 15;
+    const tokens: number[] = [];
+    await Promise.all(both.map(async ({ provider }) => {
+      for (let i = 0; i < perProvider; i++) {
+        await using lock = await provider.lock.acquire(lockKey);
+        tokens.push(lock.token);
+        const value = await provider.config.get<number>(counterKey);
+        await new Promise((resolve) => setTimeout(resolve, 1)); // widen the race a lock must close
+        await provider.config.set(counterKey, (value ?? 0) + 1);
+      }
+    }));
+    assert.equal(await both[0].provider.config.get(counterKey), 2 * perProvider);
+    for (let i = 1; i < tokens.length; i++) {
+      assert.ok(tokens[i] > tokens[i - 1], `token ${tokens[i]} after ${tokens[i - 1]}`);
+    }
+  });
+
+  test("tryAcquire returns null while held; acquire waits for the release; an aborted acquire gives up", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = testKeyspace("try lock");
+    const held = await a.provider.lock.acquire(key);
+    assert.equal(await b.provider.lock.tryAcquire(key), null);
+    const aborted = new AbortController();
+    const abandoned = b.provider.lock.acquire(key, { signal: aborted.signal });
+    aborted.abort(new Error("caller gave up"));
+    await assert.rejects(abandoned, /caller gave up/);
+    let acquired = false;
+    const waiting = b.provider.lock.acquire(key).then((lock) => {
+      acquired = true;
+      return lock;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(acquired, false, "still waiting while held");
+    assert.ok((await held.ttl()) > 0);
+    await held.renew();
+    await held.unlock();
+    const next = await waiting;
+    assert.ok(next.token > held.token);
+    assert.equal(held.lost.aborted, false, "unlock is not a loss");
+    await next.unlock();
+  });
+
+  test("a severed holder's lock is released after its TTL and `lost` fires on the holder's side", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = testKeyspace("severed lock");
+    const held = await a.provider.lock.acquire(key);
+    const started = Date.now();
+    await options.sever(a.driver);
+    const next = await b.provider.lock.acquire(key, {
+      signal: AbortSignal.timeout(ttlMs * 5 + 5000),
+    });
+    assert.ok(Date.now() - started >= ttlMs * 0.5, "not before the lease could expire");
+    assert.ok(next.token > held.token);
+    await eventually(() => assert.ok(held.lost.aborted), { timeoutMs: ttlMs * 3 + 2000 });
+    assert.ok(held.lost.reason instanceof coord.LockLostError);
+    await next.unlock();
+  });
+
+  test("registry: register, discover, watch from a snapshot, pick round robin, unregister", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const service = testKeyspace("svc").replaceAll("/", "-");
+    const events: string[] = [];
+    const stop = new AbortController();
+    const watching = (async () => {
+      for await (const event of b.provider.registry.watch(service, { signal: stop.signal })) {
+        events.push(
+          event.type === "snapshot"
+            ? `snapshot ${event.instances.map((i) => i.id).join(",")}`
+            : event.type === "put"
+            ? `put ${event.instance.id}`
+            : `delete ${event.id}`,
+        );
+      }
+    })();
+    await eventually(() => assert.deepEqual(events, ["snapshot "]));
+    const one = await a.provider.registry.register({
+      id: "i1",
+      name: service,
+      address: "10.0.0.1",
+      port: 81,
+      metadata: { zone: "a" },
+    });
+    await a.provider.registry.register({ id: "i2", name: service, address: "10.0.0.2", port: 82 });
+    const found = await b.provider.registry.discover(service);
+    assert.deepEqual(found.map((s) => [s.id, s.port]), [["i1", 81], ["i2", 82]]);
+    assert.deepEqual(found[0].metadata, { zone: "a" });
+    await eventually(async () => {
+      const picks = [];
+      for (let i = 0; i < 4; i++) picks.push((await b.provider.registry.pick(service)).id);
+      assert.deepEqual(picks.sort(), ["i1", "i1", "i2", "i2"]);
+    });
+    const random = await b.provider.registry.pick(service, { strategy: "random" });
+    assert.ok(["i1", "i2"].includes(random.id));
+    await one.unregister();
+    assert.equal(await a.provider.registry.unregister("i2"), true);
+    assert.equal(await a.provider.registry.unregister("i2"), false);
+    await eventually(() =>
+      assert.deepEqual(events, ["snapshot ", "put i1", "put i2", "delete i1", "delete i2"])
+    );
+    await eventually(() =>
+      assert.rejects(b.provider.registry.pick(service), coord.NoInstanceError)
+    );
+    stop.abort();
+    await watching;
+  });
+
+  test("a severed instance's registration disappears after its TTL", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const service = testKeyspace("svc ttl").replaceAll("/", "-");
+    await a.provider.registry.register({ id: "gone", name: service, address: "h", port: 1 });
+    assert.equal((await b.provider.registry.discover(service)).length, 1);
+    await options.sever(a.driver);
+    await eventually(
+      async () => assert.equal((await b.provider.registry.discover(service)).length, 0),
+      {
+        timeoutMs: ttlMs * 3 + 3000,
+      },
+    );
+  });
+
+  test(
+    "a registration whose lease was lost registers again by itself once the backend is back",
+    async () => {
+      await using both = await pair();
+      const [a, b] = both;
+      const service = testKeyspace("svc heal").replaceAll("/", "-");
+      const registration = await a.provider.registry.register({
+        id: "back",
+        name: service,
+        address: "h",
+        port: 1,
+      });
+      await options.sever(a.driver);
+      await eventually(
+        async () => assert.equal((await b.provider.registry.discover(service)).length, 0),
+        {
+          timeoutMs: ttlMs * 3 + 3000,
+        },
+      );
+      await eventually(() => assert.equal(registration.status, "re-registering"));
+      await options.heal?.(a.driver);
+      await eventually(
+        async () => assert.equal((await b.provider.registry.discover(service)).length, 1),
+        {
+          timeoutMs: ttlMs * 3 + 5000,
+        },
+      );
+      assert.equal(registration.status, "registered");
+      assert.ok(registration.restored >= 1);
+      assert.ok(a.logs.records.some((r) => r.msg.includes("registration lost its lease")));
+    },
+    !options.heal,
+  );
+
+  test("election: the first candidate leads, observers see the hand-over, the next one takes over on resign", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const name = testKeyspace("election");
+    const electionA = a.provider.election<string>(name);
+    const electionB = b.provider.election<string>(name);
+    assert.equal(await electionB.leader(), undefined);
+    const seen: (string | undefined)[] = [];
+    const stop = new AbortController();
+    const observing = (async () => {
+      for await (const leader of electionB.observe({ signal: stop.signal })) {
+        seen.push(leader?.value);
+      }
+    })();
+    const first = await electionA.campaign("a");
+    let secondWon = false;
+    const second = electionB.campaign("b").then((leadership) => {
+      secondWon = true;
+      return leadership;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(secondWon, false);
+    assert.deepEqual((await electionB.leader())?.value, "a");
+    await first.proclaim("a2");
+    await eventually(async () => assert.equal((await electionB.leader())?.value, "a2"));
+    await first.resign();
+    const leadership = await second;
+    assert.ok(leadership.token > first.token);
+    await eventually(() => assert.deepEqual(seen.filter((v) => v !== undefined).slice(-1), ["b"]));
+    assert.ok(seen.includes("a") && seen.includes("a2"), seen.join());
+    await leadership.resign();
+    await eventually(() => assert.equal(seen.at(-1), undefined));
+    stop.abort();
+    await observing;
+  });
+
+  test("election: a severed leader's `lost` fires, and a campaign in progress aborts when its lease is lost", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const name = testKeyspace("election lost");
+    const leader = await b.provider.election<string>(name).campaign("b");
+    const campaign = a.provider.election<string>(name).campaign("a");
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await options.sever(a.driver);
+    await assert.rejects(campaign, coord.LeaseLostError);
+    assert.equal(leader.lost.aborted, false);
+    assert.equal((await b.provider.election<string>(name).leader())?.value, "b");
+    await options.sever(b.driver);
+    await eventually(() => assert.ok(leader.lost.aborted), { timeoutMs: ttlMs * 3 + 2000 });
+    assert.ok(leader.lost.reason instanceof coord.LeadershipLostError);
+  });
+
+  test("instance ids: distinct per owner, exhausted is an error, a severed owner's id is freed after its TTL", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const service = testKeyspace("ids").replaceAll("/", "-");
+    const first = await a.provider.instanceIds.allocate(service, 2);
+    const second = await b.provider.instanceIds.allocate(service, 2);
+    assert.notEqual(first.id, second.id);
+    await assert.rejects(b.provider.instanceIds.allocate(service, 2), /all 2 ids are taken/);
+    await options.sever(a.driver);
+    await eventually(() => assert.ok(first.lost.aborted), { timeoutMs: ttlMs * 3 + 2000 });
+    assert.ok(first.lost.reason instanceof coord.InstanceIdLostError);
+    const reused = await eventually(() => b.provider.instanceIds.allocate(service, 2), {
+      timeoutMs: ttlMs * 3 + 3000,
+    });
+    assert.equal(reused.id, first.id);
+    await first.release(); // releasing a lost id must not delete the new owner's key
+    const third = await b.provider.instanceIds.allocate(service, 3);
+    assert.equal(third.id, 2, "ids 0 and 1 are both still held");
+  });
+
+  test("bad input gets a clear error naming the problem", async () => {
+    await using both = await pair();
+    const { provider, driver } = both[0];
+    await assert.rejects(provider.config.set("", 1), /'key' must be a non-empty string/);
+    await assert.rejects(
+      provider.config.set("/k", undefined),
+      /Cannot store config key '\/k' as JSON: value is a undefined/,
+    );
+    await assert.rejects(provider.config.set("/k", { n: 1n }), /value\.n is a bigint/);
+    await assert.rejects(provider.config.set("/k", { n: NaN }), /value\.n is NaN/);
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    await assert.rejects(provider.config.set("/k", cyclic), /cycle/);
+    await assert.rejects(provider.lock.acquire(""), /'key' must be a non-empty string/);
+    if (driver.minLeaseTtlMs > 1) {
+      await assert.rejects(
+        provider.lock.acquire("k", { ttlMs: driver.minLeaseTtlMs - 1 }),
+        (e: Error) => e instanceof RangeError && /'ttlMs' must be at least/.test(e.message),
+      );
+    }
+    await assert.rejects(
+      provider.registry.register({ id: "x", name: "a/b", address: "h", port: 1 }),
+      /'name' must not contain '\/'/,
+    );
+    await assert.rejects(
+      provider.registry.register({ id: "x", name: "s", address: "h", port: 70000 }),
+      /'port'/,
+    );
+    await assert.rejects(
+      provider.instanceIds.allocate("s", 0),
+      /'maxId' must be a positive integer/,
+    );
+    assert.throws(() => coord.configKey("prod", "a/b", "c"), /'service' must not contain '\/'/);
+  });
+}

@@ -1,0 +1,185 @@
+/**
+ * Leader election after etcd's concurrency.Election: candidates queue by
+ * create revision under the election's prefix, each on its own lease; the
+ * oldest is the leader. A campaign in progress aborts when its lease is lost,
+ * so no zombie candidate can win later.
+ *
+ * @module
+ */
+import { encodeJson } from "../internal/json.ts";
+import { type CoordContext, decodeJson, relabel, requireKey, waitForTurn } from "./_util.ts";
+import type { Session } from "./session.ts";
+import type { KeyValue } from "./types.ts";
+import { resumableWatch } from "./watch.ts";
+
+/** The reason a leadership's `lost` signal fires. */
+export class LeadershipLostError extends Error {
+  /** Stable code. */
+  readonly code = "COORD_LEADERSHIP_LOST";
+  /** The election. */
+  readonly election: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param election The election's name.
+   * @param cause Why the lease was lost.
+   */
+  constructor(election: string, cause?: unknown) {
+    super(`Leadership of election '${election}' was lost: its lease is gone`, { cause });
+    this.name = "LeadershipLostError";
+    this.election = election;
+  }
+}
+
+/** The current leader as others see it. */
+export interface LeaderInfo<T> {
+  /** The value the leader proclaimed. */
+  readonly value: T;
+  /** Create revision of the leader's key: strictly greater for every later leader (a fencing token). */
+  readonly token: number;
+}
+
+/** Won leadership. */
+export interface Leadership<T> extends AsyncDisposable {
+  /** The election's name. */
+  readonly name: string;
+  /** Fencing token of this term. */
+  readonly token: number;
+  /** Fires with a {@linkcode LeadershipLostError} when the lease is lost; never after `resign()`. */
+  readonly lost: AbortSignal;
+  /** Publishes a new value while staying leader. */
+  proclaim(value: T): Promise<void>;
+  /** Gives up leadership; the next candidate takes over. */
+  resign(): Promise<void>;
+}
+
+/** One named election. */
+export interface Election<T> {
+  /**
+   * Becomes a candidate and resolves once leader.
+   *
+   * @throws The signal's reason when aborted; `LeaseLostError` when the lease is lost while campaigning.
+   */
+  campaign(value: T, options?: { signal?: AbortSignal; ttlMs?: number }): Promise<Leadership<T>>;
+  /** The current leader, or undefined when there is none. */
+  leader(): Promise<LeaderInfo<T> | undefined>;
+  /** The leader now and after every change (undefined while there is none), until the signal aborts. */
+  observe(options?: { signal?: AbortSignal }): AsyncIterable<LeaderInfo<T> | undefined>;
+}
+
+const PREFIX = "/elections/";
+
+function oldest(kvs: Iterable<KeyValue>): KeyValue | undefined {
+  let first: KeyValue | undefined;
+  for (const kv of kvs) if (!first || kv.createRevision < first.createRevision) first = kv;
+  return first;
+}
+
+/** Creates the election of `name` over a provider context. */
+export function election<T>(context: CoordContext, name: string): Election<T> {
+  requireKey("create election", "name", name);
+  const prefix = `${PREFIX}${name}/`;
+  const { driver, logger } = context;
+
+  const toInfo = (kv: KeyValue | undefined): LeaderInfo<T> | undefined =>
+    kv ? { value: decodeJson<T>(kv), token: kv.createRevision } : undefined;
+
+  return {
+    async campaign(
+      value: T,
+      options: { signal?: AbortSignal; ttlMs?: number } = {},
+    ): Promise<Leadership<T>> {
+      options.signal?.throwIfAborted();
+      const text = encodeJson(value, `campaign value of election '${name}'`);
+      const session: Session = await context.openSession(options.ttlMs ?? context.leaseTtlMs);
+      const myKey = prefix + session.leaseId;
+      try {
+        const result = await driver.txn(
+          [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
+          [{ type: "put", key: myKey, value: text, lease: session.leaseId }],
+          [{ type: "get", key: myKey }],
+        );
+        const token = result.succeeded
+          ? result.revision
+          : result.gets[0]?.createRevision ?? result.revision;
+        const signals = [session.lost, context.closed];
+        if (options.signal) signals.push(options.signal);
+        await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
+        const lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
+        const resign = () => session.close();
+        return {
+          name,
+          token,
+          lost,
+          async proclaim(next: T): Promise<void> {
+            if (lost.aborted) throw lost.reason;
+            const proclaimed = await driver.txn(
+              [{ key: myKey, target: "createRevision", op: "==", value: token }],
+              [{
+                type: "put",
+                key: myKey,
+                value: encodeJson(next, `value of election '${name}'`),
+                lease: session.leaseId,
+              }],
+              [],
+            );
+            if (!proclaimed.succeeded) throw new LeadershipLostError(name);
+          },
+          resign,
+          [Symbol.asyncDispose]: resign,
+        };
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+    },
+
+    async leader(): Promise<LeaderInfo<T> | undefined> {
+      return toInfo(oldest((await driver.list(prefix)).kvs));
+    },
+
+    async *observe(
+      options: { signal?: AbortSignal } = {},
+    ): AsyncIterable<LeaderInfo<T> | undefined> {
+      const stop = new AbortController();
+      const signal = AbortSignal.any([
+        stop.signal,
+        context.closed,
+        ...(options.signal ? [options.signal] : []),
+      ]);
+      const candidates = new Map<string, KeyValue>();
+      let last: string | undefined = "none yet";
+      try {
+        for await (
+          const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, signal)
+        ) {
+          if (update.kind === "snapshot") {
+            for (const kv of update.kvs) candidates.set(kv.key, kv);
+          } else {
+            for (const event of update.events) {
+              if (event.type === "delete") candidates.delete(event.key);
+              else {
+                candidates.set(event.key, {
+                  key: event.key,
+                  value: event.value,
+                  createRevision: event.createRevision,
+                  modRevision: event.revision,
+                  version: 0,
+                  lease: undefined,
+                });
+              }
+            }
+          }
+          const leader = oldest(candidates.values());
+          const identity = leader ? `${leader.createRevision}:${leader.value}` : undefined;
+          if (identity === last) continue;
+          last = identity;
+          yield toInfo(leader);
+        }
+      } finally {
+        stop.abort();
+      }
+    },
+  };
+}

@@ -1,0 +1,124 @@
+/**
+ * Instance ids: small integers (Snowflake worker ids) leased to one process at
+ * a time under `/instances/{service}/{id}`. The id is the process's only while
+ * its lease lives; `lost` fires the moment it cannot be sure of that any more.
+ *
+ * @module
+ */
+import { type CoordContext, ownerToken, relabel, requireKey, requireTtl } from "./_util.ts";
+
+/** The reason an instance id's `lost` signal fires. */
+export class InstanceIdLostError extends Error {
+  /** Stable code. */
+  readonly code = "COORD_INSTANCE_ID_LOST";
+  /** The service. */
+  readonly service: string;
+  /** The id that was lost. */
+  readonly id: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param service The service.
+   * @param id The id.
+   * @param cause Why the lease was lost.
+   */
+  constructor(service: string, id: number, cause?: unknown) {
+    super(`Instance id ${id} of service '${service}' was lost: its lease is gone`, { cause });
+    this.name = "InstanceIdLostError";
+    this.service = service;
+    this.id = id;
+  }
+}
+
+/** A leased instance id. */
+export interface InstanceId extends AsyncDisposable {
+  /** The id, from 0 to maxId − 1. */
+  readonly id: number;
+  /** Fires with an {@linkcode InstanceIdLostError} when the lease is lost; never after `release()`. */
+  readonly lost: AbortSignal;
+  /** Gives the id back, deleting its key only if this process still owns it. */
+  release(): Promise<void>;
+}
+
+/** The `instanceIds` group of a coord provider. */
+export interface InstanceIds {
+  /**
+   * Leases a free id from 0 to `maxId − 1`.
+   *
+   * @throws {RangeError} When every id is taken, or `maxId` is not a positive integer.
+   */
+  allocate(service: string, maxId: number, options?: { ttlMs?: number }): Promise<InstanceId>;
+}
+
+const PREFIX = "/instances/";
+
+/** Creates the instance id allocator over a provider context. */
+export function instanceIds(context: CoordContext): InstanceIds {
+  const { driver, logger } = context;
+  return {
+    async allocate(
+      service: string,
+      maxId: number,
+      options: { ttlMs?: number } = {},
+    ): Promise<InstanceId> {
+      requireKey("allocate instance id", "service", service, { slash: false });
+      if (!Number.isSafeInteger(maxId) || maxId < 1) {
+        throw new RangeError(
+          `Cannot allocate instance id as 'maxId' must be a positive integer: current value is ${maxId}`,
+        );
+      }
+      const ttlMs = requireTtl(
+        `allocate instance id of '${service}'`,
+        options.ttlMs ?? context.leaseTtlMs,
+        driver,
+      );
+      const session = await context.openSession(ttlMs);
+      const owner = ownerToken();
+      try {
+        // Start at a random id so that processes starting together rarely collide.
+        const start = Math.floor(Math.random() * maxId);
+        for (let offset = 0; offset < maxId; offset++) {
+          const id = (start + offset) % maxId;
+          const key = `${PREFIX}${service}/${id}`;
+          const result = await driver.txn(
+            [{ key, target: "createRevision", op: "==", value: 0 }],
+            [{ type: "put", key, value: owner, lease: session.leaseId }],
+            [],
+          );
+          if (!result.succeeded) continue;
+          const release = async () => {
+            if (!session.done) {
+              // Only our own key: if the lease was lost and the id re-leased, the new owner keeps it.
+              await driver.txn([{ key, target: "value", op: "==", value: owner }], [{
+                type: "delete",
+                key,
+              }], [])
+                .catch((error) =>
+                  logger.warn("could not delete instance id key; it expires with its lease", {
+                    key,
+                    err: error,
+                  })
+                );
+            }
+            await session.close();
+          };
+          logger.info("instance id allocated", { service, id });
+          return {
+            id,
+            lost: relabel(session.lost, (reason) => new InstanceIdLostError(service, id, reason)),
+            release,
+            [Symbol.asyncDispose]: release,
+          };
+        }
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+      await session.close();
+      throw new RangeError(
+        `Cannot allocate instance id of service '${service}' as all ${maxId} ids are taken`,
+      );
+    },
+  };
+}

@@ -1,0 +1,189 @@
+/**
+ * Distributed locks with fencing tokens, after etcd's concurrency.Mutex: each
+ * contender writes a key under the lock's prefix on its own lease; the oldest
+ * key holds the lock, and its create revision is the fencing token.
+ *
+ * @module
+ */
+import {
+  type CoordContext,
+  ownerToken,
+  relabel,
+  requireKey,
+  requireTtl,
+  waitForTurn,
+} from "./_util.ts";
+import type { Session } from "./session.ts";
+
+/** The reason a lock's `lost` signal fires: its lease was lost while it was held. */
+export class LockLostError extends Error {
+  /** Stable code. */
+  readonly code = "COORD_LOCK_LOST";
+  /** The lock's key. */
+  readonly key: string;
+  /** The fencing token the lost lock had. */
+  readonly token: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The lock's key.
+   * @param token Its fencing token.
+   * @param cause Why the lease was lost.
+   */
+  constructor(key: string, token: number, cause?: unknown) {
+    super(`Lock '${key}' (token ${token}) was lost: its lease is gone`, { cause });
+    this.name = "LockLostError";
+    this.key = key;
+    this.token = token;
+  }
+}
+
+/** Options of `lock.acquire` and `lock.tryAcquire`. */
+export interface AcquireOptions {
+  /**
+   * Lease TTL: how long the lock outlives a holder that stopped renewing (crash, partition).
+   * The provider's `lockTtlMs` by default.
+   */
+  readonly ttlMs?: number;
+  /** Gives up waiting when aborted (acquire only). */
+  readonly signal?: AbortSignal;
+}
+
+/** A held lock. Kept alive in the background until `unlock()` or loss. */
+export interface Lock extends AsyncDisposable {
+  /** The lock's key. */
+  readonly key: string;
+  /** Fencing token: strictly greater for every later holder of this key. Pass it to the resource you protect. */
+  readonly token: number;
+  /** Fires with a {@linkcode LockLostError} when the lease is lost while held; never after `unlock()`. */
+  readonly lost: AbortSignal;
+  /** Refreshes the lease now (it is also refreshed automatically). */
+  renew(): Promise<void>;
+  /** Remaining lease time in ms as the backend sees it. */
+  ttl(): Promise<number>;
+  /** Releases the lock. Safe to call twice, and after loss. */
+  unlock(): Promise<void>;
+}
+
+/** Lock acquisition, the `lock` group of a coord provider. */
+export interface LockService {
+  /**
+   * Waits until the lock is acquired.
+   *
+   * @throws {RangeError} On a TTL below what the driver grants.
+   * @throws The signal's reason when aborted; `LeaseLostError` when the lease is lost while waiting.
+   */
+  acquire(key: string, options?: AcquireOptions): Promise<Lock>;
+  /** Acquires the lock if it is free right now; resolves to null when it is held. */
+  tryAcquire(key: string, options?: Omit<AcquireOptions, "signal">): Promise<Lock | null>;
+}
+
+const PREFIX = "/locks/";
+
+class HeldLock implements Lock {
+  readonly key: string;
+  readonly token: number;
+  readonly lost: AbortSignal;
+  readonly #session: Session;
+
+  constructor(key: string, token: number, session: Session) {
+    this.key = key;
+    this.token = token;
+    this.#session = session;
+    this.lost = relabel(session.lost, (reason) => new LockLostError(key, token, reason));
+  }
+
+  async renew(): Promise<void> {
+    if (this.lost.aborted) throw this.lost.reason;
+    await this.#session.renew().catch((error) => {
+      throw this.lost.aborted ? this.lost.reason : error;
+    });
+  }
+
+  async ttl(): Promise<number> {
+    if (this.lost.aborted) return 0;
+    return await this.#session.remainingMs();
+  }
+
+  unlock(): Promise<void> {
+    return this.#session.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unlock();
+  }
+}
+
+/** Creates the lock service over a provider context. */
+export function lockService(context: CoordContext, defaultTtlMs: number): LockService {
+  const enqueue = async (action: string, key: string, ttlMs: number | undefined) => {
+    requireKey(action, "key", key);
+    const ttl = requireTtl(action, ttlMs ?? defaultTtlMs, context.driver);
+    const session = await context.openSession(ttl);
+    try {
+      const prefix = `${PREFIX}${key}/`;
+      const myKey = prefix + session.leaseId;
+      const result = await context.driver.txn(
+        [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
+        [{ type: "put", key: myKey, value: ownerToken(), lease: session.leaseId }],
+        [{ type: "get", key: myKey }],
+      );
+      const myRevision = result.succeeded
+        ? result.revision
+        : result.gets[0]?.createRevision ?? result.revision;
+      return { session, prefix, myKey, myRevision };
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  };
+
+  return {
+    async acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
+      options.signal?.throwIfAborted();
+      const { session, prefix, myKey, myRevision } = await enqueue(
+        `acquire lock '${key}'`,
+        key,
+        options.ttlMs,
+      );
+      const signals = [session.lost, context.closed];
+      if (options.signal) signals.push(options.signal);
+      try {
+        await waitForTurn(
+          context.driver,
+          prefix,
+          myKey,
+          myRevision,
+          AbortSignal.any(signals),
+          context.logger,
+        );
+        return new HeldLock(key, myRevision, session);
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+    },
+
+    async tryAcquire(
+      key: string,
+      options: Omit<AcquireOptions, "signal"> = {},
+    ): Promise<Lock | null> {
+      const { session, prefix, myRevision } = await enqueue(
+        `try to acquire lock '${key}'`,
+        key,
+        options.ttlMs,
+      );
+      try {
+        const { kvs } = await context.driver.list(prefix);
+        const oldest = Math.min(...kvs.map((kv) => kv.createRevision));
+        if (oldest === myRevision) return new HeldLock(key, myRevision, session);
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+      await session.close();
+      return null;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import * as coord from "./mod.ts";
+import { coordConformance } from "./conformance.ts";
+
+const store = new coord.MemoryCoordStore();
+coordConformance({
+  name: "memory",
+  makeDriver: () => coord.memoryCoord({ store }),
+  sever: (driver) => (driver as coord.MemoryCoordDriver).setReachable(false),
+  heal: (driver) => (driver as coord.MemoryCoordDriver).setReachable(true),
+  ttlMs: 300,
+});
+
+Deno.test("memory store: a watch from a compacted revision fails with CompactedError", async () => {
+  const local = new coord.MemoryCoordStore({ historyRevisions: 5 });
+  const driver = coord.memoryCoord({ store: local });
+  for (let i = 0; i < 20; i++) await driver.put("/k", String(i));
+  assert.throws(
+    () => driver.watch({ key: "/k", prefix: false }, 2, new AbortController().signal),
+    coord.CompactedError,
+  );
+  await driver.close();
+});
+
+Deno.test("a watch that falls behind a compaction re-lists and still ends on the latest value", async () => {
+  const local = new coord.MemoryCoordStore({ historyRevisions: 3 });
+  const writer = coord.memoryCoord({ store: local });
+  const watcher = coord.memoryCoord({ store: local });
+  await using provider = await coord.create(coord.defaultConfig("development"), {
+    driver: watcher,
+  });
+  const seen: unknown[] = [];
+  const stop = new AbortController();
+  const watching = (async () => {
+    for await (const event of provider.config.watch("/w", { signal: stop.signal })) {
+      seen.push(event.type === "put" ? event.value : "deleted");
+    }
+  })();
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  // Cut the watcher off, write more than the history holds, then reconnect it.
+  watcher.setReachable(false);
+  for (let i = 0; i < 10; i++) await writer.put("/w", String(i));
+  watcher.setReachable(true);
+  const deadline = Date.now() + 5000;
+  while (seen.at(-1) !== 9 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.equal(seen.at(-1), 9);
+  assert.ok(
+    logs.records.some((record) => record.msg.includes("re-listing")),
+    "the compaction was noticed",
+  );
+  stop.abort();
+  await watching;
+  await writer.close();
+});
+
+Deno.test("create() with the memory driver validates config", async () => {
+  await assert.rejects(
+    coord.create({ ...coord.defaultConfig("production"), leaseTtlMs: 0 }),
+    /'leaseTtlMs' must be at least 1 ms for the memory driver: current value is 0/,
+  );
+  assert.throws(
+    () => coord.defaultConfig("qa" as never),
+    /'env' must be "development" or "production"/,
+  );
+});

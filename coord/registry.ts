@@ -1,0 +1,349 @@
+/**
+ * Service registry and discovery: instances registered under
+ * `/services/{name}/{id}` on a lease kept alive in the background, which
+ * re-register by themselves after the lease is lost; discovery, watches that
+ * start with a snapshot, and a client-side picker.
+ *
+ * @module
+ */
+import { encodeJson } from "../internal/json.ts";
+import { sleep } from "../internal/queue.ts";
+import { type CoordContext, decodeJson, requireKey, requireTtl } from "./_util.ts";
+import type { Session } from "./session.ts";
+import type { KeyValue } from "./types.ts";
+import { resumableWatch } from "./watch.ts";
+
+/** One instance of a service. */
+export interface ServiceInfo {
+  /** Unique instance id. */
+  readonly id: string;
+  /** Service name. */
+  readonly name: string;
+  /** Host or IP the instance listens on. */
+  readonly address: string;
+  /** Port the instance listens on. */
+  readonly port: number;
+  /** Free-form metadata (version, zone, weight…). */
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** A change of a service's instances. */
+export type RegistryEvent =
+  | { readonly type: "snapshot"; readonly instances: readonly ServiceInfo[] }
+  | { readonly type: "put"; readonly instance: ServiceInfo }
+  | { readonly type: "delete"; readonly id: string };
+
+/** A live registration. */
+export interface Registration extends AsyncDisposable {
+  /** The registered instance. */
+  readonly service: ServiceInfo;
+  /** `registered`, or `re-registering` between a lost lease and the next successful registration. */
+  readonly status: "registered" | "re-registering" | "closed";
+  /** How many times the registration was restored after a lost lease. */
+  readonly restored: number;
+  /** Removes the instance from the registry. */
+  unregister(): Promise<void>;
+}
+
+/** How `pick` chooses among live instances. */
+export type PickStrategy = "round-robin" | "random";
+
+/** Thrown by `pick` when a service has no live instance. */
+export class NoInstanceError extends Error {
+  /** Stable code. */
+  readonly code = "COORD_NO_INSTANCE";
+  /** The service. */
+  readonly service: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param service The service that has no instance.
+   */
+  constructor(service: string) {
+    super(`Cannot pick an instance of service '${service}': none is registered`);
+    this.name = "NoInstanceError";
+    this.service = service;
+  }
+}
+
+/** The `registry` group of a coord provider. */
+export interface Registry {
+  /**
+   * Registers an instance, kept alive until unregistered, and restored after a lost lease.
+   *
+   * @throws {TypeError} On a missing id, name, address or a bad port.
+   * @throws {RangeError} On a TTL below what the driver grants.
+   */
+  register(service: ServiceInfo, options?: { ttlMs?: number }): Promise<Registration>;
+  /** Removes an instance registered by this provider; resolves to false when it had none with that id. */
+  unregister(id: string): Promise<boolean>;
+  /** The live instances of a service. */
+  discover(name: string): Promise<ServiceInfo[]>;
+  /** A snapshot of the instances, then every put and delete in order, until the signal aborts. */
+  watch(name: string, options?: { signal?: AbortSignal }): AsyncIterable<RegistryEvent>;
+  /**
+   * The next instance to call, chosen client-side among the live ones (kept current by a watch).
+   *
+   * @throws {NoInstanceError} When the service has no live instance.
+   */
+  pick(name: string, options?: { strategy?: PickStrategy }): Promise<ServiceInfo>;
+  /** Stops every registration and picker of this provider. */
+  close(): Promise<void>;
+}
+
+const PREFIX = "/services/";
+
+function validateService(service: ServiceInfo): ServiceInfo {
+  if (service === null || typeof service !== "object") {
+    throw new TypeError(
+      `Cannot register service as 'service' must be an object: current value is ${service}`,
+    );
+  }
+  requireKey("register service", "id", service.id, { slash: false });
+  requireKey("register service", "name", service.name, { slash: false });
+  requireKey("register service", "address", service.address);
+  if (!Number.isInteger(service.port) || service.port < 0 || service.port > 65535) {
+    throw new TypeError(
+      `Cannot register service as 'port' must be an integer from 0 to 65535: current value is ${service.port}`,
+    );
+  }
+  return service;
+}
+
+class Picker {
+  readonly #instances = new Map<string, ServiceInfo>();
+  readonly #ready: Promise<void>;
+  readonly #stop = new AbortController();
+  readonly #done: Promise<void>;
+  #next = 0;
+
+  constructor(registry: Registry, name: string) {
+    let markReady!: () => void;
+    this.#ready = new Promise((resolve) => (markReady = resolve));
+    this.#done = (async () => {
+      try {
+        for await (const event of registry.watch(name, { signal: this.#stop.signal })) {
+          if (event.type === "snapshot") {
+            for (const instance of event.instances) this.#instances.set(instance.id, instance);
+            markReady();
+          } else if (event.type === "put") this.#instances.set(event.instance.id, event.instance);
+          else this.#instances.delete(event.id);
+        }
+      } finally {
+        markReady();
+      }
+    })();
+  }
+
+  async pick(name: string, strategy: PickStrategy): Promise<ServiceInfo> {
+    await this.#ready;
+    const instances = [...this.#instances.values()];
+    if (instances.length === 0) throw new NoInstanceError(name);
+    if (strategy === "random") return instances[Math.floor(Math.random() * instances.length)];
+    return instances[this.#next++ % instances.length];
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.#done;
+  }
+}
+
+/** Creates the registry over a provider context. */
+export function registry(context: CoordContext): Registry {
+  const { driver, logger } = context;
+  const registrations = new Map<string, Registration>();
+  const pickers = new Map<string, Picker>();
+
+  const decode = (kv: KeyValue): ServiceInfo | undefined => {
+    try {
+      return decodeJson<ServiceInfo>(kv);
+    } catch (error) {
+      logger.warn("skipping a registry entry that is not JSON", { key: kv.key, err: error });
+      return undefined;
+    }
+  };
+
+  const self: Registry = {
+    async register(input: ServiceInfo, options: { ttlMs?: number } = {}): Promise<Registration> {
+      const service = validateService(input);
+      const ttlMs = requireTtl(
+        `register service '${service.name}'`,
+        options.ttlMs ?? context.leaseTtlMs,
+        driver,
+      );
+      const key = `${PREFIX}${service.name}/${service.id}`;
+      const value = encodeJson(service, `service '${service.name}'`);
+      if (registrations.has(service.id)) {
+        throw new TypeError(
+          `Cannot register service as id '${service.id}' is already registered by this provider`,
+        );
+      }
+      const stop = new AbortController();
+      const put = async (): Promise<Session> => {
+        const session = await context.openSession(ttlMs);
+        try {
+          await driver.put(key, value, session.leaseId);
+          return session;
+        } catch (error) {
+          await session.close();
+          throw error;
+        }
+      };
+      let session = await put();
+      let status: Registration["status"] = "registered";
+      let restored = 0;
+
+      // After a lost lease, register again with a new one until it works or we are told to stop.
+      const keepRegistered = async (): Promise<void> => {
+        while (!stop.signal.aborted) {
+          await new Promise<void>((resolve) => {
+            if (session.lost.aborted || stop.signal.aborted) return resolve();
+            const done = () => resolve();
+            session.lost.addEventListener("abort", done, { once: true });
+            stop.signal.addEventListener("abort", done, { once: true });
+          });
+          if (stop.signal.aborted) return;
+          status = "re-registering";
+          logger.warn("registration lost its lease; registering again", {
+            service: service.name,
+            id: service.id,
+          });
+          let backoffMs = 100;
+          while (!stop.signal.aborted) {
+            try {
+              const next = await put();
+              if (stop.signal.aborted) {
+                await next.close();
+                return;
+              }
+              session = next;
+              status = "registered";
+              restored++;
+              logger.info("registration restored", { service: service.name, id: service.id });
+              break;
+            } catch (error) {
+              logger.debug("re-registration failed; retrying", {
+                service: service.name,
+                err: error,
+              });
+              await sleep(backoffMs, stop.signal).catch(() => {});
+              backoffMs = Math.min(backoffMs * 2, 2000);
+            }
+          }
+        }
+      };
+      const loop = keepRegistered();
+
+      const unregister = async (): Promise<void> => {
+        if (stop.signal.aborted) return loop;
+        stop.abort();
+        status = "closed";
+        registrations.delete(service.id);
+        await loop;
+        await session.close();
+      };
+      const registration: Registration = {
+        service,
+        get status() {
+          return status;
+        },
+        get restored() {
+          return restored;
+        },
+        unregister,
+        [Symbol.asyncDispose]: unregister,
+      };
+      registrations.set(service.id, registration);
+      logger.info("service registered", {
+        service: service.name,
+        id: service.id,
+        address: service.address,
+        port: service.port,
+      });
+      return registration;
+    },
+
+    async unregister(id: string): Promise<boolean> {
+      const registration = registrations.get(id);
+      if (!registration) return false;
+      await registration.unregister();
+      return true;
+    },
+
+    async discover(name: string): Promise<ServiceInfo[]> {
+      requireKey("discover service", "name", name, { slash: false });
+      const { kvs } = await driver.list(`${PREFIX}${name}/`);
+      return kvs.map(decode).filter((info): info is ServiceInfo => info !== undefined);
+    },
+
+    async *watch(
+      name: string,
+      options: { signal?: AbortSignal } = {},
+    ): AsyncIterable<RegistryEvent> {
+      requireKey("watch service", "name", name, { slash: false });
+      const prefix = `${PREFIX}${name}/`;
+      const stop = new AbortController();
+      const signal = AbortSignal.any([
+        stop.signal,
+        context.closed,
+        ...(options.signal ? [options.signal] : []),
+      ]);
+      try {
+        for await (
+          const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, signal)
+        ) {
+          if (update.kind === "snapshot") {
+            yield {
+              type: "snapshot",
+              instances: update.kvs.map(decode).filter((i): i is ServiceInfo => !!i),
+            };
+            continue;
+          }
+          for (const event of update.events) {
+            if (event.type === "delete") {
+              yield { type: "delete", id: event.key.slice(prefix.length) };
+            } else {
+              const instance = decode({
+                ...event,
+                modRevision: event.revision,
+                version: 0,
+                lease: undefined,
+              });
+              if (instance) yield { type: "put", instance };
+            }
+          }
+        }
+      } finally {
+        stop.abort();
+      }
+    },
+
+    pick(name: string, options: { strategy?: PickStrategy } = {}): Promise<ServiceInfo> {
+      requireKey("pick service", "name", name, { slash: false });
+      const strategy = options.strategy ?? "round-robin";
+      if (strategy !== "round-robin" && strategy !== "random") {
+        return Promise.reject(
+          new RangeError(
+            `Cannot pick as 'strategy' must be "round-robin" or "random": current value is ${
+              JSON.stringify(strategy)
+            }`,
+          ),
+        );
+      }
+      let picker = pickers.get(name);
+      if (!picker) pickers.set(name, picker = new Picker(self, name));
+      return picker.pick(name, strategy);
+    },
+
+    async close(): Promise<void> {
+      await Promise.all([...pickers.values()].map((picker) => picker.close()));
+      pickers.clear();
+      await Promise.all(
+        [...registrations.values()].map((registration) => registration.unregister()),
+      );
+    },
+  };
+  return self;
+}

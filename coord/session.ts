@@ -1,0 +1,195 @@
+/**
+ * A session is one lease kept alive in the background, with a `lost` signal
+ * that fires when the lease can no longer be trusted: the backend says it is
+ * gone, or no keepalive was confirmed for a whole TTL (the backend may have
+ * expired it already). Locks, elections, registrations and instance ids each
+ * hang off a session, like etcd's concurrency.Session.
+ *
+ * @module
+ */
+import type { Logger } from "../clog/mod.ts";
+import { sleep } from "../internal/queue.ts";
+import type { CoordDriver } from "./types.ts";
+
+/** The reason a session's `lost` signal fires. */
+export class LeaseLostError extends Error {
+  /** Stable code. */
+  readonly code: string = "COORD_LEASE_LOST";
+  /** The lease that was lost. */
+  readonly leaseId: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param leaseId The lease.
+   * @param reason Why it counts as lost.
+   * @param cause The backend error, if any.
+   */
+  constructor(leaseId: string, reason: string, cause?: unknown) {
+    super(`Lease ${leaseId} was lost: ${reason}`, { cause });
+    this.name = "LeaseLostError";
+    this.leaseId = leaseId;
+  }
+}
+
+/** A lease kept alive until closed or lost. */
+export class Session {
+  /** The lease id. */
+  readonly leaseId: string;
+  /** The lease TTL the backend granted. */
+  readonly ttlMs: number;
+  readonly #driver: CoordDriver;
+  readonly #logger: Logger;
+  readonly #controller = new AbortController();
+  #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
+  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed = false;
+  readonly #closing = new AbortController();
+  #cleanup: Promise<void> | undefined;
+
+  private constructor(driver: CoordDriver, leaseId: string, ttlMs: number, logger: Logger) {
+    this.#driver = driver;
+    this.leaseId = leaseId;
+    this.ttlMs = ttlMs;
+    this.#logger = logger;
+  }
+
+  /**
+   * Grants a lease and starts keeping it alive.
+   *
+   * @param driver The backend.
+   * @param ttlMs Lease TTL.
+   * @param logger Where keepalive trouble is reported.
+   * @returns The open session.
+   */
+  static async open(driver: CoordDriver, ttlMs: number, logger: Logger): Promise<Session> {
+    const requestedAt = Date.now();
+    const lease = await driver.grantLease(ttlMs);
+    const session = new Session(driver, lease.id, lease.ttlMs, logger);
+    session.#confirm(requestedAt, lease.ttlMs);
+    session.#scheduleKeepAlive(lease.ttlMs / 3);
+    return session;
+  }
+
+  /** Fires with a {@linkcode LeaseLostError} when the lease is lost; never after a clean close. */
+  get lost(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Whether the session is closed or lost. */
+  get done(): boolean {
+    return this.#closed || this.#controller.signal.aborted;
+  }
+
+  /**
+   * Refreshes the lease now.
+   *
+   * @throws {LeaseLostError} When the lease is gone.
+   */
+  async renew(): Promise<void> {
+    this.#throwIfDone();
+    const sentAt = Date.now();
+    const ttlMs = await this.#driver.keepAlive(this.leaseId);
+    if (ttlMs <= 0) {
+      this.#lose("the backend no longer knows the lease");
+      this.#throwIfDone();
+    }
+    this.#confirm(sentAt, ttlMs);
+  }
+
+  /**
+   * Remaining time to live of the lease as the backend sees it.
+   *
+   * @returns Milliseconds; 0 when the lease is gone.
+   */
+  async remainingMs(): Promise<number> {
+    this.#throwIfDone();
+    return await this.#driver.leaseTimeToLive(this.leaseId);
+  }
+
+  /** Stops the keepalives and revokes the lease (deleting its keys). */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#closing.abort();
+      this.#stopTimers();
+      if (!this.#controller.signal.aborted) this.#cleanup = this.#revoke(1);
+    }
+    await this.#cleanup;
+  }
+
+  #throwIfDone(): void {
+    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+    if (this.#closed) throw new LeaseLostError(this.leaseId, "the session is closed");
+  }
+
+  #confirm(sentAt: number, ttlMs: number): void {
+    if (this.done) return;
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    // The backend counts the TTL from when it received the keepalive, which is after sentAt.
+    this.#deadlineTimer = setTimeout(
+      () => this.#lose(`no keepalive was confirmed within its ${this.ttlMs} ms TTL`),
+      Math.max(0, sentAt + ttlMs - Date.now()),
+    );
+  }
+
+  #scheduleKeepAlive(delayMs: number): void {
+    if (this.done) return;
+    this.#keepAliveTimer = setTimeout(() => this.#keepAlive(), delayMs);
+  }
+
+  async #keepAlive(): Promise<void> {
+    this.#keepAliveTimer = undefined;
+    if (this.done) return;
+    const sentAt = Date.now();
+    try {
+      const ttlMs = await this.#driver.keepAlive(this.leaseId);
+      if (ttlMs <= 0) return this.#lose("the backend no longer knows the lease");
+      this.#confirm(sentAt, ttlMs);
+      this.#scheduleKeepAlive(this.ttlMs / 3);
+    } catch (error) {
+      if (this.done) return;
+      this.#logger.warn("lease keepalive failed; retrying until the TTL runs out", {
+        lease: this.leaseId,
+        err: error,
+      });
+      this.#scheduleKeepAlive(Math.min(this.ttlMs / 6, 500));
+    }
+  }
+
+  #lose(reason: string, cause?: unknown): void {
+    if (this.done) return;
+    this.#stopTimers();
+    const error = new LeaseLostError(this.leaseId, reason, cause);
+    this.#logger.warn("lease lost", { lease: this.leaseId, reason });
+    this.#controller.abort(error);
+    // The backend may still hold the lease (etcd refreshes leases when it restarts): revoke it,
+    // so nothing we held lingers as a zombie once the backend is reachable again.
+    this.#cleanup = this.#revoke(5);
+  }
+
+  async #revoke(attempts: number): Promise<void> {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        await this.#driver.revokeLease(this.leaseId);
+        return;
+      } catch (error) {
+        // After close() one more try is all we owe: the lease expires by its TTL anyway.
+        if (attempt === attempts || this.#closing.signal.aborted) {
+          this.#logger.warn("could not revoke lease; it expires by its TTL", {
+            lease: this.leaseId,
+            err: error,
+          });
+          return;
+        }
+        await sleep(Math.min(200 * 2 ** attempt, this.ttlMs), this.#closing.signal).catch(() => {});
+      }
+    }
+  }
+
+  #stopTimers(): void {
+    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
+    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
+    this.#keepAliveTimer = this.#deadlineTimer = undefined;
+  }
+}
