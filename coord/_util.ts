@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { sleep } from "../internal/queue.ts";
-import { Session } from "./session.ts";
+import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 
 /** What every coord service gets from the provider. */

@@ -27,8 +27,13 @@ Deno.test("a watch that falls behind a compaction re-lists and still ends on the
   const local = new coord.MemoryCoordStore({ historyRevisions: 3 });
   const writer = coord.memoryCoord({ store: local });
   const watcher = coord.memoryCoord({ store: local });
+  const logs = clog.memorySink();
+  const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+    sinks: [logs],
+  });
   await using provider = await coord.create(coord.defaultConfig("development"), {
     driver: watcher,
+    logger,
   });
   const seen: unknown[] = [];
   const stop = new AbortController();

@@ -79,8 +79,9 @@ export async function* resumableWatch(
       }
       if (signal.aborted) return;
       // The backend ended the stream without an error; watch again from where we are.
-    } catch (error) {
+    } catch (caught) {
       if (signal.aborted) return;
+      let error = caught;
       if (error instanceof CompactedError) {
         logger.warn("watch history was compacted; re-listing so no change is missed", {
           key: target.key,
