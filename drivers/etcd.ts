@@ -1,0 +1,400 @@
+/**
+ * The etcd driver of coord, over npm:etcd3. Cluster mode: pass
+ * `etcdCoord({ endpoints })` as the driver of `coord.create`.
+ *
+ * @example Cluster mode
+ * ```ts ignore
+ * import { coord } from "@gochat/kit";
+ * import { etcdCoord } from "@gochat/kit/drivers/etcd";
+ *
+ * await using c = await coord.create(coord.defaultConfig("production"), {
+ *   driver: etcdCoord({ endpoints: ["http://127.0.0.1:2379"] }),
+ * });
+ * ```
+ *
+ * @module
+ */
+import {
+  circuitBreaker,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleWhen,
+  retry,
+} from "cockatiel";
+import { Etcd3, type IOptions, isRecoverableError, type IWatchResponse, type Watcher } from "etcd3";
+import { Buffer } from "node:buffer";
+import {
+  CompactedError,
+  type Compare,
+  type CoordDriver,
+  DriverError,
+  type KeyValue,
+  type TxnOp,
+  type TxnResult,
+  type WatchBatch,
+  type WatchTarget,
+} from "../coord/mod.ts";
+import { AsyncQueue } from "../internal/queue.ts";
+
+/** Options of {@linkcode etcdCoord}. */
+export interface EtcdCoordOptions {
+  /** Client URLs, such as `http://127.0.0.1:2379`; a comma-separated string is accepted too. */
+  readonly endpoints: readonly string[] | string;
+  /** User name for etcd authentication. */
+  readonly username?: string;
+  /** Password for etcd authentication. */
+  readonly password?: string;
+  /** TLS material (PEM) for `https://` endpoints. */
+  readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string };
+  /**
+   * Deadline of each unary call.
+   * @default {5000}
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Longest pause between attempts to re-establish a dropped watch stream.
+   * @default {1000}
+   */
+  readonly watchRetryMaxMs?: number;
+}
+
+type Raw = Record<string, unknown>;
+
+const COMPARE_TARGET = {
+  createRevision: "Create",
+  modRevision: "Mod",
+  version: "Version",
+  value: "Value",
+} as const;
+const COMPARE_RESULT = { "==": "Equal", "!=": "NotEqual", "<": "Less", ">": "Greater" } as const;
+
+function rangeEnd(prefix: string): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+function toKeyValue(kv: Raw): KeyValue {
+  const lease = String(kv.lease ?? "0");
+  return {
+    key: (kv.key as Buffer).toString(),
+    value: (kv.value as Buffer).toString(),
+    createRevision: Number(kv.create_revision),
+    modRevision: Number(kv.mod_revision),
+    version: Number(kv.version),
+    lease: lease === "0" ? undefined : lease,
+  };
+}
+
+function requestOp(op: TxnOp): Raw {
+  switch (op.type) {
+    case "get":
+      return { request_range: { key: Buffer.from(op.key) } };
+    case "delete":
+      return { request_delete_range: { key: Buffer.from(op.key) } };
+    case "put":
+      return {
+        request_put: {
+          key: Buffer.from(op.key),
+          value: Buffer.from(op.value),
+          lease: op.lease ?? "0",
+        },
+      };
+  }
+}
+
+function compareOp(compare: Compare): Raw {
+  const base: Raw = {
+    key: Buffer.from(compare.key),
+    target: COMPARE_TARGET[compare.target],
+    result: COMPARE_RESULT[compare.op],
+  };
+  switch (compare.target) {
+    case "createRevision":
+      return { ...base, create_revision: compare.value };
+    case "modRevision":
+      return { ...base, mod_revision: compare.value };
+    case "version":
+      return { ...base, version: compare.value };
+    case "value":
+      return { ...base, value: Buffer.from(compare.value) };
+  }
+}
+
+class EtcdCoordDriver implements CoordDriver {
+  readonly name = "etcd";
+  // etcd's smallest lease is 1.5 × the election timeout (1 s by default), granted in whole seconds.
+  readonly minLeaseTtlMs = 2000;
+  readonly leaseTtlGranularityMs = 1000;
+  readonly #client: Etcd3;
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(client: Etcd3, timeoutMs: number) {
+    this.#client = client;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** Client-side deadline on top of the gRPC one, so a call never hangs past it. */
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new DriverError(this.name, operation, new Error("the driver is closed"));
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      return await Promise.race([
+        fn(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${this.#timeoutMs} ms`)),
+            this.#timeoutMs,
+          );
+        }),
+      ]);
+    } catch (error) {
+      throw error instanceof DriverError ? error : new DriverError(this.name, operation, error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #deadline(): { deadline: number } {
+    return { deadline: Date.now() + this.#timeoutMs };
+  }
+
+  ping(): Promise<void> {
+    return this.#call("ping", async () => {
+      await this.#client.kv.range({ key: Buffer.from("\0"), limit: 1 }, this.#deadline());
+    });
+  }
+
+  get(key: string): Promise<KeyValue | undefined> {
+    return this.#call("get", async () => {
+      const response = await this.#client.kv.range({ key: Buffer.from(key) }, this.#deadline());
+      const kv = response.kvs[0];
+      return kv ? toKeyValue(kv as unknown as Raw) : undefined;
+    });
+  }
+
+  list(prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
+    return this.#call("list", async () => {
+      const response = await this.#client.kv.range(
+        { key: Buffer.from(prefix), range_end: rangeEnd(prefix) },
+        this.#deadline(),
+      );
+      return {
+        kvs: response.kvs.map((kv) => toKeyValue(kv as unknown as Raw)),
+        revision: Number(response.header.revision),
+      };
+    });
+  }
+
+  put(key: string, value: string, lease?: string): Promise<number> {
+    return this.#call("put", async () => {
+      const response = await this.#client.kv.put(
+        { key: Buffer.from(key), value: Buffer.from(value), lease: lease ?? "0" },
+        this.#deadline(),
+      );
+      return Number(response.header.revision);
+    });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#call("delete", async () => {
+      const response = await this.#client.kv.deleteRange(
+        { key: Buffer.from(key) },
+        this.#deadline(),
+      );
+      return Number(response.deleted) > 0;
+    });
+  }
+
+  txn(
+    compares: readonly Compare[],
+    success: readonly TxnOp[],
+    failure: readonly TxnOp[],
+  ): Promise<TxnResult> {
+    return this.#call("txn", async () => {
+      const response = await this.#client.kv.txn(
+        {
+          compare: compares.map(compareOp),
+          success: success.map(requestOp),
+          failure: failure.map(requestOp),
+        } as never,
+        this.#deadline(),
+      );
+      const branch = response.succeeded ? success : failure;
+      const gets: (KeyValue | undefined)[] = [];
+      response.responses.forEach((result, index) => {
+        if (branch[index]?.type !== "get") return;
+        const kv = (result as unknown as { response_range?: { kvs: Raw[] } }).response_range
+          ?.kvs[0];
+        gets.push(kv ? toKeyValue(kv) : undefined);
+      });
+      return { succeeded: response.succeeded, revision: Number(response.header.revision), gets };
+    });
+  }
+
+  grantLease(ttlMs: number): Promise<{ id: string; ttlMs: number }> {
+    return this.#call("grantLease", async () => {
+      const response = await this.#client.leaseClient.leaseGrant(
+        { TTL: Math.ceil(ttlMs / 1000) },
+        this.#deadline(),
+      );
+      return { id: String(response.ID), ttlMs: Number(response.TTL) * 1000 };
+    });
+  }
+
+  keepAlive(id: string): Promise<number> {
+    return this.#call("keepAlive", async () => {
+      const stream = await this.#client.leaseClient.leaseKeepAlive(this.#deadline());
+      try {
+        const response = await new Promise<{ TTL: string }>((resolve, reject) => {
+          stream.on("data", resolve);
+          stream.on("error", reject);
+          stream.write({ ID: id });
+        });
+        return Number(response.TTL) * 1000;
+      } finally {
+        stream.end();
+      }
+    });
+  }
+
+  leaseTimeToLive(id: string): Promise<number> {
+    return this.#call("leaseTimeToLive", async () => {
+      const response = await this.#client.leaseClient.leaseTimeToLive({ ID: id }, this.#deadline());
+      const ttl = Number(response.TTL);
+      return ttl > 0 ? ttl * 1000 : 0;
+    });
+  }
+
+  revokeLease(id: string): Promise<void> {
+    return this.#call("revokeLease", async () => {
+      try {
+        await this.#client.leaseClient.leaseRevoke({ ID: id }, this.#deadline());
+      } catch (error) {
+        if (/lease not found/i.test(String((error as Error)?.message))) return;
+        throw error;
+      }
+    });
+  }
+
+  watch(target: WatchTarget, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchBatch> {
+    if (this.#closed) throw new DriverError(this.name, "watch", new Error("the driver is closed"));
+    let watcher: Watcher | undefined;
+    let cancelled = false;
+    const cancel = () => {
+      if (cancelled) return;
+      cancelled = true;
+      signal.removeEventListener("abort", onAbort);
+      // Cancelling a watcher whose stream is down rejects; nothing is left to release then.
+      watcher?.cancel().catch(() => {});
+    };
+    const queue = new AsyncQueue<WatchBatch>(cancel);
+    const onAbort = () => {
+      queue.end();
+      cancel();
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const builder = this.#client.watch().startRevision(String(fromRevision));
+    if (target.prefix) builder.prefix(target.key);
+    else builder.key(target.key);
+    watcher = builder.watcher();
+    watcher.on("data", (response: IWatchResponse) => {
+      const events = response.events.map((event) => {
+        const kv = toKeyValue(event.kv as unknown as Raw);
+        return {
+          type: String(event.type) === "Delete" || Number(event.type) === 1
+            ? "delete" as const
+            : "put" as const,
+          key: kv.key,
+          value: kv.value,
+          revision: kv.modRevision,
+          createRevision: kv.createRevision,
+        };
+      });
+      if (events.length > 0) {
+        queue.push({ revision: Number(response.header.revision), events });
+      }
+    });
+    watcher.on("error", (error: Error) => {
+      cancel();
+      const compacted = /compacted/i.test(error.message);
+      queue.fail(compacted ? new CompactedError(0) : new DriverError(this.name, "watch", error));
+    });
+    if (signal.aborted) onAbort();
+    return queue;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#client.close();
+  }
+}
+
+/**
+ * Creates the etcd driver for coord.
+ *
+ * @param options Endpoints, credentials, TLS and timeouts.
+ * @returns The driver; `coord.create` checks that it answers.
+ * @throws {TypeError} When no endpoint is given or one is not an http(s) URL.
+ */
+export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
+  const endpoints = typeof options?.endpoints === "string"
+    ? options.endpoints.split(",").map((endpoint) => endpoint.trim()).filter(Boolean)
+    : [...(options?.endpoints ?? [])];
+  if (endpoints.length === 0) {
+    throw new TypeError("Cannot create etcd driver as 'endpoints' must name at least one URL");
+  }
+  for (const endpoint of endpoints) {
+    if (!/^https?:\/\/[^/]+/.test(endpoint)) {
+      throw new TypeError(
+        `Cannot create etcd driver as each endpoint must be an http(s) URL: current value is ${
+          JSON.stringify(endpoint)
+        }`,
+      );
+    }
+  }
+  const timeoutMs = options.requestTimeoutMs ?? 5000;
+  if (!(timeoutMs > 0)) {
+    throw new RangeError(
+      `Cannot create etcd driver as 'requestTimeoutMs' must be positive: current value is ${timeoutMs}`,
+    );
+  }
+  const clientOptions: IOptions = {
+    hosts: endpoints,
+    dialTimeout: timeoutMs,
+    faultHandling: {
+      // Fail fast while a host is down and try it again soon: coord's own loops do the retrying.
+      host: () =>
+        circuitBreaker(handleWhen(isRecoverableError), {
+          halfOpenAfter: 500,
+          breaker: new ConsecutiveBreaker(3),
+        }),
+      global: retry(handleWhen(isRecoverableError), { maxAttempts: 1 }),
+      // etcd3 calls next() on this factory to get its first backoff.
+      watchBackoff: new ExponentialBackoff({
+        initialDelay: 100,
+        maxDelay: options.watchRetryMaxMs ?? 1000,
+      }) as unknown as NonNullable<IOptions["faultHandling"]>["watchBackoff"],
+    },
+  };
+  if (options.username !== undefined) {
+    clientOptions.auth = { username: options.username, password: options.password ?? "" };
+  }
+  if (options.tls) {
+    clientOptions.credentials = {
+      rootCertificate: Buffer.from(options.tls.ca),
+      ...(options.tls.cert ? { certChain: Buffer.from(options.tls.cert) } : {}),
+      ...(options.tls.key ? { privateKey: Buffer.from(options.tls.key) } : {}),
+    };
+  }
+  return new EtcdCoordDriver(new Etcd3(clientOptions), timeoutMs);
+}
