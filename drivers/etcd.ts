@@ -287,14 +287,17 @@ class EtcdCoordDriver implements CoordDriver {
 
   watch(target: WatchTarget, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchBatch> {
     if (this.#closed) throw new DriverError(this.name, "watch", new Error("the driver is closed"));
-    let watcher: Watcher | undefined;
+    const builder = this.#client.watch().startRevision(String(fromRevision));
+    if (target.prefix) builder.prefix(target.key);
+    else builder.key(target.key);
+    const watcher: Watcher = builder.watcher();
     let cancelled = false;
     const cancel = () => {
       if (cancelled) return;
       cancelled = true;
       signal.removeEventListener("abort", onAbort);
       // Cancelling a watcher whose stream is down rejects; nothing is left to release then.
-      watcher?.cancel().catch(() => {});
+      watcher.cancel().catch(() => {});
     };
     const queue = new AsyncQueue<WatchBatch>(cancel);
     const onAbort = () => {
@@ -302,10 +305,6 @@ class EtcdCoordDriver implements CoordDriver {
       cancel();
     };
     signal.addEventListener("abort", onAbort, { once: true });
-    const builder = this.#client.watch().startRevision(String(fromRevision));
-    if (target.prefix) builder.prefix(target.key);
-    else builder.key(target.key);
-    watcher = builder.watcher();
     watcher.on("data", (response: IWatchResponse) => {
       const events = response.events.map((event) => {
         const kv = toKeyValue(event.kv as unknown as Raw);
@@ -332,10 +331,12 @@ class EtcdCoordDriver implements CoordDriver {
     return queue;
   }
 
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#client.close();
+  close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#client.close();
+    }
+    return Promise.resolve();
   }
 }
 
