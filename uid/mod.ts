@@ -19,7 +19,12 @@
  * @module
  */
 import type { Clock } from "../internal/clock.ts";
-import { SnowflakeGenerator, type SnowflakeParts, type UidConfig } from "./snowflake.ts";
+import {
+  SnowflakeGenerator,
+  snowflakeLayout,
+  type SnowflakeParts,
+  type UidConfig,
+} from "./snowflake.ts";
 
 export { createUuidV7, uuidv7, uuidv7Time } from "./uuidv7.ts";
 export type { UuidV7Options } from "./uuidv7.ts";
@@ -27,10 +32,33 @@ export { ClockMovedBackwardsError, parseSnowflake, snowflakeLayout } from "./sno
 export type { SnowflakeLayout, SnowflakeParts, UidConfig } from "./snowflake.ts";
 export type { Clock } from "../internal/clock.ts";
 
+/** A worker id leased from coord (what `coord.instanceIds.allocate` returns). */
+export interface LeasedWorkerId {
+  /** The id. */
+  readonly id: number;
+  /** Fires when the lease is lost. */
+  readonly lost: AbortSignal;
+  /** Gives the id back. */
+  release(): Promise<void>;
+}
+
+/** Where leased worker ids come from: a coord provider. */
+export interface WorkerIdSource {
+  /** The instance id allocator. */
+  readonly instanceIds: {
+    allocate(service: string, maxId: number): Promise<LeasedWorkerId>;
+  };
+}
+
 /** Dependencies of a Snowflake generator. */
 export interface CreateOptions {
   /** Time source; inject a fake one in tests. */
   readonly clock?: Clock;
+  /**
+   * A coord provider to lease the worker id from (under `config.service`), instead of taking
+   * `config.workerId`. The generator stops issuing ids the moment the lease is lost.
+   */
+  readonly coord?: WorkerIdSource;
 }
 
 /** A Snowflake id generator, as returned by {@linkcode create}. */
@@ -77,26 +105,61 @@ export function defaultConfig(env: "development" | "production"): UidConfig {
  * Creates a Snowflake generator.
  *
  * @param config Worker id, epoch, bit widths, backward-step bound.
- * @param options Injected clock.
+ * @param options Injected clock; a coord provider to lease the worker id from.
  * @returns The generator.
- * @throws {RangeError} On invalid config (the promise rejects).
+ * @throws {RangeError} On invalid config, or when every worker id is leased (the promise rejects).
+ * @throws {TypeError} With `coord` but no `config.service`.
  */
-export function create(config: UidConfig, options: CreateOptions = {}): Promise<Snowflake> {
-  try {
-    const generator = new SnowflakeGenerator(config, options.clock);
-    const close = (): Promise<void> => {
-      generator.stop(new Error("Cannot generate a Snowflake id as the generator is closed"));
-      return Promise.resolve();
-    };
-    return Promise.resolve({
-      workerId: generator.workerId,
-      nextId: () => generator.nextId(),
-      nextIdString: () => generator.nextIdString(),
-      parse: (id: bigint | string) => generator.parse(id),
-      close,
-      [Symbol.asyncDispose]: close,
-    });
-  } catch (error) {
-    return Promise.reject(error);
+export async function create(config: UidConfig, options: CreateOptions = {}): Promise<Snowflake> {
+  let lease: LeasedWorkerId | undefined;
+  if (options.coord) {
+    const service = config?.service;
+    if (typeof service !== "string" || service.length === 0) {
+      throw new TypeError(
+        `Cannot create Snowflake generator with a leased worker id as 'service' must be a non-empty string: current value is ${
+          JSON.stringify(service)
+        }`,
+      );
+    }
+    const { workerIdBits } = snowflakeLayout(
+      { ...config, workerId: 0 },
+      (options.clock ?? Date).now(),
+    );
+    lease = await options.coord.instanceIds.allocate(service, 2 ** workerIdBits);
   }
+  let generator: SnowflakeGenerator;
+  try {
+    generator = new SnowflakeGenerator(
+      lease ? { ...config, workerId: lease.id } : config,
+      options.clock,
+    );
+  } catch (error) {
+    await lease?.release();
+    throw error;
+  }
+  if (lease) {
+    const { id, lost } = lease;
+    const stop = () =>
+      generator.stop(
+        new Error(`Cannot generate a Snowflake id as the lease on worker id ${id} was lost`, {
+          cause: lost.reason,
+        }),
+      );
+    if (lost.aborted) stop();
+    else lost.addEventListener("abort", stop, { once: true });
+  }
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      generator.stop(new Error("Cannot generate a Snowflake id as the generator is closed"));
+      await lease?.release();
+    })();
+  return {
+    workerId: generator.workerId,
+    nextId: () => generator.nextId(),
+    nextIdString: () => generator.nextIdString(),
+    parse: (id: bigint | string) => generator.parse(id),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }

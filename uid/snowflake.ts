@@ -10,8 +10,13 @@ import { type Clock, systemClock } from "../internal/clock.ts";
 
 /** Static configuration of a Snowflake generator. */
 export interface UidConfig {
-  /** This process's worker id, from 0 to 2^workerIdBits − 1. */
+  /**
+   * This process's worker id, from 0 to 2^workerIdBits − 1. With `uid.create(config, { coord })`
+   * a worker id leased from coord replaces it.
+   */
   readonly workerId: number;
+  /** Service name under which `uid.create(config, { coord })` leases the worker id. */
+  readonly service?: string;
   /**
    * Start of the generator's time, in Unix milliseconds; must not be in the future.
    * @default {1704067200000} (2024-01-01T00:00:00Z)
