@@ -124,15 +124,20 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
     try {
       const prefix = `${PREFIX}${key}/`;
       const myKey = prefix + session.leaseId;
+      // One round trip: write our key and learn who holds the lock (etcd's Mutex does the same).
       const result = await context.driver.txn(
         [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
-        [{ type: "put", key: myKey, value: ownerToken(), lease: session.leaseId }],
-        [{ type: "get", key: myKey }],
+        [{ type: "put", key: myKey, value: ownerToken(), lease: session.leaseId }, {
+          type: "oldest",
+          prefix,
+        }],
+        [{ type: "get", key: myKey }, { type: "oldest", prefix }],
       );
       const myRevision = result.succeeded
         ? result.revision
         : result.gets[0]?.createRevision ?? result.revision;
-      return { session, prefix, myKey, myRevision };
+      const held = result.gets.at(-1)?.key === myKey;
+      return { session, prefix, myKey, myRevision, held };
     } catch (error) {
       await session.close();
       throw error;
@@ -142,11 +147,12 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
   return {
     async acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
       options.signal?.throwIfAborted();
-      const { session, prefix, myKey, myRevision } = await enqueue(
+      const { session, prefix, myKey, myRevision, held } = await enqueue(
         `acquire lock '${key}'`,
         key,
         options.ttlMs,
       );
+      if (held) return new HeldLock(key, myRevision, session);
       const signals = [session.lost, context.closed];
       if (options.signal) signals.push(options.signal);
       try {
@@ -169,19 +175,12 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
       key: string,
       options: Omit<AcquireOptions, "signal"> = {},
     ): Promise<Lock | null> {
-      const { session, prefix, myRevision } = await enqueue(
+      const { session, myRevision, held } = await enqueue(
         `try to acquire lock '${key}'`,
         key,
         options.ttlMs,
       );
-      try {
-        const { kvs } = await context.driver.list(prefix);
-        const oldest = Math.min(...kvs.map((kv) => kv.createRevision));
-        if (oldest === myRevision) return new HeldLock(key, myRevision, session);
-      } catch (error) {
-        await session.close();
-        throw error;
-      }
+      if (held) return new HeldLock(key, myRevision, session);
       await session.close();
       return null;
     },

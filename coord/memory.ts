@@ -112,6 +112,7 @@ export class MemoryCoordStore {
     const revision = this.#revision + 1;
     for (const op of ops) {
       if (op.type === "get") gets.push(this.#kvs.get(op.key));
+      else if (op.type === "oldest") gets.push(this.#oldest(op.prefix));
       else if (op.type === "put") events.push(this.#put(op.key, op.value, op.lease, revision));
       else {
         const event = this.#delete(op.key, revision);
@@ -189,6 +190,16 @@ export class MemoryCoordStore {
       this.#watchers.delete(watcher);
       watcher.queue.fail(error);
     }
+  }
+
+  #oldest(prefix: string): KeyValue | undefined {
+    let oldest: KeyValue | undefined;
+    for (const kv of this.#kvs.values()) {
+      if (kv.key.startsWith(prefix) && (!oldest || kv.createRevision < oldest.createRevision)) {
+        oldest = kv;
+      }
+    }
+    return oldest;
   }
 
   #holds(compare: Compare): boolean {

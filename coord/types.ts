@@ -42,7 +42,9 @@ export type Compare =
 export type TxnOp =
   | { readonly type: "put"; readonly key: string; readonly value: string; readonly lease?: string }
   | { readonly type: "delete"; readonly key: string }
-  | { readonly type: "get"; readonly key: string };
+  | { readonly type: "get"; readonly key: string }
+  /** The key with the lowest create revision under `prefix` (the holder of a lock, the leader). */
+  | { readonly type: "oldest"; readonly prefix: string };
 
 /** Outcome of a transaction. */
 export interface TxnResult {
@@ -50,7 +52,7 @@ export interface TxnResult {
   readonly succeeded: boolean;
   /** Store revision after the transaction. */
   readonly revision: number;
-  /** For each `get` of the branch that ran, the key's value (in order). */
+  /** For each `get` and `oldest` of the branch that ran, the key found (in order). */
   readonly gets: readonly (KeyValue | undefined)[];
 }
 

@@ -95,6 +95,16 @@ function requestOp(op: TxnOp): Raw {
   switch (op.type) {
     case "get":
       return { request_range: { key: Buffer.from(op.key) } };
+    case "oldest":
+      return {
+        request_range: {
+          key: Buffer.from(op.prefix),
+          range_end: rangeEnd(op.prefix),
+          sort_order: "Ascend",
+          sort_target: "Create",
+          limit: 1,
+        },
+      };
     case "delete":
       return { request_delete_range: { key: Buffer.from(op.key) } };
     case "put":
@@ -231,7 +241,8 @@ class EtcdCoordDriver implements CoordDriver {
       const branch = response.succeeded ? success : failure;
       const gets: (KeyValue | undefined)[] = [];
       response.responses.forEach((result, index) => {
-        if (branch[index]?.type !== "get") return;
+        const type = branch[index]?.type;
+        if (type !== "get" && type !== "oldest") return;
         const kv = (result as unknown as { response_range?: { kvs: Raw[] } }).response_range
           ?.kvs[0];
         gets.push(kv ? toKeyValue(kv) : undefined);
