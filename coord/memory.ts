@@ -60,7 +60,11 @@ export class MemoryCoordStore {
   #expiryTimer: ReturnType<typeof setTimeout> | undefined;
   #expiryAt = Infinity;
 
-  /** @param options History size. */
+  /**
+   * Creates an empty store.
+   *
+   * @param options History size.
+   */
   constructor(options: MemoryCoordStoreOptions = {}) {
     this.#historyRevisions = options.historyRevisions ?? 10_000;
   }
@@ -320,7 +324,11 @@ export class MemoryCoordDriver implements CoordDriver {
   #reachable = true;
   #closed = false;
 
-  /** @param store The store to use. */
+  /**
+   * Creates a client of `store`.
+   *
+   * @param store The store to use.
+   */
   constructor(store: MemoryCoordStore = new MemoryCoordStore()) {
     this.store = store;
   }
