@@ -335,7 +335,9 @@ class EtcdCoordDriver implements CoordDriver {
     });
     watcher.on("error", (error: Error) => {
       cancel();
-      const compacted = /compacted/i.test(error.message);
+      // etcd 3.4 cancels a watch on a compacted revision with an empty reason; any server-side
+      // cancel is answered the same safe way, by re-listing.
+      const compacted = /compacted|Watcher canceled/i.test(error.message);
       queue.fail(compacted ? new CompactedError(0) : new DriverError(this.name, "watch", error));
     });
     if (signal.aborted) onAbort();

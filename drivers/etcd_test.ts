@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { Etcd3 } from "etcd3";
 import * as clog from "../clog/mod.ts";
 import { coordConformance } from "../coord/conformance.ts";
 import * as coord from "../coord/mod.ts";
@@ -204,5 +205,32 @@ Deno.test({
       coord.create({ ...coord.defaultConfig("production"), leaseTtlMs: 500 }, { driver }),
       /'leaseTtlMs' must be at least 2000 ms for the etcd driver/,
     );
+  },
+});
+
+Deno.test({
+  name:
+    "[etcd] a driver watch from a compacted revision fails with CompactedError, the signal coord's watch re-lists on",
+  ignore: endpoints === undefined,
+  async fn() {
+    const url = endpoints ?? "";
+    const driver = etcdCoord({ endpoints: url });
+    const raw = new Etcd3({ hosts: url.split(",") });
+    const key = `/config/${testKeyspace("compacted")}value`;
+    try {
+      const first = await driver.put(key, "1");
+      const last = await driver.put(key, "2");
+      await raw.kv.compact({ revision: String(last) });
+      const stop = new AbortController();
+      await assert.rejects(async () => {
+        for await (const _ of driver.watch({ key, prefix: false }, first, stop.signal)) {
+          // no batch can arrive from a compacted revision
+        }
+      }, coord.CompactedError);
+      stop.abort();
+    } finally {
+      raw.close();
+      await driver.close();
+    }
   },
 });
