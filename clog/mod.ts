@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { requireEnv } from "../internal/env.ts";
 import {
   createCore,
   type CreateOptions,
@@ -66,18 +67,9 @@ export type { ClogConfig, Fields, Format, Level, LogRecord, Output, Sink } from 
  * ```
  */
 export function defaultConfig(env: "development" | "production"): ClogConfig {
-  switch (env) {
-    case "development":
-      return { level: "debug", format: "console", output: "stdout" };
-    case "production":
-      return { level: "info", format: "json", output: "stdout" };
-    default:
-      throw new RangeError(
-        `Cannot build clog config as 'env' must be "development" or "production": current value is ${
-          JSON.stringify(env)
-        }`,
-      );
-  }
+  return requireEnv("clog", env) === "development"
+    ? { level: "debug", format: "console", output: "stdout" }
+    : { level: "info", format: "json", output: "stdout" };
 }
 
 /**

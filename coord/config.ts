@@ -130,37 +130,28 @@ export function configCenter(context: CoordContext): ConfigCenter {
   const { driver, logger } = context;
 
   async function* watchTarget<T>(key: string, prefix: boolean, options: { signal?: AbortSignal }) {
-    const stop = new AbortController();
-    const signal = AbortSignal.any([
-      stop.signal,
-      context.closed,
-      ...(options.signal ? [options.signal] : []),
-    ]);
-    try {
-      for await (const update of resumableWatch(driver, { key, prefix }, logger, signal)) {
-        const puts = update.kind === "snapshot"
-          ? update.kvs
-          : update.events.map((event) => ({ ...event, modRevision: event.revision }));
-        for (const change of puts) {
-          if ("type" in change && change.type === "delete") {
-            yield { type: "delete", key: change.key, version: change.modRevision } as ConfigEvent<
-              T
-            >;
-            continue;
-          }
-          const decoded = decodeOrWarn<T>(change.key, change.value, logger);
-          if (decoded.ok) {
-            yield {
-              type: "put",
-              key: change.key,
-              value: decoded.value,
-              version: change.modRevision,
-            } as ConfigEvent<T>;
-          }
+    const stopSignals = [context.closed, options.signal];
+    for await (const update of resumableWatch(driver, { key, prefix }, logger, stopSignals)) {
+      const puts = update.kind === "snapshot"
+        ? update.kvs
+        : update.events.map((event) => ({ ...event, modRevision: event.revision }));
+      for (const change of puts) {
+        if ("type" in change && change.type === "delete") {
+          yield { type: "delete", key: change.key, version: change.modRevision } as ConfigEvent<
+            T
+          >;
+          continue;
+        }
+        const decoded = decodeOrWarn<T>(change.key, change.value, logger);
+        if (decoded.ok) {
+          yield {
+            type: "put",
+            key: change.key,
+            value: decoded.value,
+            version: change.modRevision,
+          } as ConfigEvent<T>;
         }
       }
-    } finally {
-      stop.abort();
     }
   }
 
@@ -270,11 +261,11 @@ export function configCenter(context: CoordContext): ConfigCenter {
         }
       };
 
-      const signal = AbortSignal.any([stop.signal, context.closed]);
+      const stopSignals = [stop.signal, context.closed];
       const loop = (async () => {
         try {
           for await (
-            const update of resumableWatch(driver, { key, prefix: false }, logger, signal)
+            const update of resumableWatch(driver, { key, prefix: false }, logger, stopSignals)
           ) {
             if (update.kind === "snapshot") {
               const kv = update.kvs[0];

@@ -10,7 +10,7 @@ import { encodeJson } from "../internal/json.ts";
 import { type CoordContext, decodeJson, relabel, requireKey, waitForTurn } from "./_util.ts";
 import type { Session } from "./session.ts";
 import type { KeyValue } from "./types.ts";
-import { resumableWatch } from "./watch.ts";
+import { eventKeyValue, resumableWatch } from "./watch.ts";
 
 /** The reason a leadership's `lost` signal fires. */
 export class LeadershipLostError extends Error {
@@ -142,43 +142,29 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
     async *observe(
       options: { signal?: AbortSignal } = {},
     ): AsyncIterable<LeaderInfo<T> | undefined> {
-      const stop = new AbortController();
-      const signal = AbortSignal.any([
-        stop.signal,
-        context.closed,
-        ...(options.signal ? [options.signal] : []),
-      ]);
       const candidates = new Map<string, KeyValue>();
       let last: string | undefined = "none yet";
-      try {
-        for await (
-          const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, signal)
-        ) {
-          if (update.kind === "snapshot") {
-            for (const kv of update.kvs) candidates.set(kv.key, kv);
-          } else {
-            for (const event of update.events) {
-              if (event.type === "delete") candidates.delete(event.key);
-              else {
-                candidates.set(event.key, {
-                  key: event.key,
-                  value: event.value,
-                  createRevision: event.createRevision,
-                  modRevision: event.revision,
-                  version: 0,
-                  lease: undefined,
-                });
-              }
+      for await (
+        const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, [
+          context.closed,
+          options.signal,
+        ])
+      ) {
+        if (update.kind === "snapshot") {
+          for (const kv of update.kvs) candidates.set(kv.key, kv);
+        } else {
+          for (const event of update.events) {
+            if (event.type === "delete") candidates.delete(event.key);
+            else {
+              candidates.set(event.key, eventKeyValue(event));
             }
           }
-          const leader = oldest(candidates.values());
-          const identity = leader ? `${leader.createRevision}:${leader.value}` : undefined;
-          if (identity === last) continue;
-          last = identity;
-          yield toInfo(leader);
         }
-      } finally {
-        stop.abort();
+        const leader = oldest(candidates.values());
+        const identity = leader ? `${leader.createRevision}:${leader.value}` : undefined;
+        if (identity === last) continue;
+        last = identity;
+        yield toInfo(leader);
       }
     },
   };

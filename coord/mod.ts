@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { requireEnv } from "../internal/env.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { DriverError } from "../internal/errors.ts";
 import type { CoordContext } from "./_util.ts";
@@ -135,13 +136,7 @@ export interface Coord extends AsyncDisposable {
  * @throws {RangeError} For any other environment name.
  */
 export function defaultConfig(env: "development" | "production"): CoordConfig {
-  if (env !== "development" && env !== "production") {
-    throw new RangeError(
-      `Cannot build coord config as 'env' must be "development" or "production": current value is ${
-        JSON.stringify(env)
-      }`,
-    );
-  }
+  requireEnv("coord", env);
   return { leaseTtlMs: 10_000, lockTtlMs: 10_000, connectTimeoutMs: 5_000 };
 }
 

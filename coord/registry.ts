@@ -11,7 +11,7 @@ import { sleep } from "../internal/queue.ts";
 import { type CoordContext, decodeJson, requireKey, requireTtl } from "./_util.ts";
 import type { Session } from "./session.ts";
 import type { KeyValue } from "./types.ts";
-import { resumableWatch } from "./watch.ts";
+import { eventKeyValue, resumableWatch } from "./watch.ts";
 
 /** One instance of a service. */
 export interface ServiceInfo {
@@ -284,39 +284,27 @@ export function registry(context: CoordContext): Registry {
     ): AsyncIterable<RegistryEvent> {
       requireKey("watch service", "name", name, { slash: false });
       const prefix = `${PREFIX}${name}/`;
-      const stop = new AbortController();
-      const signal = AbortSignal.any([
-        stop.signal,
-        context.closed,
-        ...(options.signal ? [options.signal] : []),
-      ]);
-      try {
-        for await (
-          const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, signal)
-        ) {
-          if (update.kind === "snapshot") {
-            yield {
-              type: "snapshot",
-              instances: update.kvs.map(decode).filter((i): i is ServiceInfo => !!i),
-            };
-            continue;
-          }
-          for (const event of update.events) {
-            if (event.type === "delete") {
-              yield { type: "delete", id: event.key.slice(prefix.length) };
-            } else {
-              const instance = decode({
-                ...event,
-                modRevision: event.revision,
-                version: 0,
-                lease: undefined,
-              });
-              if (instance) yield { type: "put", instance };
-            }
+      for await (
+        const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, [
+          context.closed,
+          options.signal,
+        ])
+      ) {
+        if (update.kind === "snapshot") {
+          yield {
+            type: "snapshot",
+            instances: update.kvs.map(decode).filter((i): i is ServiceInfo => !!i),
+          };
+          continue;
+        }
+        for (const event of update.events) {
+          if (event.type === "delete") {
+            yield { type: "delete", id: event.key.slice(prefix.length) };
+          } else {
+            const instance = decode(eventKeyValue(event));
+            if (instance) yield { type: "put", instance };
           }
         }
-      } finally {
-        stop.abort();
       }
     },
 

@@ -20,6 +20,18 @@ export type WatchUpdate =
   | { readonly kind: "snapshot"; readonly kvs: readonly KeyValue[]; readonly revision: number }
   | { readonly kind: "changes"; readonly events: readonly WatchEvent[]; readonly revision: number };
 
+/** The key as a put event leaves it (version and lease are not carried by events). */
+export function eventKeyValue(event: WatchEvent): KeyValue {
+  return {
+    key: event.key,
+    value: event.value,
+    createRevision: event.createRevision,
+    modRevision: event.revision,
+    version: 0,
+    lease: undefined,
+  };
+}
+
 async function snapshot(
   driver: CoordDriver,
   target: WatchTarget,
@@ -29,15 +41,32 @@ async function snapshot(
 }
 
 /**
- * Watches `target` until `signal` aborts.
+ * Watches `target` until one of `stopSignals` aborts or the consumer stops iterating.
  *
  * @param driver The backend.
  * @param target Key or prefix.
  * @param logger Where interruptions are reported.
- * @param signal Ends the iteration.
+ * @param stopSignals Any of them ends the iteration (undefined entries are skipped).
  * @returns Snapshot, then changes.
  */
 export async function* resumableWatch(
+  driver: CoordDriver,
+  target: WatchTarget,
+  logger: Logger,
+  stopSignals: readonly (AbortSignal | undefined)[],
+): AsyncGenerator<WatchUpdate> {
+  // Aborted when the consumer stops early, so the driver's watch is released too.
+  const stop = new AbortController();
+  const signals = stopSignals.filter((signal): signal is AbortSignal => signal !== undefined);
+  const signal = AbortSignal.any([stop.signal, ...signals]);
+  try {
+    yield* watchUntil(driver, target, logger, signal);
+  } finally {
+    stop.abort();
+  }
+}
+
+async function* watchUntil(
   driver: CoordDriver,
   target: WatchTarget,
   logger: Logger,

@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import {
   SnowflakeGenerator,
@@ -85,13 +86,7 @@ export interface Snowflake extends AsyncDisposable {
  * @throws {RangeError} For any other environment name.
  */
 export function defaultConfig(env: "development" | "production"): UidConfig {
-  if (env !== "development" && env !== "production") {
-    throw new RangeError(
-      `Cannot build uid config as 'env' must be "development" or "production": current value is ${
-        JSON.stringify(env)
-      }`,
-    );
-  }
+  requireEnv("uid", env);
   return {
     workerId: 0,
     epochMs: 1704067200000,
