@@ -8,6 +8,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
+import { TtlKeeper } from "../internal/keeper.ts";
 import { sleep } from "../internal/queue.ts";
 import type { CoordDriver } from "./types.ts";
 
@@ -40,18 +41,36 @@ export class Session {
   readonly ttlMs: number;
   readonly #driver: CoordDriver;
   readonly #logger: Logger;
-  readonly #controller = new AbortController();
-  #keepAliveTimer: ReturnType<typeof setTimeout> | undefined;
-  #deadlineTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #keeper: TtlKeeper;
   #closed = false;
   readonly #closing = new AbortController();
   #cleanup: Promise<void> | undefined;
 
-  private constructor(driver: CoordDriver, leaseId: string, ttlMs: number, logger: Logger) {
+  private constructor(
+    driver: CoordDriver,
+    leaseId: string,
+    ttlMs: number,
+    logger: Logger,
+    grantedAt: number,
+  ) {
     this.#driver = driver;
     this.leaseId = leaseId;
     this.ttlMs = ttlMs;
     this.#logger = logger;
+    this.#keeper = new TtlKeeper({
+      ttlMs,
+      refresh: () => driver.keepAlive(leaseId),
+      lostError: (reason, cause) => new LeaseLostError(leaseId, reason, cause),
+      logger,
+      what: "lease",
+      fields: { lease: leaseId },
+      confirmedAt: grantedAt,
+    });
+    this.#keeper.lost.addEventListener("abort", () => {
+      // The backend may still hold the lease (etcd refreshes leases when it restarts): revoke it,
+      // so nothing we held lingers as a zombie once the backend is reachable again.
+      this.#cleanup = this.#revoke(5);
+    }, { once: true });
   }
 
   /**
@@ -65,20 +84,17 @@ export class Session {
   static async open(driver: CoordDriver, ttlMs: number, logger: Logger): Promise<Session> {
     const requestedAt = Date.now();
     const lease = await driver.grantLease(ttlMs);
-    const session = new Session(driver, lease.id, lease.ttlMs, logger);
-    session.#confirm(requestedAt, lease.ttlMs);
-    session.#scheduleKeepAlive(lease.ttlMs / 3);
-    return session;
+    return new Session(driver, lease.id, lease.ttlMs, logger, requestedAt);
   }
 
   /** Fires with a {@linkcode LeaseLostError} when the lease is lost; never after a clean close. */
   get lost(): AbortSignal {
-    return this.#controller.signal;
+    return this.#keeper.lost;
   }
 
   /** Whether the session is closed or lost. */
   get done(): boolean {
-    return this.#closed || this.#controller.signal.aborted;
+    return this.#closed || this.#keeper.done;
   }
 
   /**
@@ -87,14 +103,8 @@ export class Session {
    * @throws {LeaseLostError} When the lease is gone.
    */
   async renew(): Promise<void> {
-    this.#throwIfDone();
-    const sentAt = Date.now();
-    const ttlMs = await this.#driver.keepAlive(this.leaseId);
-    if (ttlMs <= 0) {
-      this.#lose("the backend no longer knows the lease");
-      this.#throwIfDone();
-    }
-    this.#confirm(sentAt, ttlMs);
+    this.#throwIfClosed();
+    await this.#keeper.renew();
   }
 
   /**
@@ -103,7 +113,8 @@ export class Session {
    * @returns Milliseconds; 0 when the lease is gone.
    */
   async remainingMs(): Promise<number> {
-    this.#throwIfDone();
+    if (this.lost.aborted) throw this.lost.reason;
+    this.#throwIfClosed();
     return await this.#driver.leaseTimeToLive(this.leaseId);
   }
 
@@ -112,60 +123,15 @@ export class Session {
     if (!this.#closed) {
       this.#closed = true;
       this.#closing.abort();
-      this.#stopTimers();
-      if (!this.#controller.signal.aborted) this.#cleanup = this.#revoke(1);
+      const wasLost = this.#keeper.lost.aborted;
+      this.#keeper.stop();
+      if (!wasLost) this.#cleanup = this.#revoke(1);
     }
     await this.#cleanup;
   }
 
-  #throwIfDone(): void {
-    if (this.#controller.signal.aborted) throw this.#controller.signal.reason;
+  #throwIfClosed(): void {
     if (this.#closed) throw new LeaseLostError(this.leaseId, "the session is closed");
-  }
-
-  #confirm(sentAt: number, ttlMs: number): void {
-    if (this.done) return;
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    // The backend counts the TTL from when it received the keepalive, which is after sentAt.
-    this.#deadlineTimer = setTimeout(
-      () => this.#lose(`no keepalive was confirmed within its ${this.ttlMs} ms TTL`),
-      Math.max(0, sentAt + ttlMs - Date.now()),
-    );
-  }
-
-  #scheduleKeepAlive(delayMs: number): void {
-    if (this.done) return;
-    this.#keepAliveTimer = setTimeout(() => this.#keepAlive(), delayMs);
-  }
-
-  async #keepAlive(): Promise<void> {
-    this.#keepAliveTimer = undefined;
-    if (this.done) return;
-    const sentAt = Date.now();
-    try {
-      const ttlMs = await this.#driver.keepAlive(this.leaseId);
-      if (ttlMs <= 0) return this.#lose("the backend no longer knows the lease");
-      this.#confirm(sentAt, ttlMs);
-      this.#scheduleKeepAlive(this.ttlMs / 3);
-    } catch (error) {
-      if (this.done) return;
-      this.#logger.warn("lease keepalive failed; retrying until the TTL runs out", {
-        lease: this.leaseId,
-        err: error,
-      });
-      this.#scheduleKeepAlive(Math.min(this.ttlMs / 6, 500));
-    }
-  }
-
-  #lose(reason: string, cause?: unknown): void {
-    if (this.done) return;
-    this.#stopTimers();
-    const error = new LeaseLostError(this.leaseId, reason, cause);
-    this.#logger.warn("lease lost", { lease: this.leaseId, reason });
-    this.#controller.abort(error);
-    // The backend may still hold the lease (etcd refreshes leases when it restarts): revoke it,
-    // so nothing we held lingers as a zombie once the backend is reachable again.
-    this.#cleanup = this.#revoke(5);
   }
 
   async #revoke(attempts: number): Promise<void> {
@@ -185,11 +151,5 @@ export class Session {
         await sleep(Math.min(200 * 2 ** attempt, this.ttlMs), this.#closing.signal).catch(() => {});
       }
     }
-  }
-
-  #stopTimers(): void {
-    if (this.#keepAliveTimer !== undefined) clearTimeout(this.#keepAliveTimer);
-    if (this.#deadlineTimer !== undefined) clearTimeout(this.#deadlineTimer);
-    this.#keepAliveTimer = this.#deadlineTimer = undefined;
   }
 }
