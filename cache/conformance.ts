@@ -1,0 +1,302 @@
+/**
+ * The behaviour every cache driver must show, as `Deno.test` cases. Each case
+ * runs two providers on one backend, as two service instances would.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { cacheConformance } from "@gochat/kit/cache/conformance";
+ * import { cache } from "@gochat/kit";
+ *
+ * const store = new cache.MemoryCacheStore();
+ * cacheConformance({ name: "memory", makeDriver: () => cache.memoryCache({ store }) });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { testKeyspace } from "../testing/keyspace.ts";
+import * as cache from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface CacheSuiteOptions {
+  /** Driver name for test names (`[redis] …`). */
+  readonly name: string;
+  /** A new client of the shared backend; called once per provider. */
+  makeDriver(): cache.CacheDriver | Promise<cache.CacheDriver>;
+  /** Ignore every case (the backend is not available). */
+  readonly ignore?: boolean;
+}
+
+/**
+ * Registers the cache conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function cacheConformance(options: CacheSuiteOptions): void {
+  const { name } = options;
+
+  async function pair(label: string) {
+    const keyPrefix = testKeyspace(label);
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    const config = { ...cache.defaultConfig("development"), keyPrefix, loadLeaseMs: 2000 };
+    const a = await cache.create(config, { driver: await options.makeDriver(), logger });
+    const b = await cache.create(config, { driver: await options.makeDriver(), logger });
+    return {
+      a,
+      b,
+      logs,
+      keyPrefix,
+      async [Symbol.asyncDispose]() {
+        await a.close();
+        await b.close();
+      },
+    };
+  }
+
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${name}] cache: ${title}`, ignore: options.ignore, fn });
+
+  test("string: typed values round-trip between two providers; a miss is undefined", async () => {
+    await using env = await pair("string");
+    const { a, b } = env;
+    await a.string.set("user", { id: 1, tags: ["x"], nested: { ok: true } });
+    assert.deepEqual(await b.string.get("user"), { id: 1, tags: ["x"], nested: { ok: true } });
+    assert.equal(await b.string.get("nobody"), undefined);
+    assert.equal(await a.string.setNX("once", "first"), true);
+    assert.equal(await b.string.setNX("once", "second"), false);
+    assert.equal(await b.string.getSet("once", "third"), "first");
+    assert.equal(await a.string.get("once"), "third");
+    assert.equal(await a.string.incr("n"), 1);
+    assert.equal(await b.string.incrBy("n", 41), 42);
+    assert.equal(await a.string.decr("n"), 41);
+    assert.equal(await b.string.get("n"), 41);
+    assert.equal(await a.string.exists("user", "n", "nobody"), 2);
+    await a.string.mset({ m1: 1, m2: "two" });
+    assert.deepEqual(await b.string.mget(["m1", "m2", "m3"]), [1, "two", undefined]);
+    assert.equal(await b.string.del("m1", "m2", "m3"), 2);
+    assert.equal(await a.string.exists("m1"), 0);
+  });
+
+  test("string: TTLs expire keys, ttl() reports them, a plain set clears them", async () => {
+    await using env = await pair("ttl");
+    const { a, b } = env;
+    await a.string.set("short", "v", { ttlMs: 150 });
+    const remaining = await b.string.ttl("short");
+    assert.ok(remaining > 0 && remaining <= 150, `ttl ${remaining}`);
+    assert.equal(await b.string.ttl("missing"), -2);
+    await a.string.set("forever", "v");
+    assert.equal(await a.string.ttl("forever"), -1);
+    assert.equal(await a.string.expire("forever", 10_000), true);
+    assert.ok((await a.string.ttl("forever")) > 9_000);
+    await a.string.set("forever", "again");
+    assert.equal(await a.string.ttl("forever"), -1, "SET without ttl clears the expiry");
+    assert.equal(await a.string.expire("missing", 1000), false);
+    await eventually(async () => assert.equal(await b.string.get("short"), undefined), {
+      timeoutMs: 3000,
+    });
+  });
+
+  test("hash: set, get, getAll, del, exists, len, incrBy", async () => {
+    await using env = await pair("hash");
+    const { a, b } = env;
+    assert.equal(await a.hash.hset("h", { name: "ann", age: 30, meta: { vip: true } }), 3);
+    assert.equal(await a.hash.hset("h", { age: 31, city: "Oslo" }), 1);
+    assert.equal(await b.hash.hget("h", "age"), 31);
+    assert.equal(await b.hash.hget("h", "none"), undefined);
+    assert.deepEqual(await b.hash.hgetAll("h"), {
+      name: "ann",
+      age: 31,
+      meta: { vip: true },
+      city: "Oslo",
+    });
+    assert.equal(await b.hash.hexists("h", "city"), true);
+    assert.equal(await b.hash.hlen("h"), 4);
+    assert.equal(await a.hash.hincrBy("h", "visits", 5), 5);
+    assert.equal(await a.hash.hincrBy("h", "visits", -2), 3);
+    assert.equal(await a.hash.hdel("h", "city", "none"), 1);
+    assert.deepEqual(await b.hash.hgetAll("missing"), {});
+  });
+
+  test("set: add, remove, members, isMember, card", async () => {
+    await using env = await pair("set");
+    const { a, b } = env;
+    assert.equal(await a.set.add("s", "x", "y", "x"), 2);
+    assert.equal(await a.set.add("s", "y", "z"), 1);
+    assert.deepEqual((await b.set.members("s")).sort(), ["x", "y", "z"]);
+    assert.equal(await b.set.isMember("s", "y"), true);
+    assert.equal(await b.set.isMember("s", "w"), false);
+    assert.equal(await a.set.remove("s", "y", "w"), 1);
+    assert.equal(await b.set.card("s"), 2);
+    assert.deepEqual(await b.set.members("missing"), []);
+  });
+
+  test("zset: add, range, revRange, rangeByScore, rem, remRangeByRank, count, score, incrBy", async () => {
+    await using env = await pair("zset");
+    const { a, b } = env;
+    const m = (member: string, score: number) => ({ member, score });
+    assert.equal(await a.zset.add("z", m("a", 1), m("b", 2), m("c", 3), m("d", 4)), 4);
+    assert.equal(await a.zset.add("z", m("a", 5)), 0, "an update adds nothing");
+    assert.deepEqual(await b.zset.range("z", 0, -1), [m("b", 2), m("c", 3), m("d", 4), m("a", 5)]);
+    assert.deepEqual(await b.zset.range("z", 1, 2), [m("c", 3), m("d", 4)]);
+    assert.deepEqual(await b.zset.revRange("z", 0, 1), [m("a", 5), m("d", 4)]);
+    assert.deepEqual(await b.zset.rangeByScore("z", 2, 4), [m("b", 2), m("c", 3), m("d", 4)]);
+    assert.deepEqual(await b.zset.rangeByScore("z", 2, 4, { limit: 2 }), [m("b", 2), m("c", 3)]);
+    assert.equal(await b.zset.count("z", 3, 5), 3);
+    assert.equal(await b.zset.score("z", "c"), 3);
+    assert.equal(await b.zset.score("z", "none"), undefined);
+    assert.equal(await a.zset.incrBy("z", "c", 2.5), 5.5);
+    assert.equal(await a.zset.rem("z", "b", "none"), 1);
+    assert.equal(await a.zset.remRangeByRank("z", 0, 0), 1, "removes the lowest (d, 4)");
+    assert.deepEqual(await b.zset.range("z", 0, -1), [m("a", 5), m("c", 5.5)]);
+    assert.equal(await b.zset.card("z"), 2);
+  });
+
+  test("an operation on a key of another type fails with WrongTypeError", async () => {
+    await using env = await pair("wrongtype");
+    await env.a.string.set("k", "text");
+    await assert.rejects(env.b.hash.hget("k", "f"), cache.WrongTypeError);
+    await assert.rejects(env.b.set.add("k", "m"), cache.WrongTypeError);
+    await env.a.string.set("text", "abc");
+    await assert.rejects(env.a.string.incr("text"), /not an integer/);
+  });
+
+  test("lock: N increments under the lock from two providers give exactly N, tokens strictly increase", async () => {
+    await using env = await pair("lock counter");
+    await env.a.string.set("counter", 0);
+    const tokens: number[] = [];
+    const perProvider = 15;
+    await Promise.all([env.a, env.b].map(async (provider) => {
+      for (let i = 0; i < perProvider; i++) {
+        await using lock = await provider.lock.acquire("counter", { ttlMs: 2000 });
+        tokens.push(lock.token);
+        const value = await provider.string.get<number>("counter");
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        await provider.string.set("counter", (value ?? 0) + 1);
+      }
+    }));
+    assert.equal(await env.a.string.get("counter"), 2 * perProvider);
+    for (let i = 1; i < tokens.length; i++) assert.ok(tokens[i] > tokens[i - 1]);
+  });
+
+  test("lock: tryAcquire is null while held; an aborted acquire gives up; renewal keeps it past its TTL", async () => {
+    await using env = await pair("lock basics");
+    const held = await env.a.lock.acquire("res", { ttlMs: 300 });
+    assert.equal(await env.b.lock.tryAcquire("res"), null);
+    const aborted = new AbortController();
+    const waiting = env.b.lock.acquire("res", { signal: aborted.signal });
+    setTimeout(() => aborted.abort(new Error("gave up")), 50);
+    await assert.rejects(waiting, /gave up/);
+    await new Promise((resolve) => setTimeout(resolve, 700)); // more than two TTLs
+    assert.equal(held.lost.aborted, false, "renewal kept it");
+    assert.equal(await env.b.lock.tryAcquire("res"), null);
+    await held.renew();
+    await held.unlock();
+    const next = await env.b.lock.tryAcquire("res");
+    assert.ok(next && next.token > held.token);
+    await next?.unlock();
+  });
+
+  test("lock: a holder whose key vanished gets `lost`, and its unlock leaves the next holder alone", async () => {
+    await using env = await pair("lock lost");
+    const held = await env.a.lock.acquire("res", { ttlMs: 300 });
+    // What an expiry during a long pause looks like: the key is gone and someone else takes it.
+    assert.equal(await env.b.string.del("lock:res"), 1);
+    const next = await env.b.lock.acquire("res", { ttlMs: 2000 });
+    await eventually(() => assert.ok(held.lost.aborted), { timeoutMs: 3000 });
+    assert.ok(held.lost.reason instanceof cache.CacheLockLostError);
+    await held.unlock();
+    assert.equal(await env.a.lock.tryAcquire("res"), null, "the new holder still holds it");
+    assert.ok(next.token > held.token);
+    await next.unlock();
+  });
+
+  test("getOrLoad: concurrent callers on two providers run the loader once and share its result", async () => {
+    await using env = await pair("load once");
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      return { loaded: calls };
+    };
+    const results = await Promise.all(
+      Array.from(
+        { length: 10 },
+        (_, i) =>
+          (i % 2 ? env.a : env.b).getOrLoad("k", loader, { ttlMs: 10_000, earlyRefresh: false }),
+      ),
+    );
+    assert.equal(calls, 1);
+    for (const result of results) assert.deepEqual(result, { loaded: 1 });
+    assert.deepEqual(await env.a.getOrLoad("k", loader, { ttlMs: 10_000, earlyRefresh: false }), {
+      loaded: 1,
+    });
+    assert.equal(calls, 1);
+  });
+
+  test("getOrLoad: reloads after expiry, serves stale within grace when the loader fails, refreshes early", async () => {
+    await using env = await pair("load stale");
+    let value = 1;
+    let fail = false;
+    const loader = () => fail ? Promise.reject(new Error("db down")) : Promise.resolve(value);
+    assert.equal(
+      await env.a.getOrLoad("k", loader, { ttlMs: 100, staleMs: 5000, earlyRefresh: false }),
+      1,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    fail = true;
+    assert.equal(
+      await env.b.getOrLoad("k", loader, { ttlMs: 100, staleMs: 5000, earlyRefresh: false }),
+      1,
+      "stale",
+    );
+    assert.ok(env.logs.records.some((r) => r.msg.includes("serving the stale value")));
+    await assert.rejects(
+      env.b.getOrLoad("k2", loader, { ttlMs: 100 }),
+      /db down/,
+      "nothing stale to serve",
+    );
+    fail = false;
+    value = 2;
+    assert.equal(
+      await env.b.getOrLoad("k", loader, { ttlMs: 60_000, staleMs: 5000, earlyRefresh: false }),
+      2,
+    );
+    value = 3;
+    // A huge beta makes XFetch refresh on every read: the read returns the current value at once.
+    assert.equal(
+      await env.a.getOrLoad("k", loader, { ttlMs: 60_000, earlyRefresh: { beta: 1e12 } }),
+      2,
+    );
+    await eventually(async () =>
+      assert.equal(await env.b.getOrLoad("k", loader, { ttlMs: 60_000, earlyRefresh: false }), 3)
+    );
+  });
+
+  test("bad input gets a clear error naming the problem", async () => {
+    await using env = await pair("bad input");
+    await assert.rejects(env.a.string.set("", 1), /'key' must be a non-empty string/);
+    await assert.rejects(
+      env.a.string.set("k", 1, { ttlMs: -1 }),
+      (e: Error) => e instanceof RangeError && /'ttlMs'/.test(e.message),
+    );
+    await assert.rejects(
+      env.a.string.set("k", 10n),
+      /Cannot store the value of key 'k' as JSON: value is a bigint/,
+    );
+    await assert.rejects(env.a.string.set("k", undefined), /value is a undefined/);
+    await assert.rejects(env.a.hash.hset("h", { f: () => 1 }), /a function/);
+    await assert.rejects(env.a.string.expire("k", 0), /'ttlMs' must be a positive integer/);
+    await assert.rejects(env.a.getOrLoad("k", () => Promise.resolve(1), { ttlMs: 0 }), /'ttlMs'/);
+    await assert.rejects(
+      env.a.zset.add("z", { member: "m", score: NaN }),
+      /'score' must be a number/,
+    );
+    await assert.rejects(env.a.string.incrBy("n", 1.5), /'delta' must be an integer/);
+    assert.equal(await env.a.string.exists("k"), 0, "nothing was written by the failed calls");
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * getOrLoad: read-through caching where one loader runs per key at a time,
+ * within a process (shared promise) and across instances (a short lease key
+ * on the backend), with optional early refresh before expiry (XFetch) and a
+ * grace period that serves the stale value when the loader fails.
+ *
+ * @module
+ */
+import type { Logger } from "../clog/mod.ts";
+import { sleep } from "../internal/queue.ts";
+import type { CacheDriver } from "./types.ts";
+
+/** Turns values into stored text and back. */
+export interface Serializer {
+  /**
+   * Encodes a value; throws a `TypeError` naming `what` when it cannot.
+   *
+   * @param value The value.
+   * @param what What it is, for the message.
+   */
+  encode(value: unknown, what: string): string;
+  /** Decodes stored text. */
+  decode(text: string): unknown;
+}
+
+/** Options of `getOrLoad`. */
+export interface GetOrLoadOptions {
+  /** How long a loaded value is fresh. */
+  readonly ttlMs: number;
+  /**
+   * Refresh in the background shortly before expiry, with a probability that rises as expiry
+   * nears (XFetch); `beta` > 1 refreshes earlier. `false` turns it off.
+   * @default {{ beta: 1 }}
+   */
+  readonly earlyRefresh?: false | { readonly beta: number };
+  /**
+   * After expiry, how long the old value may still be served when the loader fails.
+   * @default {0}
+   */
+  readonly staleMs?: number;
+}
+
+/** What getOrLoad needs from its provider. */
+export interface LoadContext {
+  readonly driver: CacheDriver;
+  readonly logger: Logger;
+  readonly serializer: Serializer;
+  key(action: string, key: string): string;
+  ttl(action: string, ttlMs: number): number;
+  /** How long one instance may hold the right to load a key. */
+  readonly loadLeaseMs: number;
+  /** Loads under way in this process, by full key. */
+  readonly inflight: Map<string, Promise<unknown>>;
+  /** Background refreshes, awaited on provider close. */
+  readonly background: Set<Promise<unknown>>;
+}
+
+interface Envelope {
+  expiresAt: number;
+  durationMs: number;
+  text: string;
+}
+
+const MARK = "kit-load:1:";
+
+function wrap(envelope: Envelope): string {
+  return `${MARK}${envelope.expiresAt}:${envelope.durationMs}:${envelope.text}`;
+}
+
+function unwrap(stored: string | undefined): Envelope | undefined {
+  if (stored === undefined || !stored.startsWith(MARK)) return undefined;
+  const first = stored.indexOf(":", MARK.length);
+  const second = stored.indexOf(":", first + 1);
+  return {
+    expiresAt: Number(stored.slice(MARK.length, first)),
+    durationMs: Number(stored.slice(first + 1, second)),
+    text: stored.slice(second + 1),
+  };
+}
+
+/** Creates `getOrLoad` over a provider context. */
+export function getOrLoadFunction(context: LoadContext) {
+  const { driver, logger, serializer } = context;
+
+  /** Loads under the cross-instance lease; `waitForOthers` false gives up when another instance loads. */
+  const load = async <T>(
+    fullKey: string,
+    loader: () => Promise<T>,
+    ttlMs: number,
+    staleMs: number,
+    stale: Envelope | undefined,
+    waitForOthers: boolean,
+  ): Promise<T | undefined> => {
+    const leaseKey = `${fullKey}:loading`;
+    const owner = crypto.randomUUID();
+    let backoffMs = 5;
+    for (;;) {
+      if (await driver.setNX(leaseKey, owner, context.loadLeaseMs)) {
+        try {
+          const started = Date.now();
+          let value: T;
+          try {
+            value = await loader();
+          } catch (error) {
+            if (stale && Date.now() < stale.expiresAt + staleMs) {
+              logger.warn("loader failed; serving the stale value within its grace period", {
+                key: fullKey,
+                err: error,
+              });
+              return serializer.decode(stale.text) as T;
+            }
+            throw error;
+          }
+          const text = serializer.encode(value, `value loaded for key '${fullKey}'`);
+          const now = Date.now();
+          await driver.set(
+            fullKey,
+            wrap({ expiresAt: now + ttlMs, durationMs: Math.max(1, now - started), text }),
+            ttlMs + staleMs,
+          );
+          return value;
+        } finally {
+          await driver.lockRelease(leaseKey, owner).catch((error) =>
+            logger.warn("could not release the load lease; it expires by itself", {
+              key: fullKey,
+              err: error,
+            })
+          );
+        }
+      }
+      if (!waitForOthers) return undefined;
+      // Another instance is loading: wait for its value, or for its lease to go.
+      await sleep(backoffMs * (0.5 + Math.random()));
+      backoffMs = Math.min(backoffMs * 2, 100);
+      const current = unwrap(await driver.get(fullKey));
+      if (current && Date.now() < current.expiresAt) return serializer.decode(current.text) as T;
+    }
+  };
+
+  const once = <T>(fullKey: string, run: () => Promise<T>): Promise<T> => {
+    let pending = context.inflight.get(fullKey) as Promise<T> | undefined;
+    if (!pending) {
+      pending = run().finally(() => context.inflight.delete(fullKey));
+      context.inflight.set(fullKey, pending);
+    }
+    return pending;
+  };
+
+  return async function getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T>,
+    options: GetOrLoadOptions,
+  ): Promise<T> {
+    const action = `load key '${key}'`;
+    const fullKey = context.key(action, key);
+    if (typeof loader !== "function") {
+      throw new TypeError(`Cannot ${action} as 'loader' must be a function`);
+    }
+    const ttlMs = context.ttl(action, options?.ttlMs);
+    const staleMs = options.staleMs ?? 0;
+    if (!Number.isSafeInteger(staleMs) || staleMs < 0) {
+      throw new RangeError(
+        `Cannot ${action} as 'staleMs' must be a non-negative integer: current value is ${staleMs}`,
+      );
+    }
+    const beta = options.earlyRefresh === false ? 0 : options.earlyRefresh?.beta ?? 1;
+    if (!(beta >= 0)) {
+      throw new RangeError(
+        `Cannot ${action} as 'earlyRefresh.beta' must be non-negative: current value is ${beta}`,
+      );
+    }
+
+    const cached = unwrap(await driver.get(fullKey));
+    const now = Date.now();
+    if (cached && now < cached.expiresAt) {
+      // XFetch: refresh early with a probability that grows as expiry nears and as loads get slower.
+      if (
+        beta > 0 && now - cached.durationMs * beta * Math.log(Math.random()) >= cached.expiresAt &&
+        !context.inflight.has(fullKey)
+      ) {
+        const refresh = once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, false))
+          .catch((error) =>
+            logger.warn("early refresh failed; the current value stays until it expires", {
+              key: fullKey,
+              err: error,
+            })
+          );
+        context.background.add(refresh);
+        refresh.finally(() => context.background.delete(refresh));
+      }
+      return serializer.decode(cached.text) as T;
+    }
+    return await once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, true)) as T;
+  };
+}

@@ -1,0 +1,148 @@
+/**
+ * Locks on the cache backend, for services without etcd: a random owner token
+ * set with NX and a TTL, compare-and-delete unlock, renewal every third of the
+ * TTL while held, a fencing token from a counter incremented in the same
+ * atomic step, and a `lost` signal.
+ *
+ * @module
+ */
+import type { Logger } from "../clog/mod.ts";
+import { TtlKeeper } from "../internal/keeper.ts";
+import { sleep } from "../internal/queue.ts";
+import type { CacheDriver } from "./types.ts";
+
+/** The reason a cache lock's `lost` signal fires. */
+export class CacheLockLostError extends Error {
+  /** Stable code. */
+  readonly code = "CACHE_LOCK_LOST";
+  /** The lock's key. */
+  readonly key: string;
+  /** The fencing token the lost lock had. */
+  readonly token: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The lock's key.
+   * @param token Its fencing token.
+   * @param reason Why it counts as lost.
+   * @param cause The backend error, if any.
+   */
+  constructor(key: string, token: number, reason: string, cause?: unknown) {
+    super(`Lock '${key}' (token ${token}) was lost: ${reason}`, { cause });
+    this.name = "CacheLockLostError";
+    this.key = key;
+    this.token = token;
+  }
+}
+
+/** A held cache lock. */
+export interface CacheLock extends AsyncDisposable {
+  /** The lock's key (without the cache prefix). */
+  readonly key: string;
+  /** Fencing token: strictly greater for every later holder of this key. */
+  readonly token: number;
+  /** Fires with a {@linkcode CacheLockLostError} when the lock is lost while held; never after `unlock()`. */
+  readonly lost: AbortSignal;
+  /** Extends the lock now (it is also extended automatically). */
+  renew(): Promise<void>;
+  /** Releases the lock if still held. Safe to call twice, and after loss. */
+  unlock(): Promise<void>;
+}
+
+/** Options of `lock.acquire` and `lock.tryAcquire`. */
+export interface CacheLockOptions {
+  /** How long the lock outlives a holder that stopped renewing; the provider's `lockTtlMs` by default. */
+  readonly ttlMs?: number;
+  /** Gives up waiting when aborted (acquire only). */
+  readonly signal?: AbortSignal;
+}
+
+/** The `lock` group of a cache provider (and what `redisLock()` returns). */
+export interface CacheLockService {
+  /** Waits until acquired, polling with backoff; rejects with the signal's reason when aborted. */
+  acquire(key: string, options?: CacheLockOptions): Promise<CacheLock>;
+  /** Acquires if free right now; resolves to null when held. */
+  tryAcquire(key: string, options?: Omit<CacheLockOptions, "signal">): Promise<CacheLock | null>;
+}
+
+/** What the lock service needs from its provider. */
+export interface LockContext {
+  readonly driver: CacheDriver;
+  readonly logger: Logger;
+  /** Prefixes and validates a key. */
+  key(action: string, key: string): string;
+  /** Validates a TTL (positive here). */
+  ttl(action: string, ttlMs: number): number;
+  readonly defaultTtlMs: number;
+  /** Held locks, released on provider close. */
+  readonly held: Set<CacheLock>;
+}
+
+/** Creates the lock service. */
+export function cacheLockService(context: LockContext): CacheLockService {
+  const { driver, logger } = context;
+
+  const attempt = async (key: string, ttlMs: number, action: string): Promise<CacheLock | null> => {
+    const lockKey = context.key(action, `lock:${key}`);
+    const fenceKey = context.key(action, `lock-fence:${key}`);
+    const owner = crypto.randomUUID();
+    const requestedAt = Date.now();
+    const token = await driver.lockAcquire(lockKey, fenceKey, owner, ttlMs);
+    if (token === undefined) return null;
+    const keeper = new TtlKeeper({
+      ttlMs,
+      refresh: () => driver.lockRenew(lockKey, owner, ttlMs),
+      lostError: (reason, cause) => new CacheLockLostError(key, token, reason, cause),
+      logger,
+      what: "lock",
+      fields: { lock: key, token },
+      confirmedAt: requestedAt,
+    });
+    let released: Promise<void> | undefined;
+    const unlock = (): Promise<void> =>
+      released ??= (async () => {
+        context.held.delete(lock);
+        const wasLost = keeper.lost.aborted;
+        keeper.stop();
+        if (wasLost) return;
+        // Compare-and-delete: a lock that expired and was taken by someone else is left alone.
+        await driver.lockRelease(lockKey, owner).catch((error) =>
+          logger.warn("could not release lock; it expires by its TTL", { lock: key, err: error })
+        );
+      })();
+    const lock: CacheLock = {
+      key,
+      token,
+      lost: keeper.lost,
+      renew: () => keeper.renew(),
+      unlock,
+      [Symbol.asyncDispose]: unlock,
+    };
+    context.held.add(lock);
+    return lock;
+  };
+
+  return {
+    async acquire(key: string, options: CacheLockOptions = {}): Promise<CacheLock> {
+      const action = `acquire lock '${key}'`;
+      const ttlMs = context.ttl(action, options.ttlMs ?? context.defaultTtlMs);
+      let backoffMs = 10;
+      for (;;) {
+        options.signal?.throwIfAborted();
+        const lock = await attempt(key, ttlMs, action);
+        if (lock) return lock;
+        // Jittered backoff keeps waiters from polling in lockstep.
+        await sleep(backoffMs * (0.5 + Math.random()), options.signal);
+        backoffMs = Math.min(backoffMs * 2, 250);
+      }
+    },
+    tryAcquire(
+      key: string,
+      options: Omit<CacheLockOptions, "signal"> = {},
+    ): Promise<CacheLock | null> {
+      const action = `try to acquire lock '${key}'`;
+      return attempt(key, context.ttl(action, options.ttlMs ?? context.defaultTtlMs), action);
+    },
+  };
+}

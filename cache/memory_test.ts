@@ -1,0 +1,49 @@
+import assert from "node:assert/strict";
+import { cacheConformance } from "./conformance.ts";
+import * as cache from "./mod.ts";
+
+const store = new cache.MemoryCacheStore();
+cacheConformance({ name: "memory", makeDriver: () => cache.memoryCache({ store }) });
+
+Deno.test("memory cache is bounded by entries, evicting the least recently used", async () => {
+  await using c = await cache.create(cache.defaultConfig("development"), {
+    driver: cache.memoryCache({ maxEntries: 3 }),
+  });
+  await c.string.set("a", 1);
+  await c.string.set("b", 2);
+  await c.string.set("c", 3);
+  await c.string.get("a"); // a is now the most recently used
+  await c.string.set("d", 4);
+  assert.deepEqual(await c.string.mget(["a", "b", "c", "d"]), [1, undefined, 3, 4]);
+});
+
+Deno.test("memory cache is bounded by approximate bytes", async () => {
+  const driver = cache.memoryCache({ maxBytes: 10_000 });
+  await using c = await cache.create(cache.defaultConfig("development"), { driver });
+  for (let i = 0; i < 100; i++) await c.string.set(`k${i}`, "x".repeat(500));
+  assert.ok(driver.store.bytes <= 10_000, `${driver.store.bytes} bytes`);
+  assert.ok(driver.store.size < 100 && driver.store.size > 0);
+  assert.equal(await c.string.get("k99"), "x".repeat(500), "the newest stays");
+  assert.equal(await c.string.get("k0"), undefined, "the oldest went");
+});
+
+Deno.test("the sweep drops expired entries nobody reads, and close() leaves no timer", async () => {
+  const driver = cache.memoryCache({ sweepIntervalMs: 20 });
+  const c = await cache.create(cache.defaultConfig("development"), { driver });
+  for (let i = 0; i < 50; i++) await c.string.set(`k${i}`, i, { ttlMs: 10 });
+  assert.equal(driver.store.size, 50);
+  const deadline = Date.now() + 2000;
+  while (driver.store.size > 0 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.equal(driver.store.size, 0);
+  await c.string.set("later", 1, { ttlMs: 60_000 });
+  await c.close(); // the test's sanitizer fails if the sweep timer outlived close()
+});
+
+Deno.test("bad memory cache bounds are rejected", () => {
+  assert.throws(
+    () => cache.memoryCache({ maxEntries: 0 }),
+    /'maxEntries' must be a positive integer: current value is 0/,
+  );
+});

@@ -1,0 +1,445 @@
+/**
+ * cache: the Go kit's string, hash, set and sorted-set operations with TTLs,
+ * locks with fencing tokens, and getOrLoad — on process memory (standalone,
+ * the default, LRU-bounded) or Redis (`@gochat/kit/drivers/redis`).
+ *
+ * Values go through a serializer (JSON by default); a miss is `undefined`.
+ * Set and sorted-set members are plain strings.
+ *
+ * @example Standalone, and the one-line switch to Redis
+ * ```ts
+ * import { cache } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using c = await cache.create(cache.defaultConfig("development"));
+ * // await using c = await cache.create(cache.defaultConfig("production"), { driver: redisCache({ url }) });
+ * await c.string.set("user:1", { name: "ann" }, { ttlMs: 60_000 });
+ * assert.deepEqual(await c.string.get("user:1"), { name: "ann" });
+ * assert.equal(await c.string.get("user:2"), undefined);
+ * assert.equal(await c.getOrLoad("answer", () => Promise.resolve(42), { ttlMs: 1000 }), 42);
+ * ```
+ *
+ * @module
+ */
+import { type Logger, namespace } from "../clog/mod.ts";
+import { requireEnv } from "../internal/env.ts";
+import { encodeJson } from "../internal/json.ts";
+import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
+import { getOrLoadFunction, type GetOrLoadOptions, type Serializer } from "./load.ts";
+import { memoryCache } from "./memory.ts";
+import type { CacheDriver, ZMember } from "./types.ts";
+
+export { DriverError } from "../internal/errors.ts";
+export { CacheLockLostError, cacheLockService } from "./lock.ts";
+export type { CacheLock, CacheLockOptions, CacheLockService, LockContext } from "./lock.ts";
+export type { GetOrLoadOptions, Serializer } from "./load.ts";
+export { memoryCache, MemoryCacheDriver, MemoryCacheStore } from "./memory.ts";
+export type { MemoryCacheDriverOptions, MemoryCacheOptions } from "./memory.ts";
+export { WrongTypeError } from "./types.ts";
+export type { CacheDriver, ZMember } from "./types.ts";
+
+/** Static settings of a cache provider. */
+export interface CacheConfig {
+  /**
+   * Prefix of every key this provider touches (`im:`), so services can share one Redis.
+   * @default {""}
+   */
+  readonly keyPrefix: string;
+  /**
+   * Default TTL of locks.
+   * @default {10000}
+   */
+  readonly lockTtlMs: number;
+  /**
+   * How long one instance may hold the right to load a key in `getOrLoad`.
+   * @default {5000}
+   */
+  readonly loadLeaseMs: number;
+}
+
+/** Dependencies of a cache provider. */
+export interface CreateOptions {
+  /** The backend; `memoryCache()` (standalone) by default. The provider closes it. */
+  readonly driver?: CacheDriver;
+  /** Logger; `clog.namespace("cache")` by default. */
+  readonly logger?: Logger;
+  /** Value encoding; JSON by default (refusing values JSON would change). */
+  readonly serializer?: Serializer;
+}
+
+/** `ttlMs` option of writes; 0 or absent means no expiry. */
+export interface TtlOption {
+  /** Expiry in ms; 0 means none. */
+  readonly ttlMs?: number;
+}
+
+/** String operations. */
+export interface StringOps {
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  set(key: string, value: unknown, options?: TtlOption): Promise<void>;
+  /** Sets only when absent; resolves to whether it did. */
+  setNX(key: string, value: unknown, options?: TtlOption): Promise<boolean>;
+  /** Sets and returns the previous value. */
+  getSet<T = unknown>(key: string, value: unknown): Promise<T | undefined>;
+  incr(key: string): Promise<number>;
+  decr(key: string): Promise<number>;
+  incrBy(key: string, delta: number): Promise<number>;
+  /** How many of the keys exist. */
+  exists(...keys: string[]): Promise<number>;
+  /** How many of the keys were deleted. */
+  del(...keys: string[]): Promise<number>;
+  /** Sets an expiry; resolves to false when the key does not exist. */
+  expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining TTL in ms; -1 without expiry, -2 when the key does not exist. */
+  ttl(key: string): Promise<number>;
+  mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  mset(entries: Readonly<Record<string, unknown>>, options?: TtlOption): Promise<void>;
+}
+
+/** Hash operations. */
+export interface HashOps {
+  hget<T = unknown>(key: string, field: string): Promise<T | undefined>;
+  /** Sets fields; resolves to how many were new. */
+  hset(key: string, fields: Readonly<Record<string, unknown>>): Promise<number>;
+  hgetAll<T = unknown>(key: string): Promise<Record<string, T>>;
+  hdel(key: string, ...fields: string[]): Promise<number>;
+  hexists(key: string, field: string): Promise<boolean>;
+  hlen(key: string): Promise<number>;
+  hincrBy(key: string, field: string, delta: number): Promise<number>;
+}
+
+/** Set operations (members are strings). */
+export interface SetOps {
+  add(key: string, ...members: string[]): Promise<number>;
+  remove(key: string, ...members: string[]): Promise<number>;
+  members(key: string): Promise<string[]>;
+  isMember(key: string, member: string): Promise<boolean>;
+  card(key: string): Promise<number>;
+}
+
+/** Sorted-set operations (members are strings). */
+export interface ZSetOps {
+  add(key: string, ...members: ZMember[]): Promise<number>;
+  /** By rank, inclusive; negative ranks count from the end. */
+  range(key: string, start: number, stop: number): Promise<ZMember[]>;
+  /** By rank from the highest score. */
+  revRange(key: string, start: number, stop: number): Promise<ZMember[]>;
+  rangeByScore(
+    key: string,
+    min: number,
+    max: number,
+    options?: { limit?: number },
+  ): Promise<ZMember[]>;
+  rem(key: string, ...members: string[]): Promise<number>;
+  remRangeByRank(key: string, start: number, stop: number): Promise<number>;
+  card(key: string): Promise<number>;
+  count(key: string, min: number, max: number): Promise<number>;
+  score(key: string, member: string): Promise<number | undefined>;
+  incrBy(key: string, member: string, delta: number): Promise<number>;
+}
+
+/** A cache provider. */
+export interface Cache extends AsyncDisposable {
+  /** Name of the driver in use. */
+  readonly driver: string;
+  readonly string: StringOps;
+  readonly hash: HashOps;
+  readonly set: SetOps;
+  readonly zset: ZSetOps;
+  readonly lock: CacheLockService;
+  /**
+   * The cached value of `key`, or the loader's result stored for `ttlMs`; one loader call per
+   * key at a time in this process and across instances.
+   */
+  getOrLoad<T>(key: string, loader: () => Promise<T>, options: GetOrLoadOptions): Promise<T>;
+  /** Releases held locks, waits for background refreshes, closes the driver. */
+  close(): Promise<void>;
+}
+
+/** JSON that refuses values JSON would change or drop. */
+export const jsonSerializer: Serializer = {
+  encode: (value, what) => encodeJson(value, what),
+  decode: (text) => JSON.parse(text),
+};
+
+/**
+ * The recommended configuration: no key prefix, 10 s locks, 5 s load leases.
+ *
+ * @param env `"development"` or `"production"` (the same values today).
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): CacheConfig {
+  requireEnv("cache", env);
+  return { keyPrefix: "", lockTtlMs: 10_000, loadLeaseMs: 5_000 };
+}
+
+function validateConfig(config: CacheConfig): void {
+  if (config === null || typeof config !== "object") {
+    throw new TypeError(
+      `Cannot create cache as 'config' must be an object: current value is ${config}`,
+    );
+  }
+  if (typeof config.keyPrefix !== "string") {
+    throw new TypeError(
+      `Cannot create cache as 'keyPrefix' must be a string: current value is ${
+        JSON.stringify(config.keyPrefix)
+      }`,
+    );
+  }
+  for (const field of ["lockTtlMs", "loadLeaseMs"] as const) {
+    if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
+      throw new RangeError(
+        `Cannot create cache as '${field}' must be a positive integer: current value is ${
+          config[field]
+        }`,
+      );
+    }
+  }
+}
+
+/**
+ * Creates a cache provider and checks that its backend answers.
+ *
+ * @param config Key prefix and lock settings; see {@linkcode defaultConfig}.
+ * @param options Driver (memory by default), logger, serializer.
+ * @returns The provider.
+ * @throws {TypeError | RangeError} On invalid config.
+ * @throws {DriverError} When the backend does not answer (the driver is closed again).
+ */
+export async function create(
+  config: CacheConfig = defaultConfig("development"),
+  options: CreateOptions = {},
+): Promise<Cache> {
+  const driver = options.driver ?? memoryCache();
+  try {
+    validateConfig(config);
+    await driver.ping();
+  } catch (error) {
+    await driver.close().catch(() => {});
+    throw error;
+  }
+  const logger = options.logger ?? namespace("cache");
+  const serializer = options.serializer ?? jsonSerializer;
+  const prefix = config.keyPrefix;
+
+  const key = (action: string, name: string): string => {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(
+        `Cannot ${action} as 'key' must be a non-empty string: current value is ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    return prefix + name;
+  };
+  const ttl = (action: string, ttlMs: unknown, allowZero = false): number => {
+    if (
+      typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs < 0 ||
+      (!allowZero && ttlMs === 0)
+    ) {
+      throw new RangeError(
+        `Cannot ${action} as 'ttlMs' must be a ${
+          allowZero ? "non-negative integer (0 for no expiry)" : "positive integer"
+        }: current value is ${ttlMs}`,
+      );
+    }
+    return ttlMs;
+  };
+  const optionalTtl = (action: string, options?: TtlOption): number =>
+    ttl(action, options?.ttlMs ?? 0, true);
+  const encode = (value: unknown, name: string) =>
+    serializer.encode(value, `the value of key '${name}'`);
+  const decode = <T>(text: string | undefined): T | undefined =>
+    text === undefined ? undefined : serializer.decode(text) as T;
+  const keys = (action: string, names: readonly string[]): string[] => {
+    if (!Array.isArray(names) || names.length === 0) {
+      throw new TypeError(`Cannot ${action} as at least one key is needed`);
+    }
+    return names.map((name) => key(action, name));
+  };
+  const integer = (action: string, name: string, value: unknown): number => {
+    if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+      throw new TypeError(
+        `Cannot ${action} as '${name}' must be an integer: current value is ${value}`,
+      );
+    }
+    return value;
+  };
+  const score = (action: string, value: unknown): number => {
+    if (typeof value !== "number" || Number.isNaN(value)) {
+      throw new TypeError(
+        `Cannot ${action} as 'score' must be a number: current value is ${value}`,
+      );
+    }
+    return value;
+  };
+  const members = (action: string, values: readonly string[]): readonly string[] => {
+    if (values.length === 0) {
+      throw new TypeError(`Cannot ${action} as at least one member is needed`);
+    }
+    for (const value of values) {
+      if (typeof value !== "string") {
+        throw new TypeError(`Cannot ${action} as members must be strings: got ${typeof value}`);
+      }
+    }
+    return values;
+  };
+
+  const string: StringOps = {
+    get: async (name) => decode(await driver.get(key("get", name))),
+    set: async (name, value, options) => {
+      const full = key(`set key '${name}'`, name);
+      await driver.set(full, encode(value, name), optionalTtl(`set key '${name}'`, options));
+    },
+    setNX: async (name, value, options) => {
+      const full = key(`setNX key '${name}'`, name);
+      return await driver.setNX(
+        full,
+        encode(value, name),
+        optionalTtl(`setNX key '${name}'`, options),
+      );
+    },
+    getSet: async (name, value) =>
+      decode(await driver.getSet(key("getSet", name), encode(value, name))),
+    incr: (name) => driver.incrBy(key("incr", name), 1),
+    decr: (name) => driver.incrBy(key("decr", name), -1),
+    incrBy: async (name, delta) =>
+      await driver.incrBy(key("incrBy", name), integer("incrBy", "delta", delta)),
+    exists: async (...names) => await driver.exists(keys("exists", names)),
+    del: async (...names) => await driver.del(keys("del", names)),
+    expire: async (name, ttlMs) =>
+      await driver.expire(key("expire", name), ttl(`expire key '${name}'`, ttlMs)),
+    ttl: async (name) => await driver.ttl(key("ttl", name)),
+    mget: async <T>(names: readonly string[]) =>
+      (await driver.mget(keys("mget", names))).map((text) => decode<T>(text)),
+    mset: async (entries, options) => {
+      const list = Object.entries(entries ?? {});
+      if (list.length === 0) throw new TypeError("Cannot mset as at least one entry is needed");
+      const encoded = list.map(([name, value]) =>
+        [key("mset", name), encode(value, name)] as const
+      );
+      await driver.mset(encoded, optionalTtl("mset", options));
+    },
+  };
+
+  const hash: HashOps = {
+    hget: async (name, field) => decode(await driver.hget(key("hget", name), field)),
+    hset: async (name, fields) => {
+      const list = Object.entries(fields ?? {});
+      if (list.length === 0) {
+        throw new TypeError(`Cannot hset key '${name}' as at least one field is needed`);
+      }
+      const full = key("hset", name);
+      return await driver.hset(
+        full,
+        list.map(([field, value]) => [field, encode(value, `${name}.${field}`)] as const),
+      );
+    },
+    hgetAll: async <T>(name: string) => {
+      const all = await driver.hgetAll(key("hgetAll", name));
+      return Object.fromEntries(
+        Object.entries(all).map(([field, text]) => [field, serializer.decode(text) as T]),
+      );
+    },
+    hdel: async (name, ...fields) => await driver.hdel(key("hdel", name), members("hdel", fields)),
+    hexists: async (name, field) => await driver.hexists(key("hexists", name), field),
+    hlen: async (name) => await driver.hlen(key("hlen", name)),
+    hincrBy: async (name, field, delta) =>
+      await driver.hincrBy(key("hincrBy", name), field, integer("hincrBy", "delta", delta)),
+  };
+
+  const set: SetOps = {
+    add: async (name, ...values) => await driver.sadd(key("sadd", name), members("sadd", values)),
+    remove: async (name, ...values) =>
+      await driver.srem(key("srem", name), members("srem", values)),
+    members: async (name) => await driver.smembers(key("smembers", name)),
+    isMember: async (name, member) => await driver.sismember(key("sismember", name), member),
+    card: async (name) => await driver.scard(key("scard", name)),
+  };
+
+  const zset: ZSetOps = {
+    add: async (name, ...entries) => {
+      if (entries.length === 0) throw new TypeError("Cannot zadd as at least one member is needed");
+      for (const entry of entries) {
+        members("zadd", [entry?.member]);
+        score("zadd", entry.score);
+      }
+      return await driver.zadd(key("zadd", name), entries);
+    },
+    range: async (name, start, stop) =>
+      await driver.zrange(
+        key("zrange", name),
+        integer("zrange", "start", start),
+        integer("zrange", "stop", stop),
+        false,
+      ),
+    revRange: async (name, start, stop) =>
+      await driver.zrange(
+        key("zrevrange", name),
+        integer("zrevrange", "start", start),
+        integer("zrevrange", "stop", stop),
+        true,
+      ),
+    rangeByScore: async (name, min, max, options) =>
+      await driver.zrangeByScore(
+        key("zrangeByScore", name),
+        score("zrangeByScore", min),
+        score("zrangeByScore", max),
+        options?.limit,
+      ),
+    rem: async (name, ...values) => await driver.zrem(key("zrem", name), members("zrem", values)),
+    remRangeByRank: async (name, start, stop) =>
+      await driver.zremRangeByRank(
+        key("zremRangeByRank", name),
+        integer("zremRangeByRank", "start", start),
+        integer("zremRangeByRank", "stop", stop),
+      ),
+    card: async (name) => await driver.zcard(key("zcard", name)),
+    count: async (name, min, max) =>
+      await driver.zcount(key("zcount", name), score("zcount", min), score("zcount", max)),
+    score: async (name, member) => await driver.zscore(key("zscore", name), member),
+    incrBy: async (name, member, delta) =>
+      await driver.zincrBy(key("zincrBy", name), member, score("zincrBy", delta)),
+  };
+
+  const held = new Set<CacheLock>();
+  const lock = cacheLockService({
+    driver,
+    logger,
+    key,
+    ttl: (action, ttlMs) => ttl(action, ttlMs),
+    defaultTtlMs: config.lockTtlMs,
+    held,
+  });
+  const background = new Set<Promise<unknown>>();
+  const getOrLoad = getOrLoadFunction({
+    driver,
+    logger,
+    serializer,
+    key,
+    ttl: (action, ttlMs) => ttl(action, ttlMs),
+    loadLeaseMs: config.loadLeaseMs,
+    inflight: new Map(),
+    background,
+  });
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      await Promise.all([...held].map((heldLock) => heldLock.unlock()));
+      await Promise.all([...background]);
+      await driver.close();
+    })();
+  return {
+    driver: driver.name,
+    string,
+    hash,
+    set,
+    zset,
+    lock,
+    getOrLoad,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

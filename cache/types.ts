@@ -1,0 +1,105 @@
+/**
+ * The cache driver interface: Redis's string, hash, set and sorted-set
+ * commands on raw text, plus the three lock primitives. The provider adds key
+ * prefixes, serialization, validation, locks with renewal and getOrLoad.
+ *
+ * Every method rejects with a `DriverError` naming the operation when the
+ * backend fails, and with a `WrongTypeError` when a key holds another type.
+ *
+ * @module
+ */
+
+/** A sorted-set member and its score. */
+export interface ZMember {
+  /** The member. */
+  readonly member: string;
+  /** Its score. */
+  readonly score: number;
+}
+
+/** Thrown when an operation meets a key that holds another type (Redis's WRONGTYPE). */
+export class WrongTypeError extends Error {
+  /** Stable code. */
+  readonly code = "CACHE_WRONG_TYPE";
+  /** The key. */
+  readonly key: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The key, as the driver saw it (with prefix).
+   * @param operation The operation.
+   */
+  constructor(key: string, operation: string) {
+    super(`Cannot run ${operation} on key '${key}' as it holds a value of another type`);
+    this.name = "WrongTypeError";
+    this.key = key;
+  }
+}
+
+/** A cache backend. TTLs are milliseconds; 0 or undefined means no expiry. */
+export interface CacheDriver {
+  /** Name for errors and logs: `memory`, `redis`. */
+  readonly name: string;
+  /** Checks the backend answers. */
+  ping(): Promise<void>;
+
+  get(key: string): Promise<string | undefined>;
+  /** Sets a value; without `ttlMs` any previous expiry is cleared (Redis SET). */
+  set(key: string, value: string, ttlMs?: number): Promise<void>;
+  setNX(key: string, value: string, ttlMs?: number): Promise<boolean>;
+  getSet(key: string, value: string): Promise<string | undefined>;
+  incrBy(key: string, delta: number): Promise<number>;
+  exists(keys: readonly string[]): Promise<number>;
+  del(keys: readonly string[]): Promise<number>;
+  expire(key: string, ttlMs: number): Promise<boolean>;
+  /** Remaining TTL in ms; -1 when the key has no expiry, -2 when it does not exist (Redis PTTL). */
+  ttl(key: string): Promise<number>;
+  mget(keys: readonly string[]): Promise<(string | undefined)[]>;
+  mset(entries: readonly (readonly [string, string])[], ttlMs?: number): Promise<void>;
+
+  hget(key: string, field: string): Promise<string | undefined>;
+  /** Returns how many fields were new. */
+  hset(key: string, entries: readonly (readonly [string, string])[]): Promise<number>;
+  hgetAll(key: string): Promise<Record<string, string>>;
+  hdel(key: string, fields: readonly string[]): Promise<number>;
+  hexists(key: string, field: string): Promise<boolean>;
+  hlen(key: string): Promise<number>;
+  hincrBy(key: string, field: string, delta: number): Promise<number>;
+
+  sadd(key: string, members: readonly string[]): Promise<number>;
+  srem(key: string, members: readonly string[]): Promise<number>;
+  smembers(key: string): Promise<string[]>;
+  sismember(key: string, member: string): Promise<boolean>;
+  scard(key: string): Promise<number>;
+
+  zadd(key: string, members: readonly ZMember[]): Promise<number>;
+  /** Members by rank, inclusive, negative ranks count from the end; `reverse` for highest first. */
+  zrange(key: string, start: number, stop: number, reverse: boolean): Promise<ZMember[]>;
+  /** Members with min ≤ score ≤ max, lowest first; `limit` caps the count. */
+  zrangeByScore(key: string, min: number, max: number, limit?: number): Promise<ZMember[]>;
+  zrem(key: string, members: readonly string[]): Promise<number>;
+  zremRangeByRank(key: string, start: number, stop: number): Promise<number>;
+  zcard(key: string): Promise<number>;
+  zcount(key: string, min: number, max: number): Promise<number>;
+  zscore(key: string, member: string): Promise<number | undefined>;
+  zincrBy(key: string, member: string, delta: number): Promise<number>;
+
+  /**
+   * Takes `key` for `token` if it is free (SET NX PX) and then increments `fenceKey`, atomically.
+   * Resolves to the new fencing token, or undefined when the lock is held.
+   */
+  lockAcquire(
+    key: string,
+    fenceKey: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<number | undefined>;
+  /** Extends the lock if `token` still holds it; resolves to the TTL granted, or 0 when it does not. */
+  lockRenew(key: string, token: string, ttlMs: number): Promise<number>;
+  /** Deletes the lock if `token` still holds it; resolves to whether it did. */
+  lockRelease(key: string, token: string): Promise<boolean>;
+
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
