@@ -24,12 +24,14 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
+import { prefixedKey, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
 import { getOrLoadFunction, type GetOrLoadOptions, type Serializer } from "./load.ts";
 import { memoryCache } from "./memory.ts";
 import type { CacheDriver, ZMember } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export { prefixedKey, requireTtl } from "./_util.ts";
 export { CacheLockLostError, cacheLockService } from "./lock.ts";
 export type { CacheLock, CacheLockOptions, CacheLockService, LockContext } from "./lock.ts";
 export type { GetOrLoadOptions, Serializer } from "./load.ts";
@@ -221,31 +223,9 @@ export async function create(
   }
   const logger = options.logger ?? namespace("cache");
   const serializer = options.serializer ?? jsonSerializer;
-  const prefix = config.keyPrefix;
 
-  const key = (action: string, name: string): string => {
-    if (typeof name !== "string" || name.length === 0) {
-      throw new TypeError(
-        `Cannot ${action} as 'key' must be a non-empty string: current value is ${
-          JSON.stringify(name)
-        }`,
-      );
-    }
-    return prefix + name;
-  };
-  const ttl = (action: string, ttlMs: unknown, allowZero = false): number => {
-    if (
-      typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs < 0 ||
-      (!allowZero && ttlMs === 0)
-    ) {
-      throw new RangeError(
-        `Cannot ${action} as 'ttlMs' must be a ${
-          allowZero ? "non-negative integer (0 for no expiry)" : "positive integer"
-        }: current value is ${ttlMs}`,
-      );
-    }
-    return ttlMs;
-  };
+  const key = prefixedKey(config.keyPrefix);
+  const ttl = requireTtl;
   const optionalTtl = (action: string, options?: TtlOption): number =>
     ttl(action, options?.ttlMs ?? 0, true);
   const encode = (value: unknown, name: string) =>

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { cacheConformance } from "../cache/conformance.ts";
+import * as cache from "../cache/mod.ts";
+import * as clog from "../clog/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { testKeyspace } from "../testing/keyspace.ts";
+import { serverAvailable, startServer } from "../testing/server.ts";
+import { serviceUrl } from "../testing/services.ts";
+import { redisCache, redisLock } from "./redis.ts";
+
+const url = serviceUrl("redis");
+
+cacheConformance({
+  name: "redis",
+  makeDriver: () => redisCache({ url: url ?? "redis://127.0.0.1:6379" }),
+  ignore: url === undefined,
+});
+
+Deno.test({
+  name: "[redis] redisLock() locks across two connections with fencing tokens",
+  ignore: url === undefined,
+  async fn() {
+    const keyPrefix = testKeyspace("redis lock");
+    await using a = await redisLock({ url, keyPrefix });
+    await using b = await redisLock({ url, keyPrefix });
+    const held = await a.acquire("job", { ttlMs: 1000 });
+    assert.equal(await b.tryAcquire("job"), null);
+    const waiting = b.acquire("job", { ttlMs: 1000 });
+    await held.unlock();
+    const next = await waiting;
+    assert.ok(next.token > held.token);
+    await next.unlock();
+  },
+});
+
+Deno.test({
+  name:
+    "[redis] scripts still run after Redis forgets them (SCRIPT FLUSH): EVALSHA falls back to EVAL",
+  ignore: url === undefined,
+  async fn() {
+    await using c = await cache.create({
+      ...cache.defaultConfig("production"),
+      keyPrefix: testKeyspace("flush"),
+    }, {
+      driver: redisCache({ url }),
+    });
+    await (await c.lock.acquire("a")).unlock();
+    await flushScripts(url ?? "");
+    const lock = await c.lock.acquire("b");
+    assert.ok(lock.token >= 1);
+    await lock.unlock();
+  },
+});
+
+async function flushScripts(redisUrl: string): Promise<void> {
+  const { hostname, port } = new URL(redisUrl);
+  const conn = await Deno.connect({ hostname, port: Number(port || 6379) });
+  try {
+    await conn.write(new TextEncoder().encode("SCRIPT FLUSH\r\nQUIT\r\n"));
+    const buffer = new Uint8Array(64);
+    await conn.read(buffer);
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test({
+  name:
+    "[redis] fault: redis-server killed mid-run — DriverError naming the operation, then recovery without restarting the app",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    await using server = await startServer("redis");
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    await using c = await cache.create(cache.defaultConfig("production"), {
+      driver: redisCache({ url: server.url, logger, commandTimeoutMs: 1000 }),
+      logger,
+    });
+    await c.string.set("k", "before");
+    assert.equal(await c.string.get("k"), "before");
+    await server.kill();
+    await assert.rejects(
+      c.string.get("k"),
+      (error: Error) =>
+        error instanceof cache.DriverError && error.operation === "get" && error.driver === "redis",
+    );
+    await assert.rejects(
+      c.hash.hset("h", { f: 1 }),
+      (error: Error) => error instanceof cache.DriverError && error.operation === "hset",
+    );
+    await server.start();
+    await eventually(async () => {
+      await c.string.set("k", "after");
+      assert.equal(await c.string.get("k"), "after");
+    }, { timeoutMs: 10_000 });
+    const messages = logs.records.map((r) => r.msg);
+    assert.ok(messages.includes("redis connection lost; reconnecting"), messages.join());
+    assert.ok(messages.includes("redis connection restored"), messages.join());
+  },
+});
+
+Deno.test({
+  name:
+    "[redis] create() against an unreachable Redis fails with a DriverError; bad options are rejected",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    const quiet = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+    await assert.rejects(
+      cache.create(cache.defaultConfig("production"), {
+        driver: redisCache({ port, connectTimeoutMs: 500, logger: quiet }),
+      }),
+      (error: Error) => error instanceof cache.DriverError && error.operation === "ping",
+    );
+    assert.throws(() => redisCache({ url: "http://x" }), /'url' must start with redis:\/\//);
+    assert.throws(() => redisCache({ port: -1 }), /'port' must be a non-negative integer/);
+  },
+});
