@@ -16,12 +16,14 @@ type Value =
   | { type: "zset"; data: Map<string, number> };
 
 interface Entry {
+  key: string;
   value: Value;
   /** Unix ms, or Infinity. */
   expiresAt: number;
   bytes: number;
-  /** Access tick of the last move to the most-recent end. */
-  tick: number;
+  /** Neighbours in recency order: `previous` was used less recently. */
+  previous: Entry | undefined;
+  next: Entry | undefined;
 }
 
 /** Options of {@linkcode MemoryCacheStore}. */
@@ -91,9 +93,10 @@ export class MemoryCacheStore {
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #sweepIntervalMs: number;
-  readonly #promoteAfter: number;
   #bytes = 0;
-  #tick = 0;
+  /** Least and most recently used entries: an intrusive list, so a hit moves in O(1). */
+  #oldest: Entry | undefined;
+  #newest: Entry | undefined;
   #expiring = 0;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #clients = 0;
@@ -121,9 +124,6 @@ export class MemoryCacheStore {
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
     this.#sweepIntervalMs = sweepIntervalMs;
-    // Reads re-order an entry only when it has slipped a tenth of the way back: LRU order stays
-    // close to exact while most hits cost one comparison instead of a Map delete and insert.
-    this.#promoteAfter = Math.max(1, Math.floor(maxEntries / 10));
   }
 
   /** Entries held now (expired ones not yet swept included). */
@@ -152,15 +152,14 @@ export class MemoryCacheStore {
   read(key: string, operation: string, type?: Value["type"]): Entry | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
-    if (entry.expiresAt <= Date.now()) {
+    if (entry.expiresAt !== Infinity && entry.expiresAt <= Date.now()) {
       this.#remove(key, entry);
       return undefined;
     }
     if (type !== undefined && entry.value.type !== type) throw new WrongTypeError(key, operation);
-    if (++this.#tick - entry.tick > this.#promoteAfter) {
-      entry.tick = this.#tick;
-      this.#entries.delete(key);
-      this.#entries.set(key, entry);
+    if (entry !== this.#newest) {
+      this.#unlink(entry);
+      this.#append(entry);
     }
     return entry;
   }
@@ -169,6 +168,29 @@ export class MemoryCacheStore {
   write(key: string, value: Value, ttlMs: number | undefined): void {
     const now = Date.now();
     const previous = this.#entries.get(key);
+    if (previous !== undefined && previous.value.type === "string" && value.type === "string") {
+      // Overwriting a string in place spares the map a delete and an insert.
+      const live = previous.expiresAt > now;
+      const expiresAt = ttlMs === undefined
+        ? (live ? previous.expiresAt : Infinity)
+        : ttlMs > 0
+        ? now + ttlMs
+        : Infinity;
+      if ((previous.expiresAt !== Infinity) !== (expiresAt !== Infinity)) {
+        this.#trackExpiry(expiresAt !== Infinity ? 1 : -1);
+      }
+      const bytes = key.length * 2 + value.data.length * 2 + ENTRY_OVERHEAD;
+      this.#bytes += bytes - previous.bytes;
+      previous.bytes = bytes;
+      previous.value = value;
+      previous.expiresAt = expiresAt;
+      if (previous !== this.#newest) {
+        this.#unlink(previous);
+        this.#append(previous);
+      }
+      this.#evict();
+      return;
+    }
     const live = previous !== undefined && previous.expiresAt > now;
     const expiresAt = ttlMs === undefined
       ? (live ? previous.expiresAt : Infinity)
@@ -177,12 +199,15 @@ export class MemoryCacheStore {
       : Infinity;
     if (previous !== undefined) this.#remove(key, previous);
     const entry: Entry = {
+      key,
       value,
       expiresAt,
       bytes: key.length * 2 + valueBytes(value) + ENTRY_OVERHEAD,
-      tick: ++this.#tick,
+      previous: undefined,
+      next: undefined,
     };
     this.#entries.set(key, entry);
+    this.#append(entry);
     this.#bytes += entry.bytes;
     if (expiresAt !== Infinity) this.#trackExpiry(1);
     this.#evict();
@@ -215,8 +240,25 @@ export class MemoryCacheStore {
     return true;
   }
 
+  #append(entry: Entry): void {
+    entry.previous = this.#newest;
+    entry.next = undefined;
+    if (this.#newest) this.#newest.next = entry;
+    else this.#oldest = entry;
+    this.#newest = entry;
+  }
+
+  #unlink(entry: Entry): void {
+    if (entry.previous) entry.previous.next = entry.next;
+    else this.#oldest = entry.next;
+    if (entry.next) entry.next.previous = entry.previous;
+    else this.#newest = entry.previous;
+    entry.previous = entry.next = undefined;
+  }
+
   #remove(key: string, entry: Entry): void {
     this.#entries.delete(key);
+    this.#unlink(entry);
     this.#bytes -= entry.bytes;
     if (entry.expiresAt !== Infinity) this.#trackExpiry(-1);
   }
@@ -226,8 +268,8 @@ export class MemoryCacheStore {
       this.#entries.size > this.#maxEntries ||
       (this.#bytes > this.#maxBytes && this.#entries.size > 1)
     ) {
-      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry];
-      this.#remove(oldestKey, oldest);
+      const oldest = this.#oldest as Entry;
+      this.#remove(oldest.key, oldest);
     }
   }
 
@@ -314,19 +356,23 @@ export class MemoryCacheDriver implements CacheDriver {
   }
 
   get(key: string): Promise<string | undefined> {
-    if (this.#closed) return this.#run("get", () => undefined);
     try {
-      const entry = this.store.read(key, "get", "string");
-      return Promise.resolve(entry === undefined ? undefined : entry.value.data as string);
+      return Promise.resolve(this.getSync(key));
     } catch (error) {
       return Promise.reject(error);
     }
   }
+  getSync(key: string): string | undefined {
+    if (this.#closed) throw new DriverError(this.name, "get", new Error("the driver is closed"));
+    const entry = this.store.read(key, "get", "string");
+    return entry === undefined ? undefined : entry.value.data as string;
+  }
   set(key: string, value: string, ttlMs?: number): Promise<void> {
-    return this.#run(
-      "set",
-      () => this.store.write(key, { type: "string", data: value }, ttlMs ?? 0),
-    );
+    return this.#run("set", () => this.setSync(key, value, ttlMs));
+  }
+  setSync(key: string, value: string, ttlMs?: number): void {
+    if (this.#closed) throw new DriverError(this.name, "set", new Error("the driver is closed"));
+    this.store.write(key, { type: "string", data: value }, ttlMs ?? 0);
   }
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean> {
     return this.#run("setNX", () => {

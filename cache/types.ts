@@ -45,6 +45,13 @@ export interface CacheDriver {
   ping(): Promise<void>;
 
   get(key: string): Promise<string | undefined>;
+  /**
+   * Synchronous `get`, offered by drivers that hold their data in process; the provider uses it
+   * to answer a hit without an extra promise hop. Throws as `get` rejects.
+   */
+  getSync?(key: string): string | undefined;
+  /** Synchronous `set`, offered by in-process drivers (see `getSync`). */
+  setSync?(key: string, value: string, ttlMs?: number): void;
   /** Sets a value; without `ttlMs` any previous expiry is cleared (Redis SET). */
   set(key: string, value: string, ttlMs?: number): Promise<void>;
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean>;
