@@ -68,12 +68,15 @@ export interface CacheLockService {
 
 /** What the lock service needs from its provider. */
 export interface LockContext {
+  /** Name of the driver in use. */
   readonly driver: CacheDriver;
+  /** Where lock trouble is reported. */
   readonly logger: Logger;
   /** Prefixes and validates a key. */
   key(action: string, key: string): string;
   /** Validates a TTL (positive here). */
   ttl(action: string, ttlMs: number): number;
+  /** TTL when the caller gives none. */
   readonly defaultTtlMs: number;
   /** Held locks, released on provider close. */
   readonly held: Set<CacheLock>;

@@ -77,14 +77,19 @@ export interface TtlOption {
 
 /** String operations. */
 export interface StringOps {
+  /** The value of a key, or undefined on a miss. */
   get<T = unknown>(key: string): Promise<T | undefined>;
+  /** Set operations. */
   set(key: string, value: unknown, options?: TtlOption): Promise<void>;
   /** Sets only when absent; resolves to whether it did. */
   setNX(key: string, value: unknown, options?: TtlOption): Promise<boolean>;
   /** Sets and returns the previous value. */
   getSet<T = unknown>(key: string, value: unknown): Promise<T | undefined>;
+  /** Adds 1 to an integer value (0 when absent). */
   incr(key: string): Promise<number>;
+  /** Subtracts 1 from an integer value (0 when absent). */
   decr(key: string): Promise<number>;
+  /** Adds `delta` to an integer value (0 when absent). */
   incrBy(key: string, delta: number): Promise<number>;
   /** How many of the keys exist. */
   exists(...keys: string[]): Promise<number>;
@@ -94,49 +99,70 @@ export interface StringOps {
   expire(key: string, ttlMs: number): Promise<boolean>;
   /** Remaining TTL in ms; -1 without expiry, -2 when the key does not exist. */
   ttl(key: string): Promise<number>;
+  /** Values of several keys, undefined where missing. */
   mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>;
+  /** Stores several keys at once, with one optional TTL. */
   mset(entries: Readonly<Record<string, unknown>>, options?: TtlOption): Promise<void>;
 }
 
 /** Hash operations. */
 export interface HashOps {
+  /** One field of a hash, or undefined. */
   hget<T = unknown>(key: string, field: string): Promise<T | undefined>;
   /** Sets fields; resolves to how many were new. */
   hset(key: string, fields: Readonly<Record<string, unknown>>): Promise<number>;
+  /** Every field of a hash; `{}` when missing. */
   hgetAll<T = unknown>(key: string): Promise<Record<string, T>>;
+  /** Deletes fields; resolves to how many existed. */
   hdel(key: string, ...fields: string[]): Promise<number>;
+  /** Whether the hash has the field. */
   hexists(key: string, field: string): Promise<boolean>;
+  /** Number of fields. */
   hlen(key: string): Promise<number>;
+  /** Adds `delta` to an integer field (0 when absent). */
   hincrBy(key: string, field: string, delta: number): Promise<number>;
 }
 
 /** Set operations (members are strings). */
 export interface SetOps {
+  /** Adds members; resolves to how many were new. */
   add(key: string, ...members: string[]): Promise<number>;
+  /** Removes members; resolves to how many were there. */
   remove(key: string, ...members: string[]): Promise<number>;
+  /** Every member. */
   members(key: string): Promise<string[]>;
+  /** Whether the member is in the set. */
   isMember(key: string, member: string): Promise<boolean>;
+  /** Number of members. */
   card(key: string): Promise<number>;
 }
 
 /** Sorted-set operations (members are strings). */
 export interface ZSetOps {
+  /** Adds members; resolves to how many were new. */
   add(key: string, ...members: ZMember[]): Promise<number>;
   /** By rank, inclusive; negative ranks count from the end. */
   range(key: string, start: number, stop: number): Promise<ZMember[]>;
   /** By rank from the highest score. */
   revRange(key: string, start: number, stop: number): Promise<ZMember[]>;
+  /** Members with min ≤ score ≤ max, lowest first; `limit` caps the count. */
   rangeByScore(
     key: string,
     min: number,
     max: number,
     options?: { limit?: number },
   ): Promise<ZMember[]>;
+  /** Removes members; resolves to how many were there. */
   rem(key: string, ...members: string[]): Promise<number>;
+  /** Removes members by rank, inclusive; resolves to how many. */
   remRangeByRank(key: string, start: number, stop: number): Promise<number>;
+  /** Number of members. */
   card(key: string): Promise<number>;
+  /** Number of members with min ≤ score ≤ max. */
   count(key: string, min: number, max: number): Promise<number>;
+  /** Score of a member, or undefined. */
   score(key: string, member: string): Promise<number | undefined>;
+  /** Adds `delta` to an integer value (0 when absent). */
   incrBy(key: string, member: string, delta: number): Promise<number>;
 }
 
@@ -144,10 +170,15 @@ export interface ZSetOps {
 export interface Cache extends AsyncDisposable {
   /** Name of the driver in use. */
   readonly driver: string;
+  /** String operations. */
   readonly string: StringOps;
+  /** Hash operations. */
   readonly hash: HashOps;
+  /** Set operations. */
   readonly set: SetOps;
+  /** Sorted-set operations. */
   readonly zset: ZSetOps;
+  /** Locks with fencing tokens. */
   readonly lock: CacheLockService;
   /**
    * The cached value of `key`, or the loader's result stored for `ttlMs`; one loader call per

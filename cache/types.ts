@@ -44,6 +44,7 @@ export interface CacheDriver {
   /** Checks the backend answers. */
   ping(): Promise<void>;
 
+  /** The value of a key, or undefined (GET). */
   get(key: string): Promise<string | undefined>;
   /**
    * Synchronous `get`, offered by drivers that hold their data in process; the provider uses it
@@ -54,42 +55,68 @@ export interface CacheDriver {
   setSync?(key: string, value: string, ttlMs?: number): void;
   /** Sets a value; without `ttlMs` any previous expiry is cleared (Redis SET). */
   set(key: string, value: string, ttlMs?: number): Promise<void>;
+  /** Sets only when absent; resolves to whether it did (SET NX). */
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean>;
+  /** Sets a value and returns the previous one (SET GET); the expiry is cleared. */
   getSet(key: string, value: string): Promise<string | undefined>;
+  /** Adds `delta` to an integer value, starting from 0 (INCRBY). */
   incrBy(key: string, delta: number): Promise<number>;
+  /** How many of the keys exist (EXISTS). */
   exists(keys: readonly string[]): Promise<number>;
+  /** How many of the keys were deleted (DEL). */
   del(keys: readonly string[]): Promise<number>;
+  /** Sets an expiry; resolves to false when the key does not exist (PEXPIRE). */
   expire(key: string, ttlMs: number): Promise<boolean>;
   /** Remaining TTL in ms; -1 when the key has no expiry, -2 when it does not exist (Redis PTTL). */
   ttl(key: string): Promise<number>;
+  /** Values of several keys, undefined where missing or not a string (MGET). */
   mget(keys: readonly string[]): Promise<(string | undefined)[]>;
+  /** Sets several keys at once, with one optional TTL for all (MULTI of SETs). */
   mset(entries: readonly (readonly [string, string])[], ttlMs?: number): Promise<void>;
 
+  /** One field of a hash (HGET). */
   hget(key: string, field: string): Promise<string | undefined>;
   /** Returns how many fields were new. */
   hset(key: string, entries: readonly (readonly [string, string])[]): Promise<number>;
+  /** Every field of a hash; empty when the key is missing (HGETALL). */
   hgetAll(key: string): Promise<Record<string, string>>;
+  /** Deletes fields; resolves to how many existed (HDEL). */
   hdel(key: string, fields: readonly string[]): Promise<number>;
+  /** Whether a hash has the field (HEXISTS). */
   hexists(key: string, field: string): Promise<boolean>;
+  /** Number of fields of a hash (HLEN). */
   hlen(key: string): Promise<number>;
+  /** Adds `delta` to an integer field, starting from 0 (HINCRBY). */
   hincrBy(key: string, field: string, delta: number): Promise<number>;
 
+  /** Adds members; resolves to how many were new (SADD). */
   sadd(key: string, members: readonly string[]): Promise<number>;
+  /** Removes members; resolves to how many were there (SREM). */
   srem(key: string, members: readonly string[]): Promise<number>;
+  /** Every member of a set (SMEMBERS). */
   smembers(key: string): Promise<string[]>;
+  /** Whether the set has the member (SISMEMBER). */
   sismember(key: string, member: string): Promise<boolean>;
+  /** Number of members of a set (SCARD). */
   scard(key: string): Promise<number>;
 
+  /** Adds or updates members; resolves to how many were new (ZADD). */
   zadd(key: string, members: readonly ZMember[]): Promise<number>;
   /** Members by rank, inclusive, negative ranks count from the end; `reverse` for highest first. */
   zrange(key: string, start: number, stop: number, reverse: boolean): Promise<ZMember[]>;
   /** Members with min ≤ score ≤ max, lowest first; `limit` caps the count. */
   zrangeByScore(key: string, min: number, max: number, limit?: number): Promise<ZMember[]>;
+  /** Removes members; resolves to how many were there (ZREM). */
   zrem(key: string, members: readonly string[]): Promise<number>;
+  /** Removes members by rank, inclusive; resolves to how many (ZREMRANGEBYRANK). */
   zremRangeByRank(key: string, start: number, stop: number): Promise<number>;
+  /** Number of members of a sorted set (ZCARD). */
   zcard(key: string): Promise<number>;
+  /** Number of members with min ≤ score ≤ max (ZCOUNT). */
   zcount(key: string, min: number, max: number): Promise<number>;
+  /** Score of a member, or undefined (ZSCORE). */
   zscore(key: string, member: string): Promise<number | undefined>;
+  /** Adds `delta` to a member's score, starting from 0 (ZINCRBY). */
   zincrBy(key: string, member: string, delta: number): Promise<number>;
 
   /**

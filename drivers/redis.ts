@@ -39,13 +39,24 @@ import { type Logger, namespace } from "../clog/mod.ts";
 export interface RedisOptions {
   /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS; overrides host/port/db. */
   readonly url?: string;
-  /** @default {"127.0.0.1"} */
+  /**
+   * Host name or address.
+   * @default {"127.0.0.1"}
+   */
   readonly host?: string;
-  /** @default {6379} */
+  /**
+   * Port.
+   * @default {6379}
+   */
   readonly port?: number;
-  /** @default {0} */
+  /**
+   * Database number.
+   * @default {0}
+   */
   readonly db?: number;
+  /** ACL user name (Redis 6+). */
   readonly username?: string;
+  /** Password. */
   readonly password?: string;
   /** `true` for TLS with defaults, or PEM material. */
   readonly tls?: boolean | {
