@@ -22,3 +22,4 @@ export * as clog from "./clog/mod.ts";
 export * as uid from "./uid/mod.ts";
 export * as coord from "./coord/mod.ts";
 export * as cache from "./cache/mod.ts";
+export * as db from "./db/mod.ts";

@@ -1,0 +1,319 @@
+/**
+ * The behaviour every db driver must show, as `Deno.test` cases. Each case
+ * works in a schema of its own; several cases use two providers on one database.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { dbConformance } from "@gochat/kit/db/conformance";
+ * import { pgliteDb } from "@gochat/kit/drivers/pglite";
+ *
+ * const driver = pgliteDb();
+ * dbConformance({ name: "pglite", makeDriver: () => driver, config: {} });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { RUN_ID } from "../testing/keyspace.ts";
+import * as db from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface DbSuiteOptions {
+  /** Driver name for test names (`[postgres] …`). */
+  readonly name: string;
+  /** The driver for a new provider; the same database each time. */
+  makeDriver(): db.DbDriver;
+  /** Connection settings merged into `defaultConfig("development")`. */
+  readonly config: Partial<db.DbConfig>;
+  /** Ignore every case (the database is not available). */
+  readonly ignore?: boolean;
+}
+
+let schemas = 0;
+
+/**
+ * Registers the db conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function dbConformance(options: DbSuiteOptions): void {
+  const { name } = options;
+
+  async function setup(label: string) {
+    const schema = `kit_${RUN_ID}_${++schemas}_${label.replace(/\W+/g, "_")}`.toLowerCase().slice(
+      0,
+      60,
+    );
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    const config = { ...db.defaultConfig("development"), ...options.config };
+    const a = await db.create(config, { driver: options.makeDriver(), logger });
+    const b = await db.create(config, { driver: options.makeDriver(), logger });
+    await a.sql`create schema ${db.identifier(schema)}`;
+    const table = (tableName: string) => db.identifier(`${schema}.${tableName}`);
+    return {
+      a,
+      b,
+      logs,
+      schema,
+      table,
+      async [Symbol.asyncDispose]() {
+        await a.sql`drop schema ${db.identifier(schema)} cascade`;
+        await a.close();
+        await b.close();
+      },
+    };
+  }
+
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${name}] db: ${title}`, ignore: options.ignore, fn });
+
+  test("CRUD with bound parameters, visible from a second provider", async () => {
+    await using env = await setup("crud");
+    const users = env.table("users");
+    await env.a.sql`create table ${users} (id int8 primary key, name text not null, tags jsonb)`;
+    const inserted = await env.a.sql<
+      { id: bigint }
+    >`insert into ${users} (id, name, tags) values (${1n}, ${"ann"}, ${{
+      vip: true,
+    }}), (${2n}, ${"bo"}, ${null}) returning id`;
+    assert.deepEqual(inserted.map((row) => row.id), [1n, 2n]);
+    const hostile = "x'); drop table users; --";
+    await env.a.sql`update ${users} set name = ${hostile} where id = ${2n}`;
+    const rows = await env.b.sql<
+      { id: bigint; name: string; tags: unknown }
+    >`select * from ${users} order by id`;
+    assert.deepEqual(rows, [{ id: 1n, name: "ann", tags: { vip: true } }, {
+      id: 2n,
+      name: hostile,
+      tags: null,
+    }]);
+    await env.b.sql`delete from ${users} where id = ${1n}`;
+    assert.equal((await env.a.sql`select * from ${users}`).length, 1);
+    const reader = await env.a.reader().sql<{ n: bigint }>`select count(*) as n from ${users}`;
+    assert.deepEqual(reader, [{ n: 1n }]);
+  });
+
+  test("result types are the same on every driver", async () => {
+    await using env = await setup("types");
+    const [row] = await env.a.sql<Record<string, unknown>>`select
+      9007199254740993::int8 as big, 42::int4 as small, 1.5::float8 as float, 12.345::numeric as exact,
+      '{"a":[1,2]}'::jsonb as doc, '{"b":1}'::json as doc2, true as flag, 'hé'::text as word, null::text as nothing,
+      '2026-01-02T03:04:05.678Z'::timestamptz as at, '2026-01-02'::date as day, array[1,2,3]::int4[] as list,
+      ${new Uint8Array([
+      1,
+      2,
+      255,
+    ])}::bytea as bytes, ${12345678901234567890n}::numeric as param_big,
+      ${new Date("2026-03-04T05:06:07Z")}::timestamptz as param_date, ${{
+      k: "v",
+    }}::jsonb as param_doc`;
+    assert.equal(row.big, 9007199254740993n);
+    assert.equal(row.small, 42);
+    assert.equal(row.float, 1.5);
+    assert.equal(row.exact, "12.345");
+    assert.deepEqual(row.doc, { a: [1, 2] });
+    assert.deepEqual(row.doc2, { b: 1 });
+    assert.equal(row.flag, true);
+    assert.equal(row.word, "hé");
+    assert.equal(row.nothing, null);
+    assert.ok(row.at instanceof Date && row.at.toISOString() === "2026-01-02T03:04:05.678Z");
+    assert.equal(row.day, "2026-01-02");
+    assert.deepEqual(row.list, [1, 2, 3]);
+    assert.ok(row.bytes instanceof Uint8Array);
+    assert.deepEqual([...(row.bytes as Uint8Array)], [1, 2, 255]);
+    assert.equal(row.param_big, "12345678901234567890");
+    assert.equal((row.param_date as Date).toISOString(), "2026-03-04T05:06:07.000Z");
+    assert.deepEqual(row.param_doc, { k: "v" });
+  });
+
+  test("a transaction commits as a whole or rolls back as a whole", async () => {
+    await using env = await setup("tx");
+    const accounts = env.table("accounts");
+    await env.a
+      .sql`create table ${accounts} (id int4 primary key, balance int4 not null check (balance >= 0))`;
+    await env.a.sql`insert into ${accounts} values (1, 100), (2, 0)`;
+    await env.a.transaction(async (tx) => {
+      await tx.sql`update ${accounts} set balance = balance - 30 where id = 1`;
+      await tx.sql`update ${accounts} set balance = balance + 30 where id = 2`;
+    });
+    await assert.rejects(
+      env.a.transaction(async (tx) => {
+        await tx.sql`update ${accounts} set balance = balance + 500 where id = 2`;
+        await tx.sql`update ${accounts} set balance = balance - 500 where id = 1`; // violates the check
+      }),
+      (error: Error) => error instanceof db.SqlError && error.code === "23514",
+    );
+    const balances = await env.b.sql<
+      { id: number; balance: number }
+    >`select * from ${accounts} order by id`;
+    assert.deepEqual(
+      balances.map((row) => row.balance),
+      [70, 30],
+      "the failed transfer left nothing behind",
+    );
+  });
+
+  test("nested transactions are savepoints: an inner failure rolls back only the inner work", async () => {
+    await using env = await setup("savepoint");
+    const log = env.table("log");
+    await env.a.sql`create table ${log} (entry text)`;
+    await env.a.transaction(async (tx) => {
+      await tx.sql`insert into ${log} values ('outer')`;
+      await assert.rejects(
+        tx.transaction(async (inner) => {
+          await inner.sql`insert into ${log} values ('inner')`;
+          throw new Error("inner failed");
+        }),
+        /inner failed/,
+      );
+      await tx.transaction(async (inner) => {
+        await inner.sql`insert into ${log} values ('inner kept')`;
+      });
+    });
+    const entries = await env.a.sql<{ entry: string }>`select entry from ${log} order by entry`;
+    assert.deepEqual(entries.map((row) => row.entry), ["inner kept", "outer"]);
+  });
+
+  test("isolation: no reader sees a concurrent transaction's uncommitted rows", async () => {
+    await using env = await setup("isolation");
+    const items = env.table("items");
+    await env.a.sql`create table ${items} (id int4)`;
+    let read: Promise<number> | undefined;
+    await assert.rejects(
+      env.a.transaction(async (tx) => {
+        await tx.sql`insert into ${items} values (1)`;
+        // Another provider reads while this transaction is open (PGlite queues it until we finish).
+        read = env.b.sql<{ n: bigint }>`select count(*) as n from ${items}`.then((rows) =>
+          Number(rows[0].n)
+        );
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        throw new Error("roll back");
+      }),
+      /roll back/,
+    );
+    assert.equal(await read, 0);
+  });
+
+  test("serializable transactions that conflict are retried until both apply", async () => {
+    await using env = await setup("retry");
+    const counter = env.table("counter");
+    await env.a.sql`create table ${counter} (id int4 primary key, n int4)`;
+    await env.a.sql`insert into ${counter} values (1, 0)`;
+    const bump = (provider: db.Db) =>
+      provider.transaction(async (tx) => {
+        const [row] = await tx.sql<{ n: number }>`select n from ${counter} where id = 1`;
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await tx.sql`update ${counter} set n = ${row.n + 1} where id = 1`;
+      }, { isolation: "serializable", retries: 10 });
+    await Promise.all([bump(env.a), bump(env.b), bump(env.a)]);
+    const [row] = await env.a.sql<{ n: number }>`select n from ${counter} where id = 1`;
+    assert.equal(row.n, 3);
+  });
+
+  test("migrate run twice concurrently applies each migration once", async () => {
+    await using env = await setup("migrate");
+    const id = (n: number) => `${env.schema}_${n}`;
+    const migrations: db.Migration[] = [
+      {
+        id: id(1),
+        sql: `create table ${env.schema}.m1 (id int4); insert into ${env.schema}.m1 values (1);`,
+      },
+      { id: id(2), up: async (tx) => void await tx.sql`insert into ${env.table("m1")} values (2)` },
+    ];
+    const [first, second] = await Promise.all([
+      env.a.migrate(migrations),
+      env.b.migrate(migrations),
+    ]);
+    assert.deepEqual([...first, ...second].sort(), [id(1), id(2)]);
+    assert.deepEqual(await env.a.migrate(migrations), [], "nothing left to apply");
+    const rows = await env.a.sql<{ id: number }>`select id from ${env.table("m1")} order by id`;
+    assert.deepEqual(rows.map((row) => row.id), [1, 2]);
+    await assert.rejects(env.a.migrate([{ id: "" } as db.Migration]), /non-empty 'id'/);
+    await assert.rejects(
+      env.a.migrate([{ id: "x", sql: "select 1" }, { id: "x", sql: "select 1" }]),
+      /appears twice/,
+    );
+  });
+
+  test("sharding routes by key, and a query without the shard key is an error that says so", async () => {
+    await using env = await setup("shard");
+    const orders = env.a.sharded(`${env.schema}.orders`, { shardKey: "user_id", shards: 4 });
+    for (const table of orders.tables) {
+      await env.a.sql`create table ${db.identifier(table)} (user_id int8, total int4)`;
+    }
+    for (const user of [1n, 2n, 3n, 42n, 1000n]) {
+      await env.a.sql`insert into ${orders.for(user)} (user_id, total) values (${user}, ${10})`;
+    }
+    const found = await env.b.sql<{ user_id: bigint }>`select user_id from ${
+      orders.for(42n)
+    } where user_id = ${42n}`;
+    assert.deepEqual(found, [{ user_id: 42n }]);
+    let total = 0;
+    for (const table of orders.tables) {
+      total += Number(
+        (await env.a.sql<{ n: bigint }>`select count(*) as n from ${db.identifier(table)}`)[0].n,
+      );
+    }
+    assert.equal(total, 5, "each row is in exactly one shard");
+    assert.throws(
+      () => env.a.sql`select * from ${orders} where total > ${5}`.render(),
+      /without its shard key 'user_id'/,
+    );
+    await assert.rejects(
+      async () => await env.a.sql`select * from ${orders}`,
+      /without its shard key/,
+    );
+    assert.throws(() => orders.for(undefined), /without its shard key 'user_id'/);
+    const byModulo = env.a.sharded("t", { shardKey: "id", shards: 4, strategy: "modulo" });
+    assert.deepEqual([byModulo.shardOf(5), byModulo.shardOf(8n), byModulo.shardOf(-1)], [1, 0, 3]);
+    assert.throws(() => byModulo.shardOf("abc"), /must be an integer/);
+  });
+
+  test("SQL errors carry SQLSTATE, message and query; bad values are refused before sending", async () => {
+    await using env = await setup("errors");
+    const users = env.table("users");
+    await env.a.sql`create table ${users} (id int4 primary key)`;
+    await env.a.sql`insert into ${users} values (${1})`;
+    await assert.rejects(
+      env.a.sql`insert into ${users} values (${1})`,
+      (error: Error) =>
+        error instanceof db.SqlError && error.code === "23505" && /insert into/.test(error.query) &&
+        typeof error.constraint === "string",
+    );
+    await assert.rejects(
+      env.a.sql`selec 1`,
+      (error: Error) => error instanceof db.SqlError && error.code === "42601",
+    );
+    await assert.rejects(
+      async () => await env.a.sql`select ${undefined}`,
+      /parameter \$1 is undefined/,
+    );
+    assert.equal((await env.a.sql`select 1 as one`).length, 1, "the connection is still usable");
+  });
+
+  test("slow statements are logged with their duration and without parameter values", async () => {
+    await using env = await setup("slow");
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    await using slow = await db.create({
+      ...db.defaultConfig("development"),
+      ...options.config,
+      slowQueryMs: 5,
+    }, {
+      driver: options.makeDriver(),
+      logger,
+    });
+    await slow.sql`select pg_sleep(0.02), ${"secret-value"}::text as p`;
+    const line = logs.records.find((record) => record.msg === "slow query");
+    assert.ok(line, "logged");
+    assert.ok(Number(line.fields.ms) >= 5);
+    assert.match(String(line.fields.statement), /pg_sleep\(0\.02\), \$1::text/);
+    assert.ok(!JSON.stringify(line.fields).includes("secret-value"));
+  });
+}

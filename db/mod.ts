@@ -1,0 +1,474 @@
+/**
+ * db: SQL on PostgreSQL. Standalone mode runs a real PostgreSQL in process
+ * (PGlite, loaded on first use), so the same SQL runs unchanged on a server
+ * in cluster mode (`@gochat/kit/drivers/postgres`).
+ *
+ * - `sql` tagged template: values are bound parameters, never text.
+ * - `reader()` / `writer()`: reads to replicas when configured.
+ * - `transaction(fn, { isolation, retries })`: all or nothing, nested calls are savepoints,
+ *   retried on serialization failure and deadlock.
+ * - `migrate(migrations)`: each applied once, under an advisory lock.
+ * - `sharded(table, { shardKey, shards })`: routing helpers; a query on the table without
+ *   its shard key is an error that says so.
+ *
+ * @example Rows on the in-process PostgreSQL
+ * ```ts ignore
+ * import { db } from "@gochat/kit";
+ *
+ * await using database = await db.create(db.defaultConfig("development"));
+ * await database.sql`create table users (id int8 primary key, name text)`;
+ * await database.sql`insert into users values (${1n}, ${"ann"})`;
+ * const rows = await database.sql<{ id: bigint; name: string }>`select * from users`;
+ * ```
+ *
+ * @module
+ */
+import { type Logger, namespace } from "../clog/mod.ts";
+import { requireEnv } from "../internal/env.ts";
+import { sleep } from "../internal/queue.ts";
+import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
+import {
+  type DbConfig,
+  type DbDriver,
+  type DbExecutor,
+  type DbPool,
+  RETRYABLE_SQLSTATES,
+  SqlError,
+} from "./types.ts";
+
+export { DriverError } from "../internal/errors.ts";
+export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragment } from "./sql.ts";
+export { RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
+export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
+
+/** A row as drivers return it. */
+export type Row = Record<string, unknown>;
+
+/**
+ * A query built by the `sql` tag: awaiting it runs it (once, however often it is awaited);
+ * embedding it in another query nests it as a fragment.
+ */
+export class Query<T> extends SqlFragment implements Promise<T[]> {
+  readonly #run: (query: SqlFragment) => Promise<T[]>;
+  #result: Promise<T[]> | undefined;
+  /** Marks the object for `Object.prototype.toString`. */
+  readonly [Symbol.toStringTag] = "Query";
+
+  /**
+   * Creates a query; use a provider's `sql` tag instead.
+   *
+   * @param strings Literal parts.
+   * @param values Interpolated values.
+   * @param run Runs the rendered query.
+   */
+  constructor(
+    strings: readonly string[],
+    values: readonly unknown[],
+    run: (query: SqlFragment) => Promise<T[]>,
+  ) {
+    super(strings, values);
+    this.#run = run;
+  }
+
+  #execute(): Promise<T[]> {
+    return this.#result ??= this.#run(this);
+  }
+
+  /** Runs the query (the first time) and settles with its rows. */
+  then<A = T[], B = never>(
+    onfulfilled?: ((rows: T[]) => A | PromiseLike<A>) | null,
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return this.#execute().then(onfulfilled, onrejected);
+  }
+
+  /** Runs the query (the first time) and handles its failure. */
+  catch<B = never>(
+    onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<T[] | B> {
+    return this.#execute().catch(onrejected);
+  }
+
+  /** Runs the query (the first time) and calls `onfinally` when it settles. */
+  finally(onfinally?: (() => void) | null): Promise<T[]> {
+    return this.#execute().finally(onfinally);
+  }
+}
+
+/** The `sql` tagged template of a provider, reader, writer or transaction. */
+export interface SqlTag {
+  /** Builds a query whose interpolated values are bound parameters. */
+  <T = Row>(strings: TemplateStringsArray, ...values: unknown[]): Query<T>;
+}
+
+/** Something queries can run on. */
+export interface Queryable {
+  /** The `sql` tag bound to this connection, pool or transaction. */
+  readonly sql: SqlTag;
+}
+
+/** Isolation levels of `transaction`. */
+export type Isolation = "read committed" | "repeatable read" | "serializable";
+
+/** Options of `transaction`. */
+export interface TransactionOptions {
+  /**
+   * Isolation level.
+   * @default {"read committed"}
+   */
+  readonly isolation?: Isolation;
+  /**
+   * Extra attempts after a serialization failure (40001) or deadlock (40P01).
+   * @default {3}
+   */
+  readonly retries?: number;
+}
+
+/** A transaction in progress. */
+export interface Transaction extends Queryable {
+  /** Runs a script of statements without parameters (DDL, migrations) inside the transaction. */
+  exec(script: string): Promise<void>;
+  /** Runs `fn` in a savepoint: its failure rolls back only its own work, then rethrows. */
+  transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R>;
+}
+
+/** One migration: an id recorded once applied, and SQL or a function to run. */
+export interface Migration {
+  /** Unique, stable id, such as `001_create_users`. */
+  readonly id: string;
+  /** A script of one or more statements. */
+  readonly sql?: string;
+  /** Or a function run inside the migration's transaction. */
+  readonly up?: (tx: Transaction) => Promise<void>;
+}
+
+/** How a sharded table maps a key to a shard. */
+export type ShardStrategy = "hash" | "modulo";
+
+/** Options of `sharded`. */
+export interface ShardOptions {
+  /** The column that decides the shard. */
+  readonly shardKey: string;
+  /** Number of physical tables, `<table>_0` … `<table>_{n-1}`. */
+  readonly shards: number;
+  /**
+   * `hash` (FNV-1a of the key's text) or `modulo` (integer keys).
+   * @default {"hash"}
+   */
+  readonly strategy?: ShardStrategy;
+}
+
+/** A table split into physical tables by a shard key. */
+export interface ShardedTable {
+  /** The logical name. */
+  readonly table: string;
+  /** The shard key column. */
+  readonly shardKey: string;
+  /** The physical table names, by shard. */
+  readonly tables: readonly string[];
+  /** The shard a key belongs to. */
+  shardOf(key: unknown): number;
+  /** The physical table for a key, to interpolate in `sql`. */
+  for(key: unknown): Identifier;
+}
+
+/** A db provider. */
+export interface Db extends Queryable, AsyncDisposable {
+  /** Name of the driver in use. */
+  readonly driver: string;
+  /** Queries for reads: on a replica when configured (round robin), else on the primary. */
+  reader(): Queryable;
+  /** Queries on the primary. */
+  writer(): Queryable;
+  /** Runs `fn` in a transaction on the primary; commits when it resolves, rolls back when it throws. */
+  transaction<R>(fn: (tx: Transaction) => Promise<R>, options?: TransactionOptions): Promise<R>;
+  /** Applies the migrations not applied yet, in order; resolves to the ids applied now. */
+  migrate(migrations: readonly Migration[]): Promise<string[]>;
+  /** Routing helpers for a sharded table. */
+  sharded(table: string, options: ShardOptions): ShardedTable;
+  /** Closes every pool. */
+  close(): Promise<void>;
+}
+
+/** Dependencies of a db provider. */
+export interface CreateOptions {
+  /** The backend; PGlite (in process, loaded on first use) by default. */
+  readonly driver?: DbDriver;
+  /** Logger for slow queries and retries; `clog.namespace("db")` by default. */
+  readonly logger?: Logger;
+}
+
+/**
+ * The recommended configuration: pools of 5 (development) or 10 (production),
+ * 30 s idle and statement timeouts, statements of 200 ms and more logged as slow.
+ * No address: PGlite needs none; give `url` (or host, …) for PostgreSQL.
+ *
+ * @param env `"development"` or `"production"`.
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): DbConfig {
+  const poolSize = requireEnv("db", env) === "development" ? 5 : 10;
+  return { poolSize, idleTimeoutMs: 30_000, statementTimeoutMs: 30_000, slowQueryMs: 200 };
+}
+
+const ISOLATION: Readonly<Record<Isolation, string>> = {
+  "read committed": "read committed",
+  "repeatable read": "repeatable read",
+  "serializable": "serializable",
+};
+// pg_advisory_xact_lock key of the migration lock: "kitmigr" as a number.
+const MIGRATION_LOCK = 0x6b69746d696772n;
+
+function validateConfig(config: DbConfig): void {
+  if (config === null || typeof config !== "object") {
+    throw new TypeError(
+      `Cannot create db as 'config' must be an object: current value is ${config}`,
+    );
+  }
+  for (const field of ["poolSize", "idleTimeoutMs", "statementTimeoutMs", "slowQueryMs"] as const) {
+    const value = config[field];
+    const min = field === "poolSize" ? 1 : 0;
+    if (!Number.isSafeInteger(value) || value < min) {
+      throw new RangeError(
+        `Cannot create db as '${field}' must be an integer of at least ${min}: current value is ${value}`,
+      );
+    }
+  }
+  for (const url of [config.url, ...(config.replicas ?? [])]) {
+    if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {
+      throw new TypeError(
+        `Cannot create db as a URL must start with postgres://: current value is ${
+          JSON.stringify(url)
+        }`,
+      );
+    }
+  }
+  if (
+    config.port !== undefined &&
+    (!Number.isSafeInteger(config.port) || config.port <= 0 || config.port > 65535)
+  ) {
+    throw new RangeError(
+      `Cannot create db as 'port' must be from 1 to 65535: current value is ${config.port}`,
+    );
+  }
+}
+
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash >>> 0;
+}
+
+function sharded(table: string, options: ShardOptions): ShardedTable {
+  identifier(table);
+  const { shardKey, shards, strategy = "hash" } = options ?? ({} as ShardOptions);
+  if (typeof shardKey !== "string" || shardKey.length === 0) {
+    throw new TypeError(
+      `Cannot shard table '${table}' as 'shardKey' must be a column name: current value is ${
+        JSON.stringify(shardKey)
+      }`,
+    );
+  }
+  if (!Number.isSafeInteger(shards) || shards < 1) {
+    throw new RangeError(
+      `Cannot shard table '${table}' as 'shards' must be a positive integer: current value is ${shards}`,
+    );
+  }
+  if (strategy !== "hash" && strategy !== "modulo") {
+    throw new RangeError(
+      `Cannot shard table '${table}' as 'strategy' must be "hash" or "modulo": current value is ${
+        JSON.stringify(strategy)
+      }`,
+    );
+  }
+  const tables = Array.from({ length: shards }, (_, i) => `${table}_${i}`);
+  const shardOf = (key: unknown): number => {
+    if (key === undefined || key === null) {
+      throw new TypeError(
+        `Cannot route a query on sharded table '${table}' without its shard key '${shardKey}'`,
+      );
+    }
+    if (strategy === "modulo") {
+      if (typeof key === "bigint") {
+        return Number(((key % BigInt(shards)) + BigInt(shards)) % BigInt(shards));
+      }
+      if (typeof key === "number" && Number.isSafeInteger(key)) {
+        return ((key % shards) + shards) % shards;
+      }
+      throw new TypeError(
+        `Cannot route on sharded table '${table}' by modulo as shard key '${shardKey}' must be an integer: current value is ${
+          String(key)
+        }`,
+      );
+    }
+    return fnv1a(String(key)) % shards;
+  };
+  // Interpolating the logical table itself is the mistake of forgetting the shard key.
+  const logical = new Deferred(() => {
+    throw new TypeError(
+      `Cannot query sharded table '${table}' without its shard key '${shardKey}': interpolate ${table}.for(${shardKey}) instead`,
+    );
+  });
+  return Object.assign(logical, {
+    table,
+    shardKey,
+    tables,
+    shardOf,
+    for: (key: unknown) => identifier(tables[shardOf(key)]),
+  });
+}
+
+/**
+ * Creates a db provider and checks that it can connect.
+ *
+ * @param config Connection, pool and logging settings; see {@linkcode defaultConfig}.
+ * @param options Driver (PGlite by default) and logger.
+ * @returns The provider.
+ * @throws {TypeError | RangeError} On invalid config.
+ * @throws {DriverError} When the database cannot be reached.
+ */
+export async function create(
+  config: DbConfig = defaultConfig("development"),
+  options: CreateOptions = {},
+): Promise<Db> {
+  validateConfig(config);
+  const driver = options.driver ?? (await import("../drivers/pglite.ts")).pgliteDb();
+  const logger = options.logger ?? namespace("db");
+  const { writer, readers } = await driver.connect(config);
+
+  const execute = async <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
+    const { text, params } = query.render();
+    const started = performance.now();
+    const result = await executor.query(text, params);
+    const ms = performance.now() - started;
+    if (config.slowQueryMs > 0 && ms >= config.slowQueryMs) {
+      logger.warn("slow query", { ms: Math.round(ms), statement: text });
+    }
+    return result.rows as T[];
+  };
+  const tagFor = (executor: () => DbExecutor): SqlTag => (strings, ...values) =>
+    new Query(strings, values, (query) => execute(executor(), query));
+
+  const writerQueryable: Queryable = { sql: tagFor(() => writer) };
+  let nextReader = 0;
+  const readerQueryable: Queryable = readers.length === 0
+    ? writerQueryable
+    : { sql: tagFor(() => readers[nextReader++ % readers.length]) };
+
+  const transactionOn = (connection: DbExecutor, depth: number): Transaction => ({
+    sql: tagFor(() => connection),
+    exec: (script: string) => connection.exec(script),
+    async transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
+      const savepoint = `kit_sp_${depth + 1}`;
+      await connection.query(`savepoint ${savepoint}`, []);
+      try {
+        const result = await fn(transactionOn(connection, depth + 1));
+        await connection.query(`release savepoint ${savepoint}`, []);
+        return result;
+      } catch (error) {
+        await connection.query(`rollback to savepoint ${savepoint}`, []).catch(() => {});
+        throw error;
+      }
+    },
+  });
+
+  const transaction = async <R>(
+    fn: (tx: Transaction) => Promise<R>,
+    options: TransactionOptions = {},
+  ): Promise<R> => {
+    const { isolation = "read committed", retries = 3 } = options;
+    if (!(isolation in ISOLATION)) {
+      throw new RangeError(
+        `Cannot start transaction as 'isolation' must be one of ${
+          Object.keys(ISOLATION).join(", ")
+        }: current value is ${JSON.stringify(isolation)}`,
+      );
+    }
+    if (!Number.isSafeInteger(retries) || retries < 0) {
+      throw new RangeError(
+        `Cannot start transaction as 'retries' must be a non-negative integer: current value is ${retries}`,
+      );
+    }
+    for (let attempt = 0;; attempt++) {
+      try {
+        return await writer.transaction(
+          ISOLATION[isolation],
+          (connection) => fn(transactionOn(connection, 0)),
+        );
+      } catch (error) {
+        if (error instanceof SqlError && RETRYABLE_SQLSTATES.has(error.code) && attempt < retries) {
+          logger.info("transaction conflicted; retrying", {
+            code: error.code,
+            attempt: attempt + 1,
+          });
+          await sleep(5 * 2 ** attempt * (0.5 + Math.random()));
+          continue;
+        }
+        throw error;
+      }
+    }
+  };
+
+  const migrate = async (migrations: readonly Migration[]): Promise<string[]> => {
+    const ids = new Set<string>();
+    for (const migration of migrations) {
+      if (typeof migration?.id !== "string" || migration.id.length === 0) {
+        throw new TypeError(
+          `Cannot migrate as every migration needs a non-empty 'id': got ${
+            JSON.stringify(migration?.id)
+          }`,
+        );
+      }
+      if (ids.has(migration.id)) {
+        throw new TypeError(`Cannot migrate as id '${migration.id}' appears twice`);
+      }
+      if ((migration.sql === undefined) === (migration.up === undefined)) {
+        throw new TypeError(
+          `Cannot migrate as migration '${migration.id}' needs exactly one of 'sql' or 'up'`,
+        );
+      }
+      ids.add(migration.id);
+    }
+    return await transaction(async (tx) => {
+      // Serializes migrators across instances: the second waits, then finds everything applied.
+      await tx.sql`select pg_advisory_xact_lock(${MIGRATION_LOCK})`;
+      await tx
+        .sql`create table if not exists kit_migrations (id text primary key, applied_at timestamptz not null default now())`;
+      const applied = new Set(
+        (await tx.sql<{ id: string }>`select id from kit_migrations`).map((row) => row.id),
+      );
+      const now: string[] = [];
+      for (const migration of migrations) {
+        if (applied.has(migration.id)) continue;
+        if (migration.up) await migration.up(tx);
+        else await tx.exec(migration.sql as string);
+        await tx.sql`insert into kit_migrations (id) values (${migration.id})`;
+        now.push(migration.id);
+        logger.info("migration applied", { id: migration.id });
+      }
+      return now;
+    });
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      await Promise.all([writer, ...readers].map((pool: DbPool) => pool.close()));
+    })();
+
+  return {
+    driver: driver.name,
+    sql: writerQueryable.sql,
+    reader: () => readerQueryable,
+    writer: () => writerQueryable,
+    transaction,
+    migrate,
+    sharded,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The `sql` tagged template: interpolated values become bound parameters
+ * (`$1`, `$2`, …), never text. Queries nest as fragments; identifiers go
+ * through {@linkcode identifier}, which quotes them.
+ *
+ * @module
+ */
+
+/** A piece of SQL text with its parameters, before numbering. */
+export class SqlFragment {
+  /** The literal parts around the values. */
+  readonly strings: readonly string[];
+  /** The interpolated values (parameters, fragments or identifiers). */
+  readonly values: readonly unknown[];
+
+  /**
+   * Creates a fragment; use the `sql` tag instead.
+   *
+   * @param strings Literal parts.
+   * @param values Interpolated values.
+   */
+  constructor(strings: readonly string[], values: readonly unknown[]) {
+    this.strings = strings;
+    this.values = values;
+  }
+
+  /**
+   * Renders to text with numbered placeholders.
+   *
+   * @returns The text and the parameters in order.
+   * @throws {TypeError} On an `undefined` value (almost always a bug; pass null for NULL).
+   */
+  render(): { text: string; params: unknown[] } {
+    const params: unknown[] = [];
+    const text = this.#renderInto(params);
+    return { text, params };
+  }
+
+  #renderInto(params: unknown[]): string {
+    let text = this.strings[0];
+    for (let i = 0; i < this.values.length; i++) {
+      const value = this.values[i];
+      if (value instanceof SqlFragment) text += value.#renderInto(params);
+      else if (value instanceof Identifier) text += value.quoted;
+      else if (value instanceof Deferred) text += value.resolve().quoted;
+      else {
+        if (value === undefined) {
+          throw new TypeError(
+            `Cannot build SQL as parameter $${
+              params.length + 1
+            } is undefined (pass null for NULL): ${this.strings.join("$?").slice(0, 120)}`,
+          );
+        }
+        params.push(value);
+        text += `$${params.length}`;
+      }
+      text += this.strings[i + 1];
+    }
+    return text;
+  }
+}
+
+/** A quoted SQL identifier (table or column name). */
+export class Identifier {
+  /** The identifier, double-quoted with inner quotes doubled. */
+  readonly quoted: string;
+
+  /**
+   * Creates an identifier; use {@linkcode identifier} instead.
+   *
+   * @param name The unquoted name; a dot separates schema and table.
+   */
+  constructor(name: string) {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(
+        `Cannot use identifier as 'name' must be a non-empty string: current value is ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    this.quoted = name.split(".").map((part) => `"${part.replaceAll('"', '""')}"`).join(".");
+  }
+}
+
+/** A value that becomes an identifier only when rendered, and may refuse (a sharded table without its key). */
+export class Deferred {
+  /** Produces the identifier or throws. */
+  readonly resolve: () => Identifier;
+
+  /** @param resolve Produces the identifier or throws why it cannot. */
+  constructor(resolve: () => Identifier) {
+    this.resolve = resolve;
+  }
+}
+
+/**
+ * A quoted identifier for the `sql` tag: `sql\`select * from ${identifier("orders")}\``.
+ *
+ * @param name Table or column name; `schema.table` is quoted per part.
+ * @returns The identifier.
+ * @throws {TypeError} On an empty name.
+ *
+ * @example
+ * ```ts
+ * import { identifier, SqlFragment } from "./sql.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const query = new SqlFragment(["select * from ", " where id = ", ""], [identifier("app.users"), 7]);
+ * assert.deepEqual(query.render(), { text: 'select * from "app"."users" where id = $1', params: [7] });
+ * ```
+ */
+export function identifier(name: string): Identifier {
+  return new Identifier(name);
+}
+
+/**
+ * Builds a fragment without running it, for composing queries.
+ *
+ * @param strings Template strings.
+ * @param values Interpolated values.
+ * @returns The fragment.
+ */
+export function fragment(strings: TemplateStringsArray, ...values: unknown[]): SqlFragment {
+  return new SqlFragment([...strings], values);
+}
+
+/**
+ * Converts parameters to what every driver binds the same way: bigint as text
+ * (the server casts it); everything else as is (objects go to json columns as JSON).
+ *
+ * @param params The parameters of a rendered query.
+ * @returns The converted parameters.
+ */
+export function normalizeParams(params: readonly unknown[]): unknown[] {
+  return params.map((value) => typeof value === "bigint" ? value.toString() : value);
+}

@@ -1,0 +1,124 @@
+/**
+ * The db driver interface and its shared types.
+ *
+ * Drivers return the same shapes for the same SQL: int8 as `bigint`, numeric
+ * as `string` (exact), json/jsonb parsed, timestamp/timestamptz as `Date`,
+ * date as a `YYYY-MM-DD` string.
+ *
+ * @module
+ */
+
+/** Static settings of a db provider. */
+export interface DbConfig {
+  /** `postgres://user:password@host:port/database`; overrides the separate fields. */
+  readonly url?: string;
+  /** @default {"127.0.0.1"} */
+  readonly host?: string;
+  /** @default {5432} */
+  readonly port?: number;
+  /** Database name. */
+  readonly database?: string;
+  /** User name. */
+  readonly user?: string;
+  /** Password. */
+  readonly password?: string;
+  /** Read replicas (`postgres://…` URLs); reads go there when set. */
+  readonly replicas?: readonly string[];
+  /**
+   * Connections per pool.
+   * @default {10}
+   */
+  readonly poolSize: number;
+  /**
+   * Close a connection idle this long.
+   * @default {30000}
+   */
+  readonly idleTimeoutMs: number;
+  /**
+   * Cancel a statement running this long (0: never).
+   * @default {30000}
+   */
+  readonly statementTimeoutMs: number;
+  /**
+   * Log a statement that took at least this long (0: never).
+   * @default {200}
+   */
+  readonly slowQueryMs: number;
+  /** PGlite only: where to keep the data; in memory when absent. */
+  readonly dataDir?: string;
+}
+
+/** Rows and count of one statement. */
+export interface QueryResult {
+  /** The rows, as objects keyed by column name. */
+  readonly rows: Record<string, unknown>[];
+  /** Rows returned or affected. */
+  readonly rowCount: number;
+}
+
+/** Runs statements; one connection, or a pool handing out one per statement. */
+export interface DbExecutor {
+  /** Runs one statement with bound parameters. */
+  query(text: string, params: readonly unknown[]): Promise<QueryResult>;
+  /** Runs a script of one or more statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+/** A pool of connections to one server. */
+export interface DbPool extends DbExecutor {
+  /**
+   * Runs `fn` on one connection inside `BEGIN ISOLATION LEVEL <isolation>`: commits when it
+   * resolves, rolls back when it rejects (as far as the connection still lives), then rethrows.
+   */
+  transaction<R>(isolation: string, fn: (connection: DbExecutor) => Promise<R>): Promise<R>;
+  /** Closes every connection. */
+  close(): Promise<void>;
+}
+
+/** A database backend: connects pools for a config. */
+export interface DbDriver {
+  /** Name for errors and logs: `pglite`, `postgres`. */
+  readonly name: string;
+  /** Opens the primary pool and one pool per replica; rejects with a `DriverError` when unreachable. */
+  connect(config: DbConfig): Promise<{ writer: DbPool; readers: DbPool[] }>;
+}
+
+/** A statement failed on the server: carries the SQLSTATE code, message and the statement. */
+export class SqlError extends Error {
+  /** The SQLSTATE code, such as `23505` (unique violation). */
+  readonly code: string;
+  /** The statement, with `$n` placeholders (no parameter values). */
+  readonly query: string;
+  /** The server's detail line, if any. */
+  readonly detail: string | undefined;
+  /** The constraint involved, if any. */
+  readonly constraint: string | undefined;
+
+  /**
+   * Creates the error.
+   *
+   * @param code SQLSTATE.
+   * @param message Server message.
+   * @param query The statement.
+   * @param extra Detail and constraint.
+   */
+  constructor(
+    code: string,
+    message: string,
+    query: string,
+    extra: { detail?: string; constraint?: string; cause?: unknown } = {},
+  ) {
+    super(
+      `${message} (SQLSTATE ${code}) in: ${query.length > 200 ? query.slice(0, 200) + "…" : query}`,
+      { cause: extra.cause },
+    );
+    this.name = "SqlError";
+    this.code = code;
+    this.query = query;
+    this.detail = extra.detail;
+    this.constraint = extra.constraint;
+  }
+}
+
+/** SQLSTATE codes a transaction is retried on. */
+export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(["40001", "40P01"]);

@@ -1,0 +1,171 @@
+/**
+ * The PostgreSQL driver of db, over npm:postgres (postgres.js): a pool for
+ * the primary and one per read replica, results shaped like the PGlite driver's.
+ *
+ * @example Cluster mode
+ * ```ts ignore
+ * import { db } from "@gochat/kit";
+ * import { postgresDb } from "@gochat/kit/drivers/postgres";
+ *
+ * await using database = await db.create(
+ *   { ...db.defaultConfig("production"), url: "postgres://app@127.0.0.1:5432/app" },
+ *   { driver: postgresDb() },
+ * );
+ * ```
+ *
+ * @module
+ */
+import postgres from "postgres";
+import {
+  type DbConfig,
+  type DbDriver,
+  type DbExecutor,
+  type DbPool,
+  DriverError,
+  normalizeParams,
+  type QueryResult,
+  SqlError,
+} from "../db/mod.ts";
+
+/** Options of {@linkcode postgresDb}. */
+export interface PostgresDbOptions {
+  /**
+   * `application_name` of the connections, as `pg_stat_activity` shows it.
+   * @default {"gochat-kit"}
+   */
+  readonly applicationName?: string;
+  /**
+   * How long to wait for a connection.
+   * @default {10000}
+   */
+  readonly connectTimeoutMs?: number;
+}
+
+function translate(error: unknown, query: string, operation: string): Error {
+  const pgError = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    detail?: string;
+    constraint_name?: string;
+  };
+  if (pgError?.name === "PostgresError" && typeof pgError.code === "string") {
+    return new SqlError(pgError.code, pgError.message ?? "error", query, {
+      detail: pgError.detail,
+      constraint: pgError.constraint_name,
+      cause: error,
+    });
+  }
+  return new DriverError("postgres", operation, error);
+}
+
+type Sql = ReturnType<typeof postgres>;
+
+function executor(client: Pick<Sql, "unsafe">) {
+  return {
+    async query(text: string, params: readonly unknown[]): Promise<QueryResult> {
+      try {
+        const result = await client.unsafe(text, normalizeParams(params) as never[]);
+        // A plain array, like PGlite's, not postgres.js's Result subclass.
+        const rows = Array.from(result) as Record<string, unknown>[];
+        return { rows, rowCount: result.count ?? rows.length };
+      } catch (error) {
+        throw translate(error, text, "query");
+      }
+    },
+    async exec(script: string): Promise<void> {
+      try {
+        // Without parameters postgres.js uses the simple protocol, which runs several statements.
+        await client.unsafe(script);
+      } catch (error) {
+        throw translate(error, script, "exec");
+      }
+    },
+  };
+}
+
+class PostgresDriver implements DbDriver {
+  readonly name = "postgres";
+  readonly #options: PostgresDbOptions;
+
+  constructor(options: PostgresDbOptions) {
+    this.#options = options;
+  }
+
+  #pool(config: DbConfig, url: string | undefined): DbPool {
+    const settings = {
+      max: config.poolSize,
+      idle_timeout: config.idleTimeoutMs > 0 ? config.idleTimeoutMs / 1000 : undefined,
+      connect_timeout: (this.#options.connectTimeoutMs ?? 10_000) / 1000,
+      onnotice: () => {},
+      // The same shapes as the PGlite driver: int8 exact as bigint, date as text.
+      types: {
+        bigint: postgres.BigInt,
+        date: {
+          to: 1082,
+          from: [1082],
+          serialize: (value: unknown) => value,
+          parse: (value: string) => value,
+        },
+      },
+      connection: {
+        application_name: this.#options.applicationName ?? "gochat-kit",
+        ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+      },
+    };
+    const sql = url ? postgres(url, settings) : postgres({
+      ...settings,
+      host: config.host ?? "127.0.0.1",
+      port: config.port ?? 5432,
+      database: config.database,
+      username: config.user,
+      password: config.password,
+    });
+    return {
+      ...executor(sql),
+      async transaction<R>(
+        isolation: string,
+        fn: (connection: DbExecutor) => Promise<R>,
+      ): Promise<R> {
+        // sql.begin, not sql.reserve: begin survives a connection the server closed mid-transaction.
+        try {
+          return await sql.begin(`isolation level ${isolation}`, (tx) => fn(executor(tx))) as R;
+        } catch (error) {
+          if (error instanceof SqlError || error instanceof DriverError) throw error;
+          const code = (error as { code?: string })?.code;
+          // Errors of our own or the caller's pass through; the library's own get translated.
+          if (typeof code === "string" || (error as Error)?.name === "PostgresError") {
+            throw translate(error, "begin", "transaction");
+          }
+          throw error;
+        }
+      },
+      close: () => sql.end({ timeout: 5 }),
+    };
+  }
+
+  async connect(config: DbConfig): Promise<{ writer: DbPool; readers: DbPool[] }> {
+    const writer = this.#pool(config, config.url);
+    const readers = (config.replicas ?? []).map((url) => this.#pool(config, url));
+    const pools = [writer, ...readers];
+    try {
+      await Promise.all(pools.map((pool) => pool.query("select 1", [])));
+    } catch (error) {
+      await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
+      throw error instanceof DriverError
+        ? new DriverError(this.name, "connect", error.cause)
+        : error;
+    }
+    return { writer, readers };
+  }
+}
+
+/**
+ * Creates the PostgreSQL driver; the connection settings come from the db config.
+ *
+ * @param options Application name and connect timeout.
+ * @returns The driver.
+ */
+export function postgresDb(options: PostgresDbOptions = {}): DbDriver {
+  return new PostgresDriver(options);
+}

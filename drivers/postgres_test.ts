@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { dbConformance } from "../db/conformance.ts";
+import * as db from "../db/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { serviceUrl } from "../testing/services.ts";
+import { postgresDb } from "./postgres.ts";
+
+const url = serviceUrl("postgres");
+
+dbConformance({
+  name: "postgres",
+  makeDriver: () => postgresDb(),
+  config: { url: url ?? "postgres://postgres@127.0.0.1:5432/test" },
+  ignore: url === undefined,
+});
+
+const quiet = () =>
+  clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+
+Deno.test({
+  name:
+    "[postgres] fault: terminated backends — the next query reconnects, a transaction in flight commits nothing",
+  ignore: url === undefined,
+  async fn() {
+    const applicationName = `kit-fault-${crypto.randomUUID().slice(0, 8)}`;
+    await using admin = await db.create({ ...db.defaultConfig("development"), url }, {
+      driver: postgresDb(),
+      logger: quiet(),
+    });
+    await using app = await db.create({ ...db.defaultConfig("development"), url, poolSize: 2 }, {
+      driver: postgresDb({ applicationName }),
+      logger: quiet(),
+    });
+    const table = db.identifier(`fault_${applicationName.replaceAll("-", "_")}`);
+    await app.sql`create table ${table} (id int4)`;
+    try {
+      // pg_terminate_backend only signals: wait until the backends are gone and the client has
+      // read the server's goodbye on each idle connection.
+      const terminate = async () => {
+        await admin
+          .sql`select pg_terminate_backend(pid) from pg_stat_activity where application_name = ${applicationName}`;
+        await eventually(async () => {
+          const left = await admin
+            .sql`select 1 from pg_stat_activity where application_name = ${applicationName}`;
+          assert.equal(left.length, 0);
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      };
+
+      await terminate();
+      const [row] = await app.sql<{ one: number }>`select 1 as one`;
+      assert.equal(row.one, 1, "the next query ran on a new connection");
+
+      await assert.rejects(
+        app.transaction(async (tx) => {
+          await tx.sql`insert into ${table} values (1)`;
+          await terminate();
+          await tx.sql`insert into ${table} values (2)`;
+        }),
+        (error: Error) => error instanceof db.SqlError || error instanceof db.DriverError,
+      );
+      const rows = await app.sql`select * from ${table}`;
+      assert.equal(rows.length, 0, "nothing of the interrupted transaction was committed");
+      await app.sql`insert into ${table} values (3)`;
+      assert.equal((await app.sql`select * from ${table}`).length, 1);
+    } finally {
+      await admin.sql`drop table if exists ${table}`;
+    }
+  },
+});
+
+Deno.test({
+  name: "[postgres] reads go to the replicas, writes and transactions to the primary",
+  ignore: url === undefined,
+  async fn() {
+    // The "replica" is the same server under another application name, so the session shows which pool ran.
+    const replicaUrl = `${url}${url?.includes("?") ? "&" : "?"}application_name=kit-replica`;
+    await using database = await db.create(
+      { ...db.defaultConfig("development"), url, replicas: [replicaUrl] },
+      { driver: postgresDb({ applicationName: "kit-primary" }), logger: quiet() },
+    );
+    const name = async (queryable: db.Queryable) =>
+      (await queryable.sql<{ name: string }>`select current_setting('application_name') as name`)[0]
+        .name;
+    assert.equal(await name(database.reader()), "kit-replica");
+    assert.equal(await name(database.writer()), "kit-primary");
+    assert.equal(await name(database), "kit-primary");
+    assert.equal(await database.transaction((tx) => name(tx)), "kit-primary");
+  },
+});
+
+Deno.test({
+  name:
+    "[postgres] create() against an unreachable server fails with a DriverError naming postgres",
+  ignore: url === undefined,
+  async fn() {
+    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (listener.addr as Deno.NetAddr).port;
+    listener.close();
+    await assert.rejects(
+      db.create({
+        ...db.defaultConfig("production"),
+        url: `postgres://postgres@127.0.0.1:${port}/test`,
+      }, {
+        driver: postgresDb({ connectTimeoutMs: 2000 }),
+      }),
+      (error: Error) =>
+        error instanceof db.DriverError && error.driver === "postgres" &&
+        error.operation === "connect",
+    );
+  },
+});
