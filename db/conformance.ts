@@ -296,7 +296,7 @@ export function dbConformance(options: DbSuiteOptions): void {
   });
 
   test("slow statements are logged with their duration and without parameter values", async () => {
-    await using env = await setup("slow");
+    await using _env = await setup("slow"); // keeps the shared database open, as every case does
     const logs = clog.memorySink();
     const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
       sinks: [logs],
