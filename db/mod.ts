@@ -340,15 +340,21 @@ export async function create(
   const logger = options.logger ?? namespace("db");
   const { writer, readers } = await driver.connect(config);
 
-  const execute = async <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
-    const { text, params } = query.render();
-    const started = performance.now();
-    const result = await executor.query(text, params);
-    const ms = performance.now() - started;
-    if (config.slowQueryMs > 0 && ms >= config.slowQueryMs) {
-      logger.warn("slow query", { ms: Math.round(ms), statement: text });
+  const execute = <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
+    let rendered: { text: string; params: unknown[] };
+    try {
+      rendered = query.render();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    return result.rows as T[];
+    const started = performance.now();
+    return executor.query(rendered.text, rendered.params).then((result) => {
+      const ms = performance.now() - started;
+      if (config.slowQueryMs > 0 && ms >= config.slowQueryMs) {
+        logger.warn("slow query", { ms: Math.round(ms), statement: rendered.text });
+      }
+      return result.rows as T[];
+    });
   };
   const tagFor = (executor: () => DbExecutor): SqlTag => (strings, ...values) =>
     new Query(strings, values, (query) => execute(executor(), query));

@@ -63,15 +63,19 @@ type Sql = ReturnType<typeof postgres>;
 
 function executor(client: Pick<Sql, "unsafe">) {
   return {
-    async query(text: string, params: readonly unknown[]): Promise<QueryResult> {
-      try {
-        const result = await client.unsafe(text, normalizeParams(params) as never[]);
-        // A plain array, like PGlite's, not postgres.js's Result subclass.
-        const rows = Array.from(result) as Record<string, unknown>[];
-        return { rows, rowCount: result.count ?? rows.length };
-      } catch (error) {
-        throw translate(error, text, "query");
-      }
+    query(text: string, params: readonly unknown[]): Promise<QueryResult> {
+      // Named prepared statements, as postgres.js does for tagged templates: parsed once per
+      // connection. Plain .then chaining: this is the hot path.
+      return client.unsafe(text, normalizeParams(params) as never[], { prepare: true }).then(
+        (result) => {
+          // A plain array, like PGlite's, not postgres.js's Result subclass.
+          const rows = Array.from(result) as Record<string, unknown>[];
+          return { rows, rowCount: result.count ?? rows.length };
+        },
+        (error) => {
+          throw translate(error, text, "query");
+        },
+      );
     },
     async exec(script: string): Promise<void> {
       try {

@@ -1,0 +1,50 @@
+/**
+ * The db provider on the postgres driver beside raw postgres.js, 100 concurrent
+ * `select 1` per iteration against the same server in one run: the provider's
+ * overhead should stay within 5%. Also reports PGlite's start-up time.
+ *
+ * Run: KIT_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test deno bench --allow-all bench/postgres_bench.ts
+ */
+import postgres from "postgres";
+import * as db from "../db/mod.ts";
+import { pgliteDb } from "../drivers/pglite.ts";
+import { postgresDb } from "../drivers/postgres.ts";
+
+const url = Deno.env.get("KIT_POSTGRES_URL");
+const ignore = url === undefined;
+const raw = ignore ? undefined : postgres(url, { max: 10 });
+const kit = ignore
+  ? undefined
+  : await db.create({ ...db.defaultConfig("production"), url, poolSize: 10 }, {
+    driver: postgresDb(),
+  });
+const batch = Array.from({ length: 100 });
+
+Deno.bench("raw postgres.js: 100 concurrent select 1", {
+  group: "select 1 x100",
+  baseline: true,
+  ignore,
+}, async () => {
+  await Promise.all(batch.map(() => raw!`select 1 as one`));
+});
+Deno.bench(
+  "kit postgres driver: 100 concurrent select 1",
+  { group: "select 1 x100", ignore },
+  async () => {
+    await Promise.all(batch.map(() => kit!.sql`select 1 as one`));
+  },
+);
+
+Deno.bench("PGlite: start an in-memory database, run select 1, close", {
+  group: "pglite",
+  n: 5,
+  warmup: 1,
+}, async () => {
+  await using database = await db.create(db.defaultConfig("development"), { driver: pgliteDb() });
+  await database.sql`select 1`;
+});
+
+globalThis.addEventListener("unload", () => {
+  raw?.end();
+  kit?.close();
+});
