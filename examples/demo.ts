@@ -3,7 +3,7 @@
  *
  * Run: deno task demo
  */
-import { cache, clog, coord, uid } from "../mod.ts";
+import { cache, clog, coord, db, uid } from "../mod.ts";
 
 const out = (text = ""): void => console.log(text);
 const heading = (title: string): void =>
@@ -162,6 +162,47 @@ out(
   `cache lock acquired with fencing token ${job.token}; a second tryAcquire gives ${await kv.lock
     .tryAcquire("nightly-report")}`,
 );
+
+heading("db: real PostgreSQL in process (PGlite driver)");
+const startedDb = performance.now();
+await using database = await db.create(db.defaultConfig("development"), {
+  logger: clog.create({ ...clog.defaultConfig("development"), level: "warn" }).namespace("db"),
+});
+out(`PGlite started in ${(performance.now() - startedDb).toFixed(0)} ms`);
+const migrations = [
+  {
+    id: "001_users",
+    sql: "create table users (id int8 primary key, name text not null, profile jsonb)",
+  },
+  {
+    id: "002_orders",
+    sql: "create table orders (id int8 primary key, user_id int8 references users, total numeric)",
+  },
+];
+const applied = await database.migrate(migrations);
+out(
+  `migrations applied: ${applied.join(", ")} (running them again applies ${
+    (await database.migrate(migrations)).length
+  })`,
+);
+const userId = ids.nextId();
+await database.transaction(async (tx) => {
+  await tx.sql`insert into users values (${userId}, ${"ann"}, ${{ plan: "pro" }})`;
+  await tx.sql`insert into orders values (${ids.nextId()}, ${userId}, ${"19.90"})`;
+});
+const [user] = await database.sql<{ id: bigint; name: string; profile: unknown; total: string }>`
+  select u.id, u.name, u.profile, o.total from users u join orders o on o.user_id = u.id where u.id = ${userId}`;
+out(
+  `row: id ${user.id} (bigint), name ${user.name}, profile ${
+    JSON.stringify(user.profile)
+  }, total ${user.total} (exact numeric)`,
+);
+const declined = await database.transaction(async (tx) => {
+  await tx.sql`insert into users values (${ids.nextId()}, ${"bo"}, ${null})`;
+  throw new Error("payment declined");
+}).catch((error: Error) => error.message);
+const users = await database.sql`select 1 from users`;
+out(`a failed transaction rolled back (${declined}): still ${users.length} user`);
 
 clog.close();
 out("\nDemo finished: every component ran on its memory driver, no service was used.");
