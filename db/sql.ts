@@ -87,7 +87,11 @@ export class Deferred {
   /** Produces the identifier or throws. */
   readonly resolve: () => Identifier;
 
-  /** @param resolve Produces the identifier or throws why it cannot. */
+  /**
+   * Creates the deferred identifier.
+   *
+   * @param resolve Produces the identifier or throws why it cannot.
+   */
   constructor(resolve: () => Identifier) {
     this.resolve = resolve;
   }

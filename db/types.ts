@@ -12,9 +12,15 @@
 export interface DbConfig {
   /** `postgres://user:password@host:port/database`; overrides the separate fields. */
   readonly url?: string;
-  /** @default {"127.0.0.1"} */
+  /**
+   * Server host.
+   * @default {"127.0.0.1"}
+   */
   readonly host?: string;
-  /** @default {5432} */
+  /**
+   * Server port.
+   * @default {5432}
+   */
   readonly port?: number;
   /** Database name. */
   readonly database?: string;
