@@ -25,6 +25,7 @@
  */
 import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
+import { fnv1a } from "../internal/hash.ts";
 import { sleep } from "../internal/queue.ts";
 import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
 import {
@@ -252,15 +253,6 @@ function validateConfig(config: DbConfig): void {
       `Cannot create db as 'port' must be from 1 to 65535: current value is ${config.port}`,
     );
   }
-}
-
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
 }
 
 function sharded(table: string, options: ShardOptions): ShardedTable {

@@ -1,0 +1,95 @@
+/**
+ * The mq driver interface, with Kafka's semantics: topics split into
+ * partitions, a message's key choosing its partition, consumer groups whose
+ * members share the partitions, and offsets committed only after the handler
+ * succeeded (at-least-once).
+ *
+ * @module
+ */
+import { fnv1a } from "../internal/hash.ts";
+
+/** A message as the driver stores it: value already serialized. */
+export interface OutgoingRecord {
+  /** Topic. */
+  readonly topic: string;
+  /** Key: messages with one key go to one partition and keep their order. */
+  readonly key: string | undefined;
+  /** Serialized value. */
+  readonly value: string;
+  /** Headers (trace context, error details of dead letters). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/** A delivered record. */
+export interface IncomingRecord extends OutgoingRecord {
+  /** Partition it was read from. */
+  readonly partition: number;
+  /** Offset within the partition (a stream id for Redis). */
+  readonly offset: string;
+  /** When it was produced, in Unix ms. */
+  readonly timestamp: number;
+}
+
+/** Called for each record in partition order; the driver commits the record once it resolves. */
+export type RecordHandler = (record: IncomingRecord) => Promise<void>;
+
+/** Options of a driver subscription. */
+export interface DriverSubscribeOptions {
+  /** Where a group without a committed offset starts: the oldest retained record or only new ones. */
+  readonly fromBeginning: boolean;
+}
+
+/** A running subscription of one group member. */
+export interface DriverSubscription {
+  /** Partitions this member owns now, as `topic:partition`. */
+  assigned(): string[];
+  /** Stops fetching; in-flight records finish. */
+  pause(): void;
+  /** Fetches again. */
+  resume(): void;
+  /** Leaves the group after in-flight records finished and were committed. */
+  close(): Promise<void>;
+}
+
+/** Topic administration. */
+export interface MqAdmin {
+  /** Creates a topic; resolves to false when it already existed. */
+  createTopic(topic: string, partitions: number): Promise<boolean>;
+  /** Number of partitions of a topic, or undefined when it does not exist. */
+  partitions(topic: string): Promise<number | undefined>;
+  /** Every topic. */
+  listTopics(): Promise<string[]>;
+}
+
+/** A message-queue backend. */
+export interface MqDriver {
+  /** Name for errors and logs: `memory`, `redis`, `kafka`. */
+  readonly name: string;
+  /** Topic administration. */
+  readonly admin: MqAdmin;
+  /** Appends records, each to the partition its key hashes to (round robin without key). */
+  produce(records: readonly OutgoingRecord[]): Promise<void>;
+  /**
+   * Joins `group` for `topics` and calls `handler` for every record of the partitions this member
+   * is assigned, one at a time per partition, committing each after its handler resolved.
+   */
+  subscribe(
+    group: string,
+    topics: readonly string[],
+    options: DriverSubscribeOptions,
+    handler: RecordHandler,
+  ): Promise<DriverSubscription>;
+  /** Releases connections and timers. */
+  close(): Promise<void>;
+}
+
+/**
+ * The partition of a keyed record: FNV-1a of the key modulo the partition count, on every driver.
+ *
+ * @param key The record's key.
+ * @param partitions The topic's partition count.
+ * @returns The partition.
+ */
+export function partitionOf(key: string, partitions: number): number {
+  return fnv1a(key) % partitions;
+}
