@@ -23,3 +23,4 @@ export * as uid from "./uid/mod.ts";
 export * as coord from "./coord/mod.ts";
 export * as cache from "./cache/mod.ts";
 export * as db from "./db/mod.ts";
+export * as mq from "./mq/mod.ts";

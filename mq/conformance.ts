@@ -1,0 +1,341 @@
+/**
+ * The behaviour every mq driver must show, as `Deno.test` cases, with several
+ * providers (processes) on one backend.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { mqConformance } from "@gochat/kit/mq/conformance";
+ * import { mq } from "@gochat/kit";
+ *
+ * const broker = new mq.MemoryMqBroker();
+ * mqConformance({
+ *   name: "memory",
+ *   makeDriver: () => mq.memoryMq({ broker }),
+ *   crash: (driver) => (driver as mq.MemoryMqDriver).crash(),
+ * });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { testKeyspace } from "../testing/keyspace.ts";
+import * as mq from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface MqSuiteOptions {
+  /** Driver name for test names (`[redis] …`). */
+  readonly name: string;
+  /** A new client of the shared backend; one per provider ("process"). */
+  makeDriver(): mq.MqDriver | Promise<mq.MqDriver>;
+  /**
+   * Kills a client the way a crashed process dies: no commit, no goodbye. Drivers that cannot do
+   * this in process leave it out and test it with a real process in their own test file.
+   */
+  crash?(driver: mq.MqDriver): void | Promise<void>;
+  /** How long the backend takes to notice a dead member and reassign its partitions. */
+  readonly failoverMs?: number;
+  /** Ignore every case (the backend is not available). */
+  readonly ignore?: boolean;
+}
+
+/**
+ * Registers the mq conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function mqConformance(options: MqSuiteOptions): void {
+  const { name } = options;
+  const failoverMs = options.failoverMs ?? 1000;
+
+  async function providers(label: string, count = 2, config: Partial<mq.MqConfig> = {}) {
+    const topic = testKeyspace(label).replace(/[^a-zA-Z0-9._-]+/g, ".").replace(/\.+$/, "");
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    const drivers: mq.MqDriver[] = [];
+    const list: mq.Mq[] = [];
+    for (let i = 0; i < count; i++) {
+      const driver = await options.makeDriver();
+      drivers.push(driver);
+      list.push(
+        await mq.create({ ...mq.defaultConfig("development"), retryBackoffMs: 10, ...config }, {
+          driver,
+          logger,
+        }),
+      );
+    }
+    await list[0].admin.createTopic(topic, 4);
+    return {
+      topic,
+      logs,
+      drivers,
+      mqs: list,
+      async [Symbol.asyncDispose]() {
+        await Promise.all(list.map((provider) => provider.close()));
+      },
+    };
+  }
+
+  const test = (title: string, fn: () => Promise<void>, unsupported = false) => {
+    if (!unsupported) Deno.test({ name: `[${name}] mq: ${title}`, ignore: options.ignore, fn });
+  };
+
+  test("per-key order is kept, and every message arrives once", async () => {
+    await using env = await providers("order", 1);
+    const [queue] = env.mqs;
+    const seen = new Map<string, number[]>();
+    let count = 0;
+    await using _subscription = await queue.consumer("g").subscribe<number>(
+      [env.topic],
+      async (message) => {
+        const list = seen.get(message.key as string) ?? [];
+        list.push(message.value);
+        seen.set(message.key as string, list);
+        count++;
+      },
+    );
+    for (let i = 0; i < 200; i++) {
+      queue.producer().send({ topic: env.topic, key: `k${i % 7}`, value: i });
+    }
+    await queue.producer().flush();
+    await eventually(() => assert.equal(count, 200), { timeoutMs: 10_000 });
+    for (const [key, values] of seen) {
+      assert.deepEqual(values, [...values].sort((a, b) => a - b), `order of ${key}`);
+    }
+    assert.equal(seen.size, 7);
+  });
+
+  test("members of one group share the partitions; each group gets every message", async () => {
+    await using env = await providers("groups", 3);
+    const [a, b, c] = env.mqs;
+    const byMember = [new Set<number>(), new Set<number>()];
+    const other = new Set<number>();
+    await using subA = await a.consumer("shared").subscribe<number>(
+      [env.topic],
+      async (m) => void byMember[0].add(m.value),
+    );
+    await using subB = await b.consumer("shared").subscribe<number>(
+      [env.topic],
+      async (m) => void byMember[1].add(m.value),
+    );
+    await using _subC = await c.consumer("other").subscribe<number>(
+      [env.topic],
+      async (m) => void other.add(m.value),
+    );
+    await eventually(() => {
+      assert.equal(subA.assigned().length + subB.assigned().length, 4);
+      assert.ok(subA.assigned().length > 0 && subB.assigned().length > 0);
+    }, { timeoutMs: failoverMs * 5 + 5000 });
+    assert.deepEqual(subA.assigned().filter((p) => subB.assigned().includes(p)), [], "disjoint");
+    for (let i = 0; i < 100; i++) a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
+    await a.producer().flush();
+    await eventually(() => {
+      assert.equal(byMember[0].size + byMember[1].size, 100);
+      assert.equal(other.size, 100);
+    }, { timeoutMs: 10_000 });
+    assert.ok(byMember[0].size > 0 && byMember[1].size > 0, "both members worked");
+    assert.equal(
+      [...byMember[0]].filter((v) => byMember[1].has(v)).length,
+      0,
+      "no message went to both",
+    );
+  });
+
+  test("a member leaving hands its partitions over, and nothing is lost", async () => {
+    await using env = await providers("rebalance", 2);
+    const [a, b] = env.mqs;
+    const seen = new Set<number>();
+    const subA = await a.consumer("g").subscribe<number>(
+      [env.topic],
+      async (m) => void seen.add(m.value),
+    );
+    for (let i = 0; i < 20; i++) a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
+    await a.producer().flush();
+    await eventually(() => assert.equal(seen.size, 20));
+    await using subB = await b.consumer("g").subscribe<number>(
+      [env.topic],
+      async (m) => void seen.add(m.value),
+    );
+    await eventually(() => assert.ok(subB.assigned().length > 0), {
+      timeoutMs: failoverMs * 5 + 5000,
+    });
+    await subA.close();
+    await eventually(() => assert.equal(subB.assigned().length, 4), {
+      timeoutMs: failoverMs * 5 + 5000,
+    });
+    for (let i = 20; i < 40; i++) b.producer().send({ topic: env.topic, key: `k${i}`, value: i });
+    await b.producer().flush();
+    await eventually(() => assert.equal(seen.size, 40), { timeoutMs: 10_000 });
+  });
+
+  test("a failing message is retried with backoff, then dead-lettered with its error; the rest flows on", async () => {
+    await using env = await providers("dlq", 1);
+    const [queue] = env.mqs;
+    const attempts = new Map<string, number>();
+    const done: string[] = [];
+    await using _subscription = await queue.consumer("g").subscribe<string>(
+      [env.topic],
+      async (m) => {
+        attempts.set(m.value, m.attempt);
+        if (m.value === "flaky" && m.attempt < 3) throw new Error("temporary");
+        if (m.value === "poison") throw new Error("cannot process poison");
+        done.push(m.value);
+      },
+    );
+    const dead: mq.ConsumedMessage<string>[] = [];
+    await using _dlq = await queue.consumer("dlq-reader").subscribe<string>(
+      [`${env.topic}.dlq`],
+      async (m) => void dead.push(m),
+    );
+    for (const value of ["flaky", "poison", "fine"]) {
+      await queue.producer().sendSync({ topic: env.topic, key: "same", value });
+    }
+    await eventually(() => assert.deepEqual(done, ["flaky", "fine"]), { timeoutMs: 10_000 });
+    assert.equal(attempts.get("flaky"), 3);
+    assert.equal(attempts.get("poison"), 4, "1 attempt + maxRetries (3)");
+    await eventually(() => assert.equal(dead.length, 1), { timeoutMs: 10_000 });
+    assert.equal(dead[0].value, "poison");
+    assert.equal(dead[0].headers["x-error"], "cannot process poison");
+    assert.equal(dead[0].headers["x-original-topic"], env.topic);
+    assert.equal(dead[0].headers["x-attempts"], "4");
+  });
+
+  test(
+    "a crashed member's unacknowledged message is delivered to another member; nothing is lost",
+    async () => {
+      await using env = await providers("crash", 2);
+      const [a, b] = env.mqs;
+      const handledByB = new Set<number>();
+      let started!: () => void;
+      const inFlight = new Promise<void>((resolve) => (started = resolve));
+      await a.consumer("g").subscribe<number>([env.topic], async (m) => {
+        if (m.value === 0) {
+          started();
+          await new Promise(() => {}); // the process dies in the middle of this message
+        }
+      });
+      await a.producer().sendSync({ topic: env.topic, key: "k", value: 0 });
+      await inFlight;
+      await using _subB = await b.consumer("g").subscribe<number>(
+        [env.topic],
+        async (m) => void handledByB.add(m.value),
+      );
+      await options.crash?.(env.drivers[0]);
+      for (let i = 1; i <= 5; i++) {
+        await b.producer().sendSync({ topic: env.topic, key: "k", value: i });
+      }
+      await eventually(() => assert.deepEqual([...handledByB].sort(), [0, 1, 2, 3, 4, 5]), {
+        timeoutMs: failoverMs * 5 + 10_000,
+      });
+    },
+    !options.crash,
+  );
+
+  test("the producer's trace id reaches the consumer's handler and its log lines", async () => {
+    await using env = await providers("trace", 1);
+    const [queue] = env.mqs;
+    const traceId = clog.newTraceId();
+    const seen: (string | undefined)[] = [];
+    const sink = clog.memorySink();
+    using logger = clog.create({ level: "info", format: "json", output: "stdout" }, {
+      sinks: [sink],
+    });
+    await using _subscription = await queue.consumer("g").subscribe([env.topic], async (m) => {
+      seen.push(clog.traceId());
+      logger.info("consumed", { header: m.headers.traceparent });
+    });
+    await clog.withTrace(traceId, async () => {
+      logger.info("producing");
+      await queue.producer().sendSync({ topic: env.topic, value: "hello" });
+    });
+    await eventually(() => assert.deepEqual(seen, [traceId]));
+    assert.deepEqual(sink.records.map((r) => r.traceId), [traceId, traceId]);
+    assert.match(
+      String(sink.records[1].fields.header),
+      new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
+    );
+  });
+
+  test("pause stops delivery, resume brings it back; close waits for the message in flight", async () => {
+    await using env = await providers("pause", 2);
+    const [a, b] = env.mqs;
+    const seen: number[] = [];
+    const subscription = await a.consumer("g").subscribe<number>([env.topic], async (m) => {
+      await new Promise((resolve) => setTimeout(resolve, m.value === 99 ? 200 : 0));
+      seen.push(m.value);
+    });
+    subscription.pause();
+    await a.producer().sendSync({ topic: env.topic, key: "k", value: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual(seen, [], "nothing while paused");
+    subscription.resume();
+    await eventually(() => assert.deepEqual(seen, [1]), { timeoutMs: 10_000 });
+    await a.producer().sendSync({ topic: env.topic, key: "k", value: 99 });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await subscription.close();
+    assert.deepEqual(seen, [1, 99], "close let the slow message finish");
+    const again: number[] = [];
+    await using _next = await b.consumer("g").subscribe<number>(
+      [env.topic],
+      async (m) => void again.push(m.value),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(again, [], "it was committed, so the group does not see it again");
+  });
+
+  test("a new group starts at the earliest or the latest message as asked", async () => {
+    await using env = await providers("start", 1);
+    const [queue] = env.mqs;
+    await queue.producer().sendSync({ topic: env.topic, key: "k", value: "old" });
+    const earliest: string[] = [];
+    const latest: string[] = [];
+    await using _e = await queue.consumer("early").subscribe<string>(
+      [env.topic],
+      async (m) => void earliest.push(m.value),
+      {
+        start: "earliest",
+      },
+    );
+    await using _l = await queue.consumer("late").subscribe<string>(
+      [env.topic],
+      async (m) => void latest.push(m.value),
+      {
+        start: "latest",
+      },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await queue.producer().sendSync({ topic: env.topic, key: "k", value: "new" });
+    await eventually(() => {
+      assert.deepEqual(earliest, ["old", "new"]);
+      assert.deepEqual(latest, ["new"]);
+    }, { timeoutMs: 10_000 });
+  });
+
+  test("bad input gets a clear error and the producer stays usable", async () => {
+    await using env = await providers("bad", 1, { maxMessageBytes: 100, autoCreateTopics: false });
+    const producer = env.mqs[0].producer();
+    assert.throws(
+      () => producer.send({ topic: env.topic, value: "x".repeat(200) }),
+      mq.MessageTooLargeError,
+    );
+    assert.throws(() => producer.send({ topic: env.topic, value: 1n }), /value is a bigint/);
+    assert.throws(
+      () => producer.send({ topic: "", value: 1 }),
+      /'topic' must be a non-empty string/,
+    );
+    await assert.rejects(
+      producer.sendSync({ topic: `${env.topic}.missing`, value: 1 }),
+      mq.UnknownTopicError,
+    );
+    await producer.sendSync({ topic: env.topic, value: "still fine" });
+    const seen: string[] = [];
+    await using _s = await env.mqs[0].consumer("g").subscribe<string>(
+      [env.topic],
+      async (m) => void seen.push(m.value),
+    );
+    await eventually(() => assert.deepEqual(seen, ["still fine"]), { timeoutMs: 10_000 });
+  });
+}

@@ -1,0 +1,597 @@
+/**
+ * mq: producers and consumer groups with Kafka's semantics on every driver —
+ * partitions chosen by key (order kept per key), groups whose members share
+ * the partitions, offsets committed only after the handler succeeded, failed
+ * messages retried with backoff and then sent to a dead-letter topic. The
+ * producer writes the W3C `traceparent` of clog's trace context into the
+ * headers, and the consumer runs the handler inside that trace.
+ *
+ * @example Publish and consume in standalone mode
+ * ```ts
+ * import { mq } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using queue = await mq.create(mq.defaultConfig("development"));
+ * const seen: string[] = [];
+ * let done!: () => void;
+ * const all = new Promise<void>((resolve) => (done = resolve));
+ * const subscription = await queue.consumer("billing").subscribe(["orders"], async (message) => {
+ *   seen.push(message.value as string);
+ *   if (seen.length === 2) done();
+ * });
+ * await queue.producer().sendSync({ topic: "orders", key: "u1", value: "created" });
+ * await queue.producer().sendSync({ topic: "orders", key: "u1", value: "paid" });
+ * await all;
+ * assert.deepEqual(seen, ["created", "paid"]);
+ * await subscription.close();
+ * ```
+ *
+ * @module
+ */
+import { type Logger, namespace, newSpanId, traceContext, withTrace } from "../clog/mod.ts";
+import { requireEnv } from "../internal/env.ts";
+import { encodeJson } from "../internal/json.ts";
+import { sleep } from "../internal/queue.ts";
+import { memoryMq } from "./memory.ts";
+import type {
+  DriverSubscription,
+  IncomingRecord,
+  MqAdmin,
+  MqDriver,
+  OutgoingRecord,
+} from "./types.ts";
+
+export { DriverError } from "../internal/errors.ts";
+export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
+export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
+export { partitionOf } from "./types.ts";
+export type {
+  DriverSubscribeOptions,
+  DriverSubscription,
+  IncomingRecord,
+  MqAdmin,
+  MqDriver,
+  OutgoingRecord,
+  RecordHandler,
+} from "./types.ts";
+
+/** Static settings of an mq provider. */
+export interface MqConfig {
+  /**
+   * Largest message accepted (key, value and headers, in UTF-8 bytes).
+   * @default {1048576}
+   */
+  readonly maxMessageBytes: number;
+  /**
+   * How long `send` waits to batch more messages.
+   * @default {5}
+   */
+  readonly lingerMs: number;
+  /**
+   * Messages per batch at most.
+   * @default {500}
+   */
+  readonly maxBatchSize: number;
+  /**
+   * Create unknown topics on first use (with `defaultPartitions`) instead of failing.
+   * @default {true in development, false in production}
+   */
+  readonly autoCreateTopics: boolean;
+  /**
+   * Partitions of auto-created topics.
+   * @default {3}
+   */
+  readonly defaultPartitions: number;
+  /**
+   * Extra attempts of a failing handler before the message goes to the dead-letter topic.
+   * @default {3}
+   */
+  readonly maxRetries: number;
+  /**
+   * First retry delay; doubles on each attempt.
+   * @default {100}
+   */
+  readonly retryBackoffMs: number;
+  /**
+   * Dead-letter topic name: the message's topic plus this suffix.
+   * @default {".dlq"}
+   */
+  readonly deadLetterSuffix: string;
+}
+
+/** A message to send. */
+export interface Message<T = unknown> {
+  /** Topic. */
+  readonly topic: string;
+  /** Key: one key, one partition, order kept. Round robin without. */
+  readonly key?: string;
+  /** Value; JSON-encoded. */
+  readonly value: T;
+  /** Extra headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A message delivered to a handler. */
+export interface ConsumedMessage<T = unknown> {
+  /** Topic. */
+  readonly topic: string;
+  /** Partition. */
+  readonly partition: number;
+  /** Offset within the partition. */
+  readonly offset: string;
+  /** Key, if any. */
+  readonly key: string | undefined;
+  /** Decoded value. */
+  readonly value: T;
+  /** Headers, `traceparent` included. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** When it was produced, in Unix ms. */
+  readonly timestamp: number;
+  /** 1 on the first delivery to the handler, 2 on the first retry, … */
+  readonly attempt: number;
+}
+
+/** Handles one message; a rejection retries it, then dead-letters it. */
+export type Handler<T = unknown> = (message: ConsumedMessage<T>) => Promise<void>;
+
+/** A running subscription. */
+export interface Subscription extends AsyncDisposable {
+  /** Partitions this member owns now, as `topic:partition`. */
+  assigned(): string[];
+  /** Stops taking new messages. */
+  pause(): void;
+  /** Takes messages again. */
+  resume(): void;
+  /** Finishes and commits in-flight messages, then leaves the group. */
+  close(): Promise<void>;
+}
+
+/** Options of `subscribe`. */
+export interface SubscribeOptions {
+  /**
+   * Where a new group starts: `earliest` (every retained message) or `latest` (only new ones).
+   * @default {"earliest"}
+   */
+  readonly start?: "earliest" | "latest";
+}
+
+/** A consumer group member factory. */
+export interface Consumer {
+  /** The group. */
+  readonly groupId: string;
+  /** Joins the group for `topics`. */
+  subscribe<T = unknown>(
+    topics: readonly string[],
+    handler: Handler<T>,
+    options?: SubscribeOptions,
+  ): Promise<Subscription>;
+}
+
+/** Sends messages, batched. */
+export interface Producer {
+  /**
+   * Queues a message; the batch goes out after `lingerMs` or when full. `callback` gets the
+   * outcome (an error, or undefined once stored).
+   *
+   * @throws {TypeError} When the value cannot be encoded.
+   * @throws {MessageTooLargeError} Over `maxMessageBytes`.
+   */
+  send<T>(message: Message<T>, callback?: (error: Error | undefined) => void): void;
+  /** Sends a message and resolves once it is stored. */
+  sendSync<T>(message: Message<T>): Promise<void>;
+  /** Sends everything queued now. */
+  flush(): Promise<void>;
+}
+
+/** An mq provider. */
+export interface Mq extends AsyncDisposable {
+  /** Name of the driver in use. */
+  readonly driver: string;
+  /** Topic administration. */
+  readonly admin: MqAdmin;
+  /** The provider's producer. */
+  producer(): Producer;
+  /** A consumer of `groupId`. */
+  consumer(groupId: string): Consumer;
+  /** Flushes the producer, closes subscriptions, closes the driver. */
+  close(): Promise<void>;
+}
+
+/** Dependencies of an mq provider. */
+export interface CreateOptions {
+  /** The backend; `memoryMq()` (standalone) by default. The provider closes it. */
+  readonly driver?: MqDriver;
+  /** Logger; `clog.namespace("mq")` by default. */
+  readonly logger?: Logger;
+}
+
+/** A message over `maxMessageBytes`. */
+export class MessageTooLargeError extends Error {
+  /** Stable code. */
+  readonly code = "MQ_MESSAGE_TOO_LARGE";
+  /** Size of the message in bytes. */
+  readonly size: number;
+  /** The limit. */
+  readonly max: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param topic The topic.
+   * @param size The message size.
+   * @param max The limit.
+   */
+  constructor(topic: string, size: number, max: number) {
+    super(
+      `Cannot send to topic '${topic}' as the message is ${size} bytes, over maxMessageBytes (${max})`,
+    );
+    this.name = "MessageTooLargeError";
+    this.size = size;
+    this.max = max;
+  }
+}
+
+/** A topic that does not exist while `autoCreateTopics` is off. */
+export class UnknownTopicError extends Error {
+  /** Stable code. */
+  readonly code = "MQ_UNKNOWN_TOPIC";
+  /** The topic. */
+  readonly topic: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param topic The missing topic.
+   */
+  constructor(topic: string) {
+    super(
+      `Topic '${topic}' does not exist and autoCreateTopics is off: create it with admin.createTopic`,
+    );
+    this.name = "UnknownTopicError";
+    this.topic = topic;
+  }
+}
+
+/**
+ * The recommended configuration. Development creates topics on first use;
+ * production expects them to exist.
+ *
+ * @param env `"development"` or `"production"`.
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): MqConfig {
+  return {
+    maxMessageBytes: 1_048_576,
+    lingerMs: 5,
+    maxBatchSize: 500,
+    autoCreateTopics: requireEnv("mq", env) === "development",
+    defaultPartitions: 3,
+    maxRetries: 3,
+    retryBackoffMs: 100,
+    deadLetterSuffix: ".dlq",
+  };
+}
+
+function validateConfig(config: MqConfig): void {
+  if (config === null || typeof config !== "object") {
+    throw new TypeError(
+      `Cannot create mq as 'config' must be an object: current value is ${config}`,
+    );
+  }
+  for (
+    const [field, min] of [
+      ["maxMessageBytes", 1],
+      ["lingerMs", 0],
+      ["maxBatchSize", 1],
+      ["defaultPartitions", 1],
+      ["maxRetries", 0],
+      ["retryBackoffMs", 0],
+    ] as const
+  ) {
+    if (!Number.isSafeInteger(config[field]) || config[field] < min) {
+      throw new RangeError(
+        `Cannot create mq as '${field}' must be an integer of at least ${min}: current value is ${
+          config[field]
+        }`,
+      );
+    }
+  }
+  if (typeof config.autoCreateTopics !== "boolean") {
+    throw new TypeError(
+      `Cannot create mq as 'autoCreateTopics' must be a boolean: current value is ${config.autoCreateTopics}`,
+    );
+  }
+  if (typeof config.deadLetterSuffix !== "string" || config.deadLetterSuffix.length === 0) {
+    throw new TypeError(`Cannot create mq as 'deadLetterSuffix' must be a non-empty string`);
+  }
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+/** The W3C traceparent of the current clog trace, if the trace id is a W3C one. */
+function traceHeaders(): Record<string, string> {
+  const context = traceContext();
+  if (!context) return {};
+  if (/^[0-9a-f]{32}$/.test(context.traceId)) {
+    return { traceparent: `00-${context.traceId}-${context.spanId ?? newSpanId()}-01` };
+  }
+  return { "x-trace-id": context.traceId };
+}
+
+function traceOf(
+  headers: Readonly<Record<string, string>>,
+): { traceId: string; spanId?: string } | undefined {
+  const parent = headers.traceparent ? TRACEPARENT.exec(headers.traceparent) : null;
+  if (parent) return { traceId: parent[1], spanId: newSpanId() };
+  return headers["x-trace-id"] ? { traceId: headers["x-trace-id"] } : undefined;
+}
+
+const encoder = new TextEncoder();
+
+function byteLength(text: string): number {
+  // Exact only when it matters: a string of n UTF-16 units is at most 3n UTF-8 bytes.
+  return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
+}
+
+/**
+ * Creates an mq provider.
+ *
+ * @param config Batching, size limit, topic creation, retries; see {@linkcode defaultConfig}.
+ * @param options Driver (memory by default) and logger.
+ * @returns The provider.
+ * @throws {TypeError | RangeError} On invalid config.
+ */
+export async function create(
+  config: MqConfig = defaultConfig("development"),
+  options: CreateOptions = {},
+): Promise<Mq> {
+  validateConfig(config);
+  const driver = options.driver ?? memoryMq();
+  const logger = options.logger ?? namespace("mq");
+  const knownTopics = new Set<string>();
+
+  const ensureTopic = async (topic: string): Promise<void> => {
+    if (knownTopics.has(topic)) return;
+    if ((await driver.admin.partitions(topic)) === undefined) {
+      if (!config.autoCreateTopics) throw new UnknownTopicError(topic);
+      await driver.admin.createTopic(topic, config.defaultPartitions);
+      logger.info("topic created", { topic, partitions: config.defaultPartitions });
+    }
+    knownTopics.add(topic);
+  };
+
+  const toRecord = <T>(message: Message<T>): OutgoingRecord => {
+    if (message === null || typeof message !== "object") {
+      throw new TypeError(`Cannot send as 'message' must be an object`);
+    }
+    const { topic, key, headers = {} } = message;
+    if (typeof topic !== "string" || topic.length === 0) {
+      throw new TypeError(
+        `Cannot send as 'topic' must be a non-empty string: current value is ${
+          JSON.stringify(topic)
+        }`,
+      );
+    }
+    if (key !== undefined && typeof key !== "string") {
+      throw new TypeError(
+        `Cannot send to topic '${topic}' as 'key' must be a string: current value is ${
+          String(key)
+        }`,
+      );
+    }
+    const value = encodeJson(message.value, `the value of a message to topic '${topic}'`);
+    const allHeaders = { ...traceHeaders(), ...headers };
+    let size = byteLength(value) + byteLength(key ?? "");
+    for (const name in allHeaders) size += byteLength(name) + byteLength(allHeaders[name]);
+    if (size > config.maxMessageBytes) {
+      const exact = encoder.encode(value).length + encoder.encode(key ?? "").length +
+        encoder.encode(JSON.stringify(allHeaders)).length;
+      if (exact > config.maxMessageBytes) {
+        throw new MessageTooLargeError(topic, exact, config.maxMessageBytes);
+      }
+    }
+    return { topic, key, value, headers: allHeaders };
+  };
+
+  // Batching: one flush at a time, in order, so messages keep the order they were sent in.
+  let queued: { record: OutgoingRecord; callback?: (error: Error | undefined) => void }[] = [];
+  let lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    if (lingerTimer !== undefined) clearTimeout(lingerTimer);
+    lingerTimer = undefined;
+    const batch = queued;
+    queued = [];
+    if (batch.length === 0) return flushing;
+    flushing = flushing.then(async () => {
+      let error: Error | undefined;
+      try {
+        for (const topic of new Set(batch.map((item) => item.record.topic))) {
+          await ensureTopic(topic);
+        }
+        await driver.produce(batch.map((item) => item.record));
+      } catch (caught) {
+        error = caught instanceof Error ? caught : new Error(String(caught));
+      }
+      for (const item of batch) {
+        if (item.callback) {
+          try {
+            item.callback(error);
+          } catch (callbackError) {
+            logger.error("send callback threw", { err: callbackError });
+          }
+        } else if (error) {
+          logger.error("message could not be sent", { topic: item.record.topic, err: error });
+        }
+      }
+    });
+    return flushing;
+  };
+
+  const producer: Producer = {
+    send(message, callback) {
+      queued.push({ record: toRecord(message), callback });
+      if (queued.length >= config.maxBatchSize) void flush();
+      else lingerTimer ??= setTimeout(() => void flush(), config.lingerMs);
+    },
+    sendSync(message) {
+      return new Promise<void>((resolve, reject) => {
+        queued.push({
+          record: toRecord(message),
+          callback: (error) => (error ? reject(error) : resolve()),
+        });
+        void flush();
+      });
+    },
+    flush,
+  };
+
+  const subscriptions = new Set<Subscription>();
+
+  const consumer = (groupId: string): Consumer => {
+    if (typeof groupId !== "string" || groupId.length === 0) {
+      throw new TypeError(
+        `Cannot create consumer as 'groupId' must be a non-empty string: current value is ${
+          JSON.stringify(groupId)
+        }`,
+      );
+    }
+    return {
+      groupId,
+      async subscribe<T>(
+        topics: readonly string[],
+        handler: Handler<T>,
+        options: SubscribeOptions = {},
+      ): Promise<Subscription> {
+        if (
+          !Array.isArray(topics) || topics.length === 0 ||
+          topics.some((topic) => typeof topic !== "string" || !topic)
+        ) {
+          throw new TypeError(
+            `Cannot subscribe group '${groupId}' as 'topics' must be a non-empty list of topic names`,
+          );
+        }
+        if (typeof handler !== "function") {
+          throw new TypeError(
+            `Cannot subscribe group '${groupId}' as 'handler' must be a function`,
+          );
+        }
+        for (const topic of topics) await ensureTopic(topic);
+        let closing = false;
+
+        const deadLetter = async (record: IncomingRecord, error: unknown, attempts: number) => {
+          const topic = record.topic + config.deadLetterSuffix;
+          await ensureTopic(topic).catch(async (cause) => {
+            // A dead-letter topic is created even when auto-creation is off: losing the message is worse.
+            if (!(cause instanceof UnknownTopicError)) throw cause;
+            await driver.admin.createTopic(topic, 1);
+            knownTopics.add(topic);
+          });
+          const reason = error instanceof Error ? error : new Error(String(error));
+          await driver.produce([{
+            topic,
+            key: record.key,
+            value: record.value,
+            headers: {
+              ...record.headers,
+              "x-error": reason.message.slice(0, 1000),
+              "x-error-name": reason.name,
+              "x-original-topic": record.topic,
+              "x-original-partition": String(record.partition),
+              "x-original-offset": record.offset,
+              "x-consumer-group": groupId,
+              "x-attempts": String(attempts),
+            },
+          }]);
+          logger.error("message dead-lettered after its retries", {
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            deadLetterTopic: topic,
+            err: reason,
+          });
+        };
+
+        const deliver = async (record: IncomingRecord): Promise<void> => {
+          let value: T;
+          try {
+            value = JSON.parse(record.value) as T;
+          } catch (error) {
+            return await deadLetter(
+              record,
+              new TypeError(`message value is not JSON: ${(error as Error).message}`),
+              0,
+            );
+          }
+          const trace = traceOf(record.headers);
+          for (let attempt = 1;; attempt++) {
+            const message: ConsumedMessage<T> = {
+              topic: record.topic,
+              partition: record.partition,
+              offset: record.offset,
+              key: record.key,
+              value,
+              headers: record.headers,
+              timestamp: record.timestamp,
+              attempt,
+            };
+            try {
+              const run = () => handler(message);
+              await (trace ? withTrace(trace.traceId, run, { spanId: trace.spanId }) : run());
+              return;
+            } catch (error) {
+              if (attempt > config.maxRetries) return await deadLetter(record, error, attempt);
+              logger.warn("handler failed; retrying", {
+                topic: record.topic,
+                offset: record.offset,
+                attempt,
+                err: error,
+              });
+              // While closing, give up the retry: the record is not committed and comes again.
+              if (closing) throw error;
+              await sleep(Math.min(config.retryBackoffMs * 2 ** (attempt - 1), 30_000));
+            }
+          }
+        };
+
+        const inner: DriverSubscription = await driver.subscribe(groupId, topics, {
+          fromBeginning: (options.start ?? "earliest") === "earliest",
+        }, deliver);
+        let closed: Promise<void> | undefined;
+        const close = (): Promise<void> =>
+          closed ??= (async () => {
+            closing = true;
+            subscriptions.delete(subscription);
+            await inner.close();
+          })();
+        const subscription: Subscription = {
+          assigned: () => inner.assigned(),
+          pause: () => inner.pause(),
+          resume: () => inner.resume(),
+          close,
+          [Symbol.asyncDispose]: close,
+        };
+        subscriptions.add(subscription);
+        return subscription;
+      },
+    };
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      await flush();
+      await Promise.all([...subscriptions].map((subscription) => subscription.close()));
+      await driver.close();
+    })();
+
+  return {
+    driver: driver.name,
+    admin: driver.admin,
+    producer: () => producer,
+    consumer,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
