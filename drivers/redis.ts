@@ -1,7 +1,7 @@
 /**
  * Redis drivers over npm:ioredis. `redisCache()` is the cache driver;
  * `redisLock()` is the cache's lock on its own, for services that need a lock
- * but no etcd and no cache provider.
+ * but no etcd and no cache provider; `redisMq()` is the mq driver on Redis Streams.
  *
  * Commands are auto-pipelined; while Redis is unreachable they fail at once
  * with a `DriverError` naming the operation (no offline queue that would hang
@@ -34,6 +34,17 @@ import {
   type ZMember,
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
+import { sleep } from "../internal/queue.ts";
+import {
+  type DriverSubscribeOptions,
+  type DriverSubscription,
+  type IncomingRecord,
+  type MqAdmin,
+  type MqDriver,
+  type OutgoingRecord,
+  partitionOf,
+  type RecordHandler,
+} from "../mq/mod.ts";
 
 /** Connection options shared by the Redis drivers. */
 export interface RedisOptions {
@@ -497,4 +508,395 @@ export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLo
       await driver.close();
     })();
   return { ...service, close, [Symbol.asyncDispose]: close };
+}
+
+/** Options of {@linkcode redisMq}. */
+export interface RedisMqOptions extends RedisOptions {
+  /**
+   * Prefix of every key the driver uses.
+   * @default {"mq:"}
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Entries kept per partition stream (approximate trimming, XADD MAXLEN ~).
+   * @default {100000}
+   */
+  readonly retention?: number;
+  /**
+   * How long a member that stopped heart-beating keeps its partitions (crash detection).
+   * @default {3000}
+   */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * How often a member renews its membership and partition ownership.
+   * @default {1000}
+   */
+  readonly heartbeatMs?: number;
+}
+
+/** The Redis Streams mq driver, with a test hook that kills it like a crashed process. */
+export interface RedisMqDriver extends MqDriver {
+  /** Stops at once without acknowledging or releasing anything, as a killed process would. */
+  crash(): void;
+}
+
+interface StreamEntry {
+  id: string;
+  fields: string[];
+}
+
+function entryRecord(topic: string, partition: number, entry: StreamEntry): IncomingRecord {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < entry.fields.length; i += 2) fields[entry.fields[i]] = entry.fields[i + 1];
+  return {
+    topic,
+    partition,
+    offset: entry.id,
+    key: fields.k === undefined || fields.k === "" ? undefined : fields.k.slice(1),
+    value: fields.v ?? "",
+    headers: fields.h ? JSON.parse(fields.h) : {},
+    timestamp: Number(entry.id.split("-")[0]),
+  };
+}
+
+class RedisMq implements RedisMqDriver {
+  readonly name = "redis";
+  readonly admin: MqAdmin;
+  readonly #connection: Connection;
+  readonly #options: RedisMqOptions;
+  readonly #prefix: string;
+  readonly #partitionCache = new Map<string, number>();
+  readonly #subscriptions = new Set<{ stop(crashed: boolean): Promise<void> }>();
+  #roundRobin = 0;
+  #crashed = false;
+
+  constructor(options: RedisMqOptions) {
+    this.#options = options;
+    this.#prefix = options.keyPrefix ?? "mq:";
+    this.#connection = new Connection(options);
+    const client = () => this.#connection.client;
+    this.admin = {
+      createTopic: (topic, partitions) =>
+        this.#call("createTopic", async () => {
+          if (!Number.isSafeInteger(partitions) || partitions < 1) {
+            throw new RangeError(
+              `Cannot create topic '${topic}' as 'partitions' must be a positive integer: current value is ${partitions}`,
+            );
+          }
+          return (await client().hsetnx(`${this.#prefix}topics`, topic, String(partitions))) === 1;
+        }),
+      partitions: (topic) => this.#call("partitions", () => this.#partitions(topic)),
+      listTopics: () =>
+        this.#call(
+          "listTopics",
+          async () => (await client().hkeys(`${this.#prefix}topics`)).sort(),
+        ),
+    };
+  }
+
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw error instanceof DriverError || error instanceof RangeError
+        ? error
+        : new DriverError(this.name, operation, error);
+    }
+  }
+
+  async #partitions(topic: string): Promise<number | undefined> {
+    const cached = this.#partitionCache.get(topic);
+    if (cached !== undefined) return cached;
+    const stored = await this.#connection.client.hget(`${this.#prefix}topics`, topic);
+    if (stored === null) return undefined;
+    this.#partitionCache.set(topic, Number(stored));
+    return Number(stored);
+  }
+
+  #stream(topic: string, partition: number): string {
+    return `${this.#prefix}s:${topic}:${partition}`;
+  }
+
+  async ping(): Promise<void> {
+    await this.#call("connect", () => this.#connection.connect());
+  }
+
+  produce(records: readonly OutgoingRecord[]): Promise<void> {
+    return this.#call("produce", async () => {
+      if (this.#connection.client.status === "wait") await this.#connection.connect();
+      const pipeline = this.#connection.client.pipeline();
+      const retention = this.#options.retention ?? 100_000;
+      for (const record of records) {
+        const partitions = await this.#partitions(record.topic);
+        if (partitions === undefined) throw new Error(`topic '${record.topic}' does not exist`);
+        const partition = record.key === undefined
+          ? this.#roundRobin++ % partitions
+          : partitionOf(record.key, partitions);
+        // The key is stored with a marker character so an empty key and no key stay distinct.
+        pipeline.xadd(
+          this.#stream(record.topic, partition),
+          "MAXLEN",
+          "~",
+          retention,
+          "*",
+          "k",
+          record.key === undefined ? "" : `=${record.key}`,
+          "v",
+          record.value,
+          "h",
+          JSON.stringify(record.headers),
+        );
+      }
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error);
+      if (failed) throw failed[0];
+    });
+  }
+
+  async subscribe(
+    group: string,
+    topics: readonly string[],
+    options: DriverSubscribeOptions,
+    handler: RecordHandler,
+  ): Promise<DriverSubscription> {
+    if (this.#connection.client.status === "wait") await this.ping();
+    const client = this.#connection.client;
+    const reader = client.duplicate(); // XREADGROUP BLOCK holds its connection
+    reader.on("error", () => {}); // reported by the main connection's listener
+    await reader.connect();
+    const memberId = crypto.randomUUID();
+    const sessionTimeoutMs = this.#options.sessionTimeoutMs ?? 3000;
+    const heartbeatMs = this.#options.heartbeatMs ?? 1000;
+    const membersKey = `${this.#prefix}g:${group}:members`;
+    const ownerKey = (partition: string) => `${this.#prefix}g:${group}:own:${partition}`;
+
+    const partitions: { name: string; topic: string; index: number; stream: string }[] = [];
+    for (const topic of topics) {
+      const count = await this.#call("subscribe", () => this.#partitions(topic));
+      if (count === undefined) {
+        throw new DriverError(this.name, "subscribe", new Error(`topic '${topic}' does not exist`));
+      }
+      for (let index = 0; index < count; index++) {
+        const stream = this.#stream(topic, index);
+        try {
+          await client.xgroup(
+            "CREATE",
+            stream,
+            group,
+            options.fromBeginning ? "0" : "$",
+            "MKSTREAM",
+          );
+        } catch (error) {
+          if (!/BUSYGROUP/.test(String((error as Error).message))) {
+            throw new DriverError(this.name, "subscribe", error);
+          }
+        }
+        partitions.push({ name: `${topic}:${index}`, topic, index, stream });
+      }
+    }
+
+    const owned = new Set<string>(); // partitions whose owner key we hold
+    // When each owned partition last took over entries left pending by other members (a crashed
+    // owner, or a member whose blocking read returned after it lost the partition).
+    const claimedAt = new Map<string, number>();
+    const busy = new Map<string, Promise<void>>(); // partition → record in flight
+    let paused = false;
+    let stopped = false;
+    let crashed = false;
+
+    const process = async (
+      partition: (typeof partitions)[number],
+      entry: StreamEntry,
+    ): Promise<void> => {
+      const record = entryRecord(partition.topic, partition.index, entry);
+      for (;;) {
+        if (stopped || !owned.has(partition.name)) return; // not acknowledged: the next owner gets it
+        try {
+          await handler(record);
+        } catch {
+          await sleep(50);
+          continue;
+        }
+        if (crashed) return;
+        await client.xack(partition.stream, group, entry.id).catch(() => {});
+        return;
+      }
+    };
+
+    const heartbeat = async (): Promise<void> => {
+      const now = Date.now();
+      await client.zadd(membersKey, now + sessionTimeoutMs, memberId);
+      await client.zremrangebyscore(membersKey, "-inf", now);
+      const members = (await client.zrange(membersKey, "0", "-1")).sort();
+      const mine = new Set(
+        partitions.filter((_, i) => members[i % members.length] === memberId).map((p) => p.name),
+      );
+      for (const partition of partitions) {
+        const key = ownerKey(partition.name);
+        if (mine.has(partition.name)) {
+          if (owned.has(partition.name)) {
+            const kept = Number(
+              await this.#connection.runScript(SCRIPTS.lockRenew, [key], [
+                memberId,
+                sessionTimeoutMs,
+              ]),
+            );
+            if (kept === 0) owned.delete(partition.name);
+          } else if ((await client.set(key, memberId, "PX", sessionTimeoutMs, "NX")) === "OK") {
+            owned.add(partition.name);
+          }
+        } else if (owned.has(partition.name)) {
+          // Hand over: stop taking records, let the one in flight finish, then release.
+          owned.delete(partition.name);
+          await busy.get(partition.name);
+          await this.#connection.runScript(SCRIPTS.lockRelease, [key], [memberId]);
+        }
+      }
+    };
+
+    const readLoop = async (): Promise<void> => {
+      while (!stopped) {
+        const active = partitions.filter((p) => owned.has(p.name) && !busy.has(p.name));
+        if (paused || active.length === 0) {
+          await sleep(50);
+          continue;
+        }
+        try {
+          // Entries read but never acknowledged by others come first. Nothing of ours is in flight
+          // on a partition that is not busy, so every pending entry there is an orphan.
+          const now = Date.now();
+          for (
+            const partition of active.filter((p) =>
+              now - (claimedAt.get(p.name) ?? 0) >= heartbeatMs
+            )
+          ) {
+            let cursor = "0-0";
+            const pending: StreamEntry[] = [];
+            do {
+              const reply = await client.xautoclaim(
+                partition.stream,
+                group,
+                memberId,
+                0,
+                cursor,
+                "COUNT",
+                100,
+              ) as [
+                string,
+                [string, string[] | null][],
+              ];
+              cursor = reply[0];
+              for (const [id, fields] of reply[1]) if (fields) pending.push({ id, fields });
+            } while (cursor !== "0-0");
+            claimedAt.set(partition.name, now);
+            if (pending.length > 0) {
+              const run = (async () => {
+                for (const entry of pending) await process(partition, entry);
+              })().finally(() => busy.delete(partition.name));
+              busy.set(partition.name, run);
+            }
+          }
+          const ready = active.filter((p) => !busy.has(p.name));
+          if (ready.length === 0) continue;
+          const reply = await reader.xreadgroup(
+            "GROUP",
+            group,
+            memberId,
+            "COUNT",
+            100,
+            "BLOCK",
+            200,
+            "STREAMS",
+            ...ready.map((p) => p.stream),
+            ...ready.map(() => ">"),
+          ) as [string, [string, string[]][]][] | null;
+          for (const [stream, entries] of reply ?? []) {
+            const partition = ready.find((p) => p.stream === stream)!;
+            const run = (async () => {
+              for (const [id, fields] of entries) {
+                if (fields) await process(partition, { id, fields });
+              }
+            })().finally(() => busy.delete(partition.name));
+            busy.set(partition.name, run);
+          }
+        } catch (error) {
+          if (stopped) return;
+          await sleep(200);
+          void error;
+        }
+      }
+    };
+
+    let beating = true;
+    const beatLoop = (async () => {
+      while (beating) {
+        try {
+          await heartbeat();
+        } catch {
+          // Redis unreachable: ownership lapses by TTL; the next beat tries again.
+        }
+        await sleep(heartbeatMs);
+      }
+    })();
+    const reading = readLoop();
+
+    const stop = async (crash: boolean): Promise<void> => {
+      if (stopped) return;
+      crashed = crash;
+      stopped = true;
+      beating = false;
+      if (!crash) {
+        await Promise.all(busy.values());
+        await reading;
+        await beatLoop;
+        for (const name of owned) {
+          await this.#connection.runScript(SCRIPTS.lockRelease, [ownerKey(name)], [memberId]).catch(
+            () => {},
+          );
+        }
+        await client.zrem(membersKey, memberId).catch(() => {});
+      }
+      reader.disconnect();
+    };
+    const entry = { stop };
+    this.#subscriptions.add(entry);
+    return {
+      assigned: () => [...owned].sort(),
+      pause: () => {
+        paused = true;
+      },
+      resume: () => {
+        paused = false;
+      },
+      close: async () => {
+        this.#subscriptions.delete(entry);
+        await stop(false);
+      },
+    };
+  }
+
+  crash(): void {
+    this.#crashed = true;
+    for (const subscription of this.#subscriptions) void subscription.stop(true);
+    this.#subscriptions.clear();
+    this.#connection.client.disconnect();
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop(false)));
+    this.#subscriptions.clear();
+    if (!this.#crashed) await this.#connection.close();
+  }
+}
+
+/**
+ * Creates the Redis Streams mq driver: one stream per partition, consumer groups per stream,
+ * partitions shared among members through owner keys with a TTL, and XAUTOCLAIM so the
+ * unacknowledged entries of a crashed member are taken over by the next owner.
+ *
+ * @param options Connection, key prefix, retention and failure detection.
+ * @returns The driver.
+ */
+export function redisMq(options: RedisMqOptions = {}): RedisMqDriver {
+  return new RedisMq(options);
 }

@@ -133,8 +133,12 @@ export function mqConformance(options: MqSuiteOptions): void {
     for (let i = 0; i < 100; i++) a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
     await a.producer().flush();
     await eventually(() => {
-      assert.equal(byMember[0].size + byMember[1].size, 100);
-      assert.equal(other.size, 100);
+      assert.equal(
+        byMember[0].size + byMember[1].size,
+        100,
+        `shared group: ${byMember[0].size} + ${byMember[1].size}`,
+      );
+      assert.equal(other.size, 100, "other group");
     }, { timeoutMs: 10_000 });
     assert.ok(byMember[0].size > 0 && byMember[1].size > 0, "both members worked");
     assert.equal(
@@ -263,8 +267,13 @@ export function mqConformance(options: MqSuiteOptions): void {
     await using env = await providers("pause", 2);
     const [a, b] = env.mqs;
     const seen: number[] = [];
+    let slowStarted!: () => void;
+    const slowInFlight = new Promise<void>((resolve) => (slowStarted = resolve));
     const subscription = await a.consumer("g").subscribe<number>([env.topic], async (m) => {
-      await new Promise((resolve) => setTimeout(resolve, m.value === 99 ? 200 : 0));
+      if (m.value === 99) {
+        slowStarted();
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
       seen.push(m.value);
     });
     subscription.pause();
@@ -274,7 +283,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     subscription.resume();
     await eventually(() => assert.deepEqual(seen, [1]), { timeoutMs: 10_000 });
     await a.producer().sendSync({ topic: env.topic, key: "k", value: 99 });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await slowInFlight;
     await subscription.close();
     assert.deepEqual(seen, [1, 99], "close let the slow message finish");
     const again: number[] = [];

@@ -175,9 +175,11 @@ export class MemoryMqBroker {
     for (const [key, member] of owners) {
       if (member.owned.has(key)) continue;
       member.owned.add(key);
-      // Wait for the previous owner's record in flight, unless that process is dead.
+      // Wait for the previous owner's record in flight, unless (or until) that process dies.
       const previous = group.running.get(key);
-      const wait = previous && !previous.member.driver.crashed ? previous.loop : Promise.resolve();
+      const wait = previous
+        ? Promise.race([previous.loop, previous.member.driver.dead])
+        : Promise.resolve();
       const loop = wait.then(() => this.#consume(group, member, key));
       group.running.set(key, { loop, member });
       member.loops.add(loop);
@@ -247,6 +249,9 @@ export class MemoryMqDriver implements MqDriver {
   readonly admin: MqAdmin;
   #crashed = false;
   #closed = false;
+  #died!: () => void;
+  /** Resolves when {@linkcode MemoryMqDriver.crash} is called. */
+  readonly dead: Promise<void> = new Promise((resolve) => (this.#died = resolve));
   readonly #members = new Set<{ group: string; member: Member }>();
 
   /**
@@ -280,6 +285,10 @@ export class MemoryMqDriver implements MqDriver {
     } catch (error) {
       return Promise.reject(new DriverError(this.name, operation, error));
     }
+  }
+
+  ping(): Promise<void> {
+    return this.#run("ping", () => {});
   }
 
   produce(records: readonly OutgoingRecord[]): Promise<void> {
@@ -338,6 +347,7 @@ export class MemoryMqDriver implements MqDriver {
    */
   crash(): void {
     this.#crashed = true;
+    this.#died();
     for (const { group, member } of this.#members) this.broker.leave(group, member);
     this.#members.clear();
   }

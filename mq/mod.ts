@@ -348,6 +348,12 @@ export async function create(
 ): Promise<Mq> {
   validateConfig(config);
   const driver = options.driver ?? memoryMq();
+  try {
+    await driver.ping();
+  } catch (error) {
+    await driver.close().catch(() => {});
+    throw error;
+  }
   const logger = options.logger ?? namespace("mq");
   const knownTopics = new Set<string>();
 

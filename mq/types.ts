@@ -67,6 +67,8 @@ export interface MqDriver {
   readonly name: string;
   /** Topic administration. */
   readonly admin: MqAdmin;
+  /** Checks the backend answers (connecting first when needed). */
+  ping(): Promise<void>;
   /** Appends records, each to the partition its key hashes to (round robin without key). */
   produce(records: readonly OutgoingRecord[]): Promise<void>;
   /**
