@@ -28,11 +28,12 @@
  *
  * @module
  */
-import { type Logger, namespace, newSpanId, traceContext, withTrace } from "../clog/mod.ts";
+import { type Logger, namespace, withTrace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { sleep } from "../internal/queue.ts";
 import { memoryMq } from "./memory.ts";
+import { traceHeaders, traceOf } from "./trace.ts";
 import type {
   DriverSubscription,
   IncomingRecord,
@@ -44,6 +45,8 @@ import type {
 export { DriverError } from "../internal/errors.ts";
 export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
+export { outbox } from "./outbox.ts";
+export type { Outbox, OutboxOptions } from "./outbox.ts";
 export { partitionOf } from "./types.ts";
 export type {
   DriverSubscribeOptions,
@@ -305,26 +308,6 @@ function validateConfig(config: MqConfig): void {
   if (typeof config.deadLetterSuffix !== "string" || config.deadLetterSuffix.length === 0) {
     throw new TypeError(`Cannot create mq as 'deadLetterSuffix' must be a non-empty string`);
   }
-}
-
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
-
-/** The W3C traceparent of the current clog trace, if the trace id is a W3C one. */
-function traceHeaders(): Record<string, string> {
-  const context = traceContext();
-  if (!context) return {};
-  if (/^[0-9a-f]{32}$/.test(context.traceId)) {
-    return { traceparent: `00-${context.traceId}-${context.spanId ?? newSpanId()}-01` };
-  }
-  return { "x-trace-id": context.traceId };
-}
-
-function traceOf(
-  headers: Readonly<Record<string, string>>,
-): { traceId: string; spanId?: string } | undefined {
-  const parent = headers.traceparent ? TRACEPARENT.exec(headers.traceparent) : null;
-  if (parent) return { traceId: parent[1], spanId: newSpanId() };
-  return headers["x-trace-id"] ? { traceId: headers["x-trace-id"] } : undefined;
 }
 
 const encoder = new TextEncoder();
