@@ -21,6 +21,7 @@ import assert from "node:assert/strict";
 import * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
+import * as db from "../db/mod.ts";
 import * as mq from "./mod.ts";
 
 /** How to run the suite against one driver. */
@@ -34,6 +35,8 @@ export interface MqSuiteOptions {
    * this in process leave it out and test it with a real process in their own test file.
    */
   crash?(driver: mq.MqDriver): void | Promise<void>;
+  /** A database for the transactional-outbox case (left out when absent). */
+  makeDatabase?(): Promise<db.Db>;
   /** How long the backend takes to notice a dead member and reassign its partitions. */
   readonly failoverMs?: number;
   /** Ignore every case (the backend is not available). */
@@ -347,4 +350,32 @@ export function mqConformance(options: MqSuiteOptions): void {
     );
     await eventually(() => assert.deepEqual(seen, ["still fine"]), { timeoutMs: 10_000 });
   });
+
+  test(
+    "the outbox relay publishes each committed event and none from a rolled-back transaction",
+    async () => {
+      await using env = await providers("outbox", 1);
+      const [queue] = env.mqs;
+      await using database = await options.makeDatabase!();
+      const table = `kit_outbox_${env.topic.replace(/\W+/g, "_")}`.slice(0, 60);
+      const box = mq.outbox(database, queue.producer(), { table });
+      await database.migrate([box.migration]);
+      const seen: number[] = [];
+      await using _subscription = await queue.consumer("g").subscribe<number>(
+        [env.topic],
+        async (m) => void seen.push(m.value),
+      );
+      await database.transaction((tx) => box.add(tx, { topic: env.topic, key: "a", value: 1 }));
+      await assert.rejects(database.transaction(async (tx) => {
+        await box.add(tx, { topic: env.topic, key: "a", value: 2 });
+        throw new Error("rolled back");
+      }));
+      await database.transaction((tx) => box.add(tx, { topic: env.topic, key: "a", value: 3 }));
+      assert.equal(await box.relayOnce(), 2);
+      assert.equal(await box.relayOnce(), 0);
+      await eventually(() => assert.deepEqual(seen, [1, 3]), { timeoutMs: 10_000 });
+      await database.sql`drop table ${db.identifier(table)}`;
+    },
+    !options.makeDatabase,
+  );
 }

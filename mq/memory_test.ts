@@ -1,5 +1,9 @@
 import { mqConformance } from "./conformance.ts";
+import * as db from "../db/mod.ts";
+import { pgliteDb } from "../drivers/pglite.ts";
 import * as mq from "./mod.ts";
+
+const database = pgliteDb();
 
 const broker = new mq.MemoryMqBroker();
 mqConformance({
@@ -7,4 +11,5 @@ mqConformance({
   makeDriver: () => mq.memoryMq({ broker }),
   crash: (driver) => (driver as mq.MemoryMqDriver).crash(),
   failoverMs: 0,
+  makeDatabase: () => db.create(db.defaultConfig("development"), { driver: database }),
 });
