@@ -704,22 +704,30 @@ class RedisMq implements RedisMqDriver {
     let stopped = false;
     let crashed = false;
 
-    const process = async (
+    /** Handles entries in order; acknowledgements are pipelined and all awaited before it returns. */
+    const processBatch = async (
       partition: (typeof partitions)[number],
-      entry: StreamEntry,
+      entries: StreamEntry[],
     ): Promise<void> => {
-      const record = entryRecord(partition.topic, partition.index, entry);
-      for (;;) {
-        if (stopped || !owned.has(partition.name)) return; // not acknowledged: the next owner gets it
-        try {
-          await handler(record);
-        } catch {
-          await sleep(50);
-          continue;
+      const acks: Promise<unknown>[] = [];
+      try {
+        for (const entry of entries) {
+          const record = entryRecord(partition.topic, partition.index, entry);
+          for (;;) {
+            if (stopped || !owned.has(partition.name)) return; // not acknowledged: the next owner gets it
+            try {
+              await handler(record);
+            } catch {
+              await sleep(50);
+              continue;
+            }
+            if (crashed) return;
+            acks.push(client.xack(partition.stream, group, entry.id).catch(() => {}));
+            break;
+          }
         }
-        if (crashed) return;
-        await client.xack(partition.stream, group, entry.id).catch(() => {});
-        return;
+      } finally {
+        await Promise.all(acks);
       }
     };
 
@@ -757,6 +765,11 @@ class RedisMq implements RedisMqDriver {
     const readLoop = async (): Promise<void> => {
       while (!stopped) {
         const active = partitions.filter((p) => owned.has(p.name) && !busy.has(p.name));
+        if (!paused && active.length === 0 && busy.size > 0) {
+          // Every owned partition is working through a batch: read again as soon as one is done.
+          await Promise.race([...busy.values(), sleep(50)]);
+          continue;
+        }
         if (paused || active.length === 0) {
           await sleep(50);
           continue;
@@ -790,9 +803,9 @@ class RedisMq implements RedisMqDriver {
             } while (cursor !== "0-0");
             claimedAt.set(partition.name, now);
             if (pending.length > 0) {
-              const run = (async () => {
-                for (const entry of pending) await process(partition, entry);
-              })().finally(() => busy.delete(partition.name));
+              const run = processBatch(partition, pending).finally(() =>
+                busy.delete(partition.name)
+              );
               busy.set(partition.name, run);
             }
           }
@@ -812,11 +825,11 @@ class RedisMq implements RedisMqDriver {
           ) as [string, [string, string[]][]][] | null;
           for (const [stream, entries] of reply ?? []) {
             const partition = ready.find((p) => p.stream === stream)!;
-            const run = (async () => {
-              for (const [id, fields] of entries) {
-                if (fields) await process(partition, { id, fields });
-              }
-            })().finally(() => busy.delete(partition.name));
+            const batch = entries.filter(([, fields]) => fields).map(([id, fields]) => ({
+              id,
+              fields,
+            }));
+            const run = processBatch(partition, batch).finally(() => busy.delete(partition.name));
             busy.set(partition.name, run);
           }
         } catch (error) {

@@ -1,0 +1,101 @@
+/**
+ * mq on Redis Streams beside a raw ioredis XADD pipeline, against the same Redis in one run:
+ * 20,000 messages per iteration. Rates are printed (the target is 50,000 messages/s or more).
+ *
+ * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_mq_bench.ts
+ */
+import { Redis } from "ioredis";
+import * as clog from "../clog/mod.ts";
+import { redisMq } from "../drivers/redis.ts";
+import * as mq from "../mq/mod.ts";
+
+const url = Deno.env.get("KIT_REDIS_URL");
+const ignore = url === undefined;
+const COUNT = 20_000;
+const topic = `bench-${Date.now()}`;
+const logger = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+const raw = ignore ? undefined : new Redis(url);
+const queue = ignore
+  ? undefined
+  : await mq.create({ ...mq.defaultConfig("development"), maxBatchSize: 1000 }, {
+    driver: redisMq({ url, keyPrefix: "bench-mq:", retention: 50_000 }),
+    logger,
+  });
+await queue?.admin.createTopic(topic, 4);
+const rates = new Map<string, number[]>();
+const record = (name: string, ms: number) =>
+  rates.set(name, [...(rates.get(name) ?? []), COUNT / (ms / 1000)]);
+
+Deno.bench("raw ioredis: XADD pipeline, 20,000 messages", {
+  group: "produce",
+  baseline: true,
+  ignore,
+  n: 5,
+  warmup: 1,
+}, async () => {
+  const started = performance.now();
+  const pipeline = raw!.pipeline();
+  for (let i = 0; i < COUNT; i++) {
+    pipeline.xadd(
+      `bench-raw:${i & 3}`,
+      "MAXLEN",
+      "~",
+      50_000,
+      "*",
+      "k",
+      `=k${i & 63}`,
+      "v",
+      String(i),
+      "h",
+      "{}",
+    );
+  }
+  await pipeline.exec();
+  record("raw ioredis XADD pipeline", performance.now() - started);
+});
+Deno.bench("kit redisMq: producer.send × 20,000 + flush", {
+  group: "produce",
+  ignore,
+  n: 5,
+  warmup: 1,
+}, async () => {
+  const started = performance.now();
+  const producer = queue!.producer();
+  for (let i = 0; i < COUNT; i++) producer.send({ topic, key: `k${i & 63}`, value: i });
+  await producer.flush();
+  record("kit producer", performance.now() - started);
+});
+
+let received = 0;
+let wake: (() => void) | undefined;
+await queue?.consumer(`bench-${Date.now()}`).subscribe([topic], async () => {
+  if (++received === COUNT) wake?.();
+}, { start: "latest" });
+Deno.bench("kit redisMq: 20,000 messages produced and consumed by a group", {
+  group: "end to end",
+  ignore,
+  n: 5,
+  warmup: 1,
+}, async () => {
+  received = 0;
+  const done = new Promise<void>((resolve) => (wake = resolve));
+  const started = performance.now();
+  const producer = queue!.producer();
+  for (let i = 0; i < COUNT; i++) producer.send({ topic, key: `k${i & 63}`, value: i });
+  await producer.flush();
+  await done;
+  record("kit end to end", performance.now() - started);
+});
+
+globalThis.addEventListener("unload", () => {
+  for (const [name, list] of rates) {
+    const sorted = list.sort((a, b) => a - b);
+    console.log(
+      `${name}: median ${
+        Math.round(sorted[Math.floor(sorted.length / 2)]).toLocaleString("en")
+      } messages/s`,
+    );
+  }
+  raw?.disconnect();
+  queue?.close();
+});
