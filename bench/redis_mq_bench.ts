@@ -68,7 +68,7 @@ Deno.bench("kit redisMq: producer.send × 20,000 + flush", {
 
 let received = 0;
 let wake: (() => void) | undefined;
-await queue?.consumer(`bench-${Date.now()}`).subscribe([topic], async () => {
+await queue?.consumer(`bench-${Date.now()}`).subscribe([topic], () => {
   if (++received === COUNT) wake?.();
 }, { start: "latest" });
 Deno.bench("kit redisMq: 20,000 messages produced and consumed by a group", {

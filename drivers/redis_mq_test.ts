@@ -54,7 +54,7 @@ Deno.test({
     const seen: string[] = [];
     await using _subscription = await queue.consumer("workers").subscribe<string>(
       [topic],
-      async (m) => void seen.push(m.value),
+      (m) => void seen.push(m.value),
     );
     Deno.kill(child.pid, "SIGKILL");
     await child.status;

@@ -3,7 +3,7 @@
  *
  * Run: deno task demo
  */
-import { cache, clog, coord, db, uid } from "../mod.ts";
+import { cache, clog, coord, db, mq, uid } from "../mod.ts";
 
 const out = (text = ""): void => console.log(text);
 const heading = (title: string): void =>
@@ -203,6 +203,45 @@ const declined = await database.transaction(async (tx) => {
 }).catch((error: Error) => error.message);
 const users = await database.sql`select 1 from users`;
 out(`a failed transaction rolled back (${declined}): still ${users.length} user`);
+
+heading("mq: topics, partitions, a consumer group, retries, trace propagation (memory driver)");
+await using queue = await mq.create(mq.defaultConfig("development"), {
+  logger: clog.create({ ...clog.defaultConfig("development"), level: "error" }).namespace("mq"),
+});
+await queue.admin.createTopic("orders", 3);
+const handled: string[] = [];
+let allHandled!: () => void;
+const finished = new Promise<void>((resolve) => (allHandled = resolve));
+const billing = await queue.consumer("billing").subscribe<{ order: number; step: string }>([
+  "orders",
+], (message) => {
+  if (message.value.step === "refund" && message.attempt < 2) throw new Error("bank timeout"); // retried
+  handled.push(
+    `order ${message.value.order} ${message.value.step} (partition ${message.partition}, trace ${
+      clog.traceId()?.slice(0, 8)
+    })`,
+  );
+  if (handled.length === 5) allHandled();
+});
+await clog.withTrace(clog.newTraceId(), async () => {
+  for (
+    const [order, step] of [[1, "created"], [2, "created"], [1, "paid"], [2, "paid"], [
+      1,
+      "refund",
+    ]] as const
+  ) {
+    queue.producer().send({ topic: "orders", key: `order-${order}`, value: { order, step } });
+  }
+  await queue.producer().flush();
+});
+await finished;
+for (const line of handled) out(`  ${line}`);
+out(
+  `per-key order kept; billing owns ${
+    billing.assigned().join(", ")
+  }; the refund succeeded on its 2nd attempt`,
+);
+await billing.close();
 
 clog.close();
 out("\nDemo finished: every component ran on its memory driver, no service was used.");

@@ -93,7 +93,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     let count = 0;
     await using _subscription = await queue.consumer("g").subscribe<number>(
       [env.topic],
-      async (message) => {
+      (message) => {
         const list = seen.get(message.key as string) ?? [];
         list.push(message.value);
         seen.set(message.key as string, list);
@@ -118,15 +118,15 @@ export function mqConformance(options: MqSuiteOptions): void {
     const other = new Set<number>();
     await using subA = await a.consumer("shared").subscribe<number>(
       [env.topic],
-      async (m) => void byMember[0].add(m.value),
+      (m) => void byMember[0].add(m.value),
     );
     await using subB = await b.consumer("shared").subscribe<number>(
       [env.topic],
-      async (m) => void byMember[1].add(m.value),
+      (m) => void byMember[1].add(m.value),
     );
     await using _subC = await c.consumer("other").subscribe<number>(
       [env.topic],
-      async (m) => void other.add(m.value),
+      (m) => void other.add(m.value),
     );
     await eventually(() => {
       assert.equal(subA.assigned().length + subB.assigned().length, 4);
@@ -157,14 +157,14 @@ export function mqConformance(options: MqSuiteOptions): void {
     const seen = new Set<number>();
     const subA = await a.consumer("g").subscribe<number>(
       [env.topic],
-      async (m) => void seen.add(m.value),
+      (m) => void seen.add(m.value),
     );
     for (let i = 0; i < 20; i++) a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
     await a.producer().flush();
     await eventually(() => assert.equal(seen.size, 20));
     await using subB = await b.consumer("g").subscribe<number>(
       [env.topic],
-      async (m) => void seen.add(m.value),
+      (m) => void seen.add(m.value),
     );
     await eventually(() => assert.ok(subB.assigned().length > 0), {
       timeoutMs: failoverMs * 5 + 5000,
@@ -185,7 +185,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     const done: string[] = [];
     await using _subscription = await queue.consumer("g").subscribe<string>(
       [env.topic],
-      async (m) => {
+      (m) => {
         attempts.set(m.value, m.attempt);
         if (m.value === "flaky" && m.attempt < 3) throw new Error("temporary");
         if (m.value === "poison") throw new Error("cannot process poison");
@@ -195,7 +195,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     const dead: mq.ConsumedMessage<string>[] = [];
     await using _dlq = await queue.consumer("dlq-reader").subscribe<string>(
       [`${env.topic}.dlq`],
-      async (m) => void dead.push(m),
+      (m) => void dead.push(m),
     );
     for (const value of ["flaky", "poison", "fine"]) {
       await queue.producer().sendSync({ topic: env.topic, key: "same", value });
@@ -228,7 +228,7 @@ export function mqConformance(options: MqSuiteOptions): void {
       await inFlight;
       await using _subB = await b.consumer("g").subscribe<number>(
         [env.topic],
-        async (m) => void handledByB.add(m.value),
+        (m) => void handledByB.add(m.value),
       );
       await options.crash?.(env.drivers[0]);
       for (let i = 1; i <= 5; i++) {
@@ -250,7 +250,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     using logger = clog.create({ level: "info", format: "json", output: "stdout" }, {
       sinks: [sink],
     });
-    await using _subscription = await queue.consumer("g").subscribe([env.topic], async (m) => {
+    await using _subscription = await queue.consumer("g").subscribe([env.topic], (m) => {
       seen.push(clog.traceId());
       logger.info("consumed", { header: m.headers.traceparent });
     });
@@ -292,7 +292,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     const again: number[] = [];
     await using _next = await b.consumer("g").subscribe<number>(
       [env.topic],
-      async (m) => void again.push(m.value),
+      (m) => void again.push(m.value),
     );
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(again, [], "it was committed, so the group does not see it again");
@@ -306,14 +306,14 @@ export function mqConformance(options: MqSuiteOptions): void {
     const latest: string[] = [];
     await using _e = await queue.consumer("early").subscribe<string>(
       [env.topic],
-      async (m) => void earliest.push(m.value),
+      (m) => void earliest.push(m.value),
       {
         start: "earliest",
       },
     );
     await using _l = await queue.consumer("late").subscribe<string>(
       [env.topic],
-      async (m) => void latest.push(m.value),
+      (m) => void latest.push(m.value),
       {
         start: "latest",
       },
@@ -346,7 +346,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     const seen: string[] = [];
     await using _s = await env.mqs[0].consumer("g").subscribe<string>(
       [env.topic],
-      async (m) => void seen.push(m.value),
+      (m) => void seen.push(m.value),
     );
     await eventually(() => assert.deepEqual(seen, ["still fine"]), { timeoutMs: 10_000 });
   });
@@ -363,7 +363,7 @@ export function mqConformance(options: MqSuiteOptions): void {
       const seen: number[] = [];
       await using _subscription = await queue.consumer("g").subscribe<number>(
         [env.topic],
-        async (m) => void seen.push(m.value),
+        (m) => void seen.push(m.value),
       );
       await database.transaction((tx) => box.add(tx, { topic: env.topic, key: "a", value: 1 }));
       await assert.rejects(database.transaction(async (tx) => {

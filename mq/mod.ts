@@ -134,8 +134,8 @@ export interface ConsumedMessage<T = unknown> {
   readonly attempt: number;
 }
 
-/** Handles one message; a rejection retries it, then dead-letters it. */
-export type Handler<T = unknown> = (message: ConsumedMessage<T>) => Promise<void>;
+/** Handles one message; a throw or rejection retries it, then dead-letters it. */
+export type Handler<T = unknown> = (message: ConsumedMessage<T>) => void | Promise<void>;
 
 /** A running subscription. */
 export interface Subscription extends AsyncDisposable {

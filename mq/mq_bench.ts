@@ -15,7 +15,7 @@ const queue = await mq.create({ ...mq.defaultConfig("development"), maxBatchSize
 await queue.admin.createTopic("bench", 4);
 let received = 0;
 let wake: (() => void) | undefined;
-await queue.consumer("bench").subscribe<number>(["bench"], async () => {
+await queue.consumer("bench").subscribe<number>(["bench"], () => {
   if (++received === COUNT) wake?.();
 });
 const rates: number[] = [];

@@ -22,7 +22,7 @@ Deno.test("outbox: each committed event is published once, none from a rolled-ba
   const seen: { id: number; traceId: string | undefined }[] = [];
   await using _subscription = await queue.consumer("billing").subscribe<{ id: number }>(
     ["orders"],
-    async (m) => {
+    (m) => {
       seen.push({ id: m.value.id, traceId: clog.traceId() });
     },
   );
@@ -84,7 +84,7 @@ Deno.test("outbox: an interrupted publication is published again (at least once)
   const seen: string[] = [];
   await using _subscription = await queue.consumer("g").subscribe<string>(
     ["events"],
-    async (m) => void seen.push(m.value),
+    (m) => void seen.push(m.value),
   );
   box.start();
   await eventually(() => assert.deepEqual(seen, ["hello"]));
