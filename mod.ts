@@ -24,3 +24,4 @@ export * as coord from "./coord/mod.ts";
 export * as cache from "./cache/mod.ts";
 export * as db from "./db/mod.ts";
 export * as mq from "./mq/mod.ts";
+export * as ratelimit from "./ratelimit/mod.ts";

@@ -1,7 +1,7 @@
 /**
  * Redis drivers over npm:ioredis. `redisCache()` is the cache driver;
  * `redisLock()` is the cache's lock on its own, for services that need a lock
- * but no etcd and no cache provider; `redisMq()` is the mq driver on Redis Streams.
+ * but no etcd and no cache provider; `redisMq()` is the mq driver on Redis Streams; `redisRateLimit()` the rate-limit driver.
  *
  * Commands are auto-pipelined; while Redis is unreachable they fail at once
  * with a `DriverError` naming the operation (no offline queue that would hang
@@ -35,6 +35,7 @@ import {
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { sleep } from "../internal/queue.ts";
+import type { Decision, RateLimitDriver, Rule } from "../ratelimit/mod.ts";
 import {
   type DriverSubscribeOptions,
   type DriverSubscription,
@@ -112,6 +113,44 @@ return false`,
     "lockRenew",
     `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return tonumber(ARGV[2]) end
 return 0`,
+  ),
+  // Token bucket / GCRA on Redis's own clock (TIME), mirroring ratelimit/types.ts decide().
+  // KEYS[1] bucket; ARGV: algorithm, rate, burst, cost. Returns allowed, remaining, retryAfterMs, resetMs.
+  rateLimit: script(
+    "rateLimit",
+    `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rate, burst, cost = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local interval = 1000 / rate
+local full = burst * interval
+local stored = redis.call('GET', KEYS[1])
+if ARGV[1] == 'gcra' then
+  local tat = now
+  if stored then tat = math.max(tonumber(stored), now) end
+  local nxt = tat + cost * interval
+  if nxt - now > full then
+    return {0, math.max(0, math.floor((full - (tat - now)) / interval)), math.ceil(nxt - now - full), math.ceil(tat - now)}
+  end
+  redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
+  return {1, math.max(0, math.floor((full - (nxt - now)) / interval)), 0, math.ceil(nxt - now)}
+end
+local tokens, updated = burst, now
+if stored then
+  local sep = string.find(stored, ':')
+  tokens = tonumber(string.sub(stored, 1, sep - 1))
+  updated = tonumber(string.sub(stored, sep + 1))
+end
+tokens = math.min(burst, tokens + math.max(0, now - updated) / interval)
+local allowed = 0
+if tokens >= cost then
+  allowed = 1
+  tokens = tokens - cost
+end
+local reset = math.ceil((burst - tokens) * interval)
+redis.call('SET', KEYS[1], string.format('%.6f:%d', tokens, now), 'PX', reset + 1000)
+local retry = 0
+if allowed == 0 then retry = math.ceil((cost - tokens) * interval) end
+return {allowed, math.floor(tokens), retry, reset}`,
   ),
   lockRelease: script(
     "lockRelease",
@@ -912,4 +951,53 @@ class RedisMq implements RedisMqDriver {
  */
 export function redisMq(options: RedisMqOptions = {}): RedisMqDriver {
   return new RedisMq(options);
+}
+
+/** Options of {@linkcode redisRateLimit}. */
+export interface RedisRateLimitOptions extends RedisOptions {
+  /**
+   * Prefix of the bucket keys.
+   * @default {"rl:"}
+   */
+  readonly keyPrefix?: string;
+}
+
+class RedisRateLimit implements RateLimitDriver {
+  readonly name = "redis";
+  readonly #connection: Connection;
+  readonly #prefix: string;
+
+  constructor(options: RedisRateLimitOptions) {
+    this.#connection = new Connection(options);
+    this.#prefix = options.keyPrefix ?? "rl:";
+  }
+
+  async take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
+    try {
+      if (this.#connection.client.status === "wait") await this.#connection.connect();
+      const [allowed, remaining, retryAfterMs, resetMs] = await this.#connection.runScript(
+        SCRIPTS.rateLimit,
+        [this.#prefix + key],
+        [rule.algorithm, rule.rate, rule.burst, cost],
+      ) as number[];
+      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs, limit: rule.burst };
+    } catch (error) {
+      throw new DriverError(this.name, "take", error);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+}
+
+/**
+ * Creates the Redis rate-limit driver: one atomic Lua script per decision, on Redis's clock,
+ * and every bucket key expires once full again.
+ *
+ * @param options Connection and key prefix.
+ * @returns The driver.
+ */
+export function redisRateLimit(options: RedisRateLimitOptions = {}): RateLimitDriver {
+  return new RedisRateLimit(options);
 }

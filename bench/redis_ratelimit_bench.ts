@@ -1,0 +1,44 @@
+/**
+ * The Redis rate limiter beside rate-limiter-flexible's RateLimiterRedis on
+ * the same Redis (both on ioredis): 100 concurrent decisions per iteration.
+ *
+ * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_ratelimit_bench.ts
+ */
+import { Redis } from "ioredis";
+import { RateLimiterRedis } from "rate-limiter-flexible";
+import { redisRateLimit } from "../drivers/redis.ts";
+import * as ratelimit from "../ratelimit/mod.ts";
+
+const url = Deno.env.get("KIT_REDIS_URL");
+const ignore = url === undefined;
+const client = ignore ? undefined : new Redis(url, { enableAutoPipelining: true });
+const flexible = ignore ? undefined : new RateLimiterRedis({
+  storeClient: client,
+  points: 1_000_000,
+  duration: 1,
+  keyPrefix: "bench-rlf",
+});
+const limiter = ignore ? undefined : await ratelimit.create({
+  ...ratelimit.defaultConfig("production"),
+  rules: { api: { rate: 1_000_000, burst: 1_000_000 } },
+}, { driver: redisRateLimit({ url, keyPrefix: "bench-kit:" }) });
+const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
+
+Deno.bench(
+  "kit redis: 100 concurrent allow()",
+  { group: "redis x100", baseline: true, ignore },
+  async () => {
+    await Promise.all(keys.map((key) => limiter!.allow(key, "api")));
+  },
+);
+Deno.bench("rate-limiter-flexible RateLimiterRedis: 100 concurrent consume()", {
+  group: "redis x100",
+  ignore,
+}, async () => {
+  await Promise.all(keys.map((key) => flexible!.consume(key)));
+});
+
+globalThis.addEventListener("unload", () => {
+  limiter?.close();
+  client?.disconnect();
+});

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import { rateLimitConformance } from "../ratelimit/conformance.ts";
+import * as ratelimit from "../ratelimit/mod.ts";
+import { eventually } from "../testing/eventually.ts";
+import { testKeyspace } from "../testing/keyspace.ts";
+import { serverAvailable, startServer } from "../testing/server.ts";
+import { serviceUrl } from "../testing/services.ts";
+import { redisCache, redisRateLimit } from "./redis.ts";
+
+const url = serviceUrl("redis");
+
+rateLimitConformance({
+  name: "redis",
+  makeDriver: () => redisRateLimit({ url }),
+  ignore: url === undefined,
+});
+
+const worker = new URL("./testdata/redis_ratelimit_worker.ts", import.meta.url).pathname;
+
+Deno.test({
+  name: "[redis] ratelimit: two processes share one bucket — 100/s, burst 10, 3 s allow about 310",
+  ignore: url === undefined,
+  async fn() {
+    const key = testKeyspace("two processes");
+    const startAt = Date.now() + 1500; // both start together, after the child has loaded
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", worker, url ?? "", key, String(startAt)],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    await using limiter = await ratelimit.create({
+      ...ratelimit.defaultConfig("production"),
+      rules: { r: { rate: 100, burst: 10 } },
+    }, { driver: redisRateLimit({ url }) });
+    await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
+    let allowed = 0;
+    while (Date.now() < startAt + 3000) {
+      if ((await limiter.allow(key, "r")).allowed) allowed++;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    const output = await child.output();
+    const theirs = Number(new TextDecoder().decode(output.stdout).trim());
+    const total = allowed + theirs;
+    assert.ok(theirs > 0 && allowed > 0, `both processes got some: ${allowed} + ${theirs}`);
+    assert.ok(Math.abs(total - 310) <= 310 * 0.05, `allowed ${total}, expected 310 ± 5%`);
+  },
+});
+
+Deno.test({
+  name:
+    "[redis] ratelimit: Redis killed mid-run — fail open stays bounded by the rescue limiter, fail closed denies",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    await using server = await startServer("redis");
+    const logs = clog.memorySink();
+    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+      sinks: [logs],
+    });
+    const rules = { r: { rate: 1, burst: 3 } };
+    await using open = await ratelimit.create({
+      ...ratelimit.defaultConfig("production"),
+      rules,
+      failPolicy: "open",
+    }, {
+      driver: redisRateLimit({ url: server.url, logger }),
+      logger,
+    });
+    await using closed = await ratelimit.create({
+      ...ratelimit.defaultConfig("production"),
+      rules,
+      failPolicy: "closed",
+    }, {
+      driver: redisRateLimit({ url: server.url, logger }),
+      logger,
+    });
+    assert.equal((await open.allow("k", "r")).allowed, true);
+    assert.equal((await closed.allow("k2", "r")).allowed, true);
+    await server.kill();
+    const during = [];
+    for (let i = 0; i < 10; i++) during.push((await open.allow("k", "r")).allowed);
+    assert.equal(
+      during.filter(Boolean).length,
+      3,
+      "open: the in-process rescue limiter still enforces the burst",
+    );
+    assert.equal(
+      (await closed.allow("k2", "r")).allowed,
+      false,
+      "closed: denied while Redis is down",
+    );
+    assert.ok(logs.records.some((r) => r.msg === "rate-limit backend unreachable; failing open"));
+    await server.start();
+    await eventually(async () => assert.equal((await closed.allow("fresh", "r")).allowed, true), {
+      timeoutMs: 10_000,
+    });
+  },
+});
+
+Deno.test({
+  name: "[redis] ratelimit: every bucket key carries an expiry",
+  ignore: url === undefined,
+  async fn() {
+    const key = testKeyspace("expiry");
+    await using limiter = await ratelimit.create({
+      ...ratelimit.defaultConfig("production"),
+      rules: { r: { rate: 10, burst: 5 }, g: { algorithm: "gcra", rate: 10, burst: 5 } },
+    }, { driver: redisRateLimit({ url, keyPrefix: "rl-test:" }) });
+    await limiter.allow(key, "r");
+    await limiter.allow(key, "g");
+    const raw = redisCache({ url });
+    await raw.ping();
+    try {
+      for (const bucket of [`rl-test:r:${key}`, `rl-test:g:${key}`]) {
+        const ttl = await raw.ttl(bucket);
+        assert.ok(ttl > 0 && ttl <= 2000, `${bucket} ttl ${ttl}`);
+      }
+    } finally {
+      await raw.close();
+    }
+  },
+});

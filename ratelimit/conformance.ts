@@ -1,0 +1,102 @@
+/**
+ * The behaviour every rate-limit driver must show, as `Deno.test` cases, with
+ * two limiters (two instances) on one backend. Timing is real here; exact
+ * decisions under an injected clock are tested on the memory driver.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { rateLimitConformance } from "@gochat/kit/ratelimit/conformance";
+ * import { redisRateLimit } from "@gochat/kit/drivers/redis";
+ *
+ * rateLimitConformance({ name: "redis", makeDriver: () => redisRateLimit({ url }) });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { testKeyspace } from "../testing/keyspace.ts";
+import * as ratelimit from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface RateLimitSuiteOptions {
+  /** Driver name for test names (`[redis] …`). */
+  readonly name: string;
+  /** A new client of the shared backend; one per limiter. */
+  makeDriver(): ratelimit.RateLimitDriver;
+  /** Ignore every case (the backend is not available). */
+  readonly ignore?: boolean;
+}
+
+/**
+ * Registers the rate-limit conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function rateLimitConformance(options: RateLimitSuiteOptions): void {
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${options.name}] ratelimit: ${title}`, ignore: options.ignore, fn });
+
+  const limiter = (rules: Record<string, ratelimit.Rule>) =>
+    ratelimit.create({ ...ratelimit.defaultConfig("development"), rules }, {
+      driver: options.makeDriver(),
+    });
+
+  for (const algorithm of ["token-bucket", "gcra"] as const) {
+    test(`${algorithm}: the burst passes at once, then the rate; a rejection consumes nothing`, async () => {
+      await using a = await limiter({ r: { algorithm, rate: 10, burst: 5 } });
+      const key = testKeyspace(algorithm);
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await a.allow(key, "r")).allowed, true, `request ${i + 1}`);
+      }
+      const denied = await a.allow(key, "r");
+      assert.equal(denied.allowed, false);
+      assert.ok(
+        denied.retryAfterMs > 0 && denied.retryAfterMs <= 100,
+        `retryAfterMs ${denied.retryAfterMs}`,
+      );
+      assert.equal(denied.limit, 5);
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await a.allow(key, "r")).allowed, false, "rejections take nothing");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 130));
+      const again = await a.allow(key, "r");
+      assert.equal(again.allowed, true, "one token came back after 100 ms");
+      assert.equal((await a.allow(key, "r")).allowed, false);
+    });
+  }
+
+  test("weighted cost: allowN takes n units or nothing", async () => {
+    await using a = await limiter({ r: { rate: 1, burst: 10 } });
+    const key = testKeyspace("weighted");
+    const first = await a.allowN(key, "r", 7);
+    assert.equal(first.allowed, true);
+    assert.equal(first.remaining, 3);
+    assert.equal((await a.allowN(key, "r", 7)).allowed, false);
+    assert.equal((await a.allowN(key, "r", 3)).allowed, true, "the rejected 7 took nothing");
+    assert.equal((await a.allowN(key, "r", 11)).allowed, false, "more than the burst never passes");
+  });
+
+  test("two limiters share one bucket: 100/s with burst 10 over 3 s allow about 310", async () => {
+    await using a = await limiter({ r: { rate: 100, burst: 10 } });
+    await using b = await limiter({ r: { rate: 100, burst: 10 } });
+    const key = testKeyspace("shared");
+    let allowed = 0;
+    const deadline = Date.now() + 3000;
+    await Promise.all([a, b].map(async (provider) => {
+      while (Date.now() < deadline) {
+        if ((await provider.allow(key, "r")).allowed) allowed++;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }));
+    assert.ok(Math.abs(allowed - 310) <= 310 * 0.05, `allowed ${allowed}, expected 310 ± 5%`);
+  });
+
+  test("keys and rules are separate buckets", async () => {
+    await using a = await limiter({ one: { rate: 1, burst: 1 }, two: { rate: 1, burst: 1 } });
+    const key = testKeyspace("separate");
+    assert.equal((await a.allow(key, "one")).allowed, true);
+    assert.equal((await a.allow(key, "one")).allowed, false);
+    assert.equal((await a.allow(key, "two")).allowed, true);
+    assert.equal((await a.allow(`${key}-other`, "one")).allowed, true);
+  });
+}

@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import * as clog from "../clog/mod.ts";
+import * as coord from "../coord/mod.ts";
+import { FakeClock } from "../testing/clock.ts";
+import { eventually } from "../testing/eventually.ts";
+import { rateLimitConformance } from "./conformance.ts";
+import * as ratelimit from "./mod.ts";
+
+const shared = ratelimit.memoryRateLimit();
+// Two limiters on one memory driver stand for two instances on one backend.
+rateLimitConformance({
+  name: "memory",
+  makeDriver: () => ({
+    name: "memory",
+    take: shared.take.bind(shared),
+    close: () => Promise.resolve(),
+  }),
+});
+
+Deno.test("token bucket with an injected clock gives the exact expected decisions", async () => {
+  const clock = new FakeClock(0);
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules: { r: { rate: 2, burst: 3 } },
+  }, {
+    driver: ratelimit.memoryRateLimit({ clock }),
+  });
+  const take = async () => {
+    const { allowed, remaining, retryAfterMs, resetMs } = await limiter.allow("k", "r");
+    return { allowed, remaining, retryAfterMs, resetMs };
+  };
+  assert.deepEqual(await take(), { allowed: true, remaining: 2, retryAfterMs: 0, resetMs: 500 });
+  assert.deepEqual(await take(), { allowed: true, remaining: 1, retryAfterMs: 0, resetMs: 1000 });
+  assert.deepEqual(await take(), { allowed: true, remaining: 0, retryAfterMs: 0, resetMs: 1500 });
+  assert.deepEqual(await take(), {
+    allowed: false,
+    remaining: 0,
+    retryAfterMs: 500,
+    resetMs: 1500,
+  });
+  clock.advance(499);
+  assert.equal((await take()).allowed, false);
+  clock.advance(1);
+  assert.deepEqual(await take(), { allowed: true, remaining: 0, retryAfterMs: 0, resetMs: 1500 });
+  clock.advance(10_000);
+  assert.deepEqual(
+    await take(),
+    { allowed: true, remaining: 2, retryAfterMs: 0, resetMs: 500 },
+    "refilled to the burst, not beyond",
+  );
+});
+
+Deno.test("GCRA with an injected clock gives the exact expected decisions", async () => {
+  const clock = new FakeClock(0);
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules: { r: { algorithm: "gcra", rate: 10, burst: 2 } },
+  }, { driver: ratelimit.memoryRateLimit({ clock }) });
+  assert.deepEqual(await limiter.allow("k", "r"), {
+    allowed: true,
+    remaining: 1,
+    retryAfterMs: 0,
+    resetMs: 100,
+    limit: 2,
+  });
+  assert.deepEqual(await limiter.allow("k", "r"), {
+    allowed: true,
+    remaining: 0,
+    retryAfterMs: 0,
+    resetMs: 200,
+    limit: 2,
+  });
+  assert.deepEqual(await limiter.allow("k", "r"), {
+    allowed: false,
+    remaining: 0,
+    retryAfterMs: 100,
+    resetMs: 200,
+    limit: 2,
+  });
+  clock.advance(100);
+  assert.equal((await limiter.allow("k", "r")).allowed, true);
+  assert.equal((await limiter.allow("k", "r")).allowed, false);
+});
+
+Deno.test("unknown rule names follow the documented policy", async () => {
+  const rules = { default: { rate: 1, burst: 1 } };
+  await using deny = await ratelimit.create({ ...ratelimit.defaultConfig("development"), rules });
+  await using allow = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules,
+    unknownRule: "allow",
+  });
+  await using fallback = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules,
+    unknownRule: "default",
+  });
+  assert.equal((await deny.allow("k", "nope")).allowed, false);
+  assert.equal((await allow.allow("k", "nope")).allowed, true);
+  assert.equal((await fallback.allow("k", "nope")).allowed, true);
+  assert.equal((await fallback.allow("k", "nope")).allowed, false, "the default rule's bucket");
+});
+
+Deno.test("rules hot-reload from the config center; an invalid rule keeps the last good one", async () => {
+  const logs = clog.memorySink();
+  const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
+    sinks: [logs],
+  });
+  await using center = await coord.create(coord.defaultConfig("development"), { logger });
+  const key = coord.configKey("test", "api", "ratelimit");
+  await center.config.set(key, { login: { rate: 1, burst: 1 } });
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    env: "test",
+    service: "api",
+  }, {
+    coord: center,
+  });
+  assert.equal((await limiter.allow("u", "login")).allowed, true);
+  assert.equal((await limiter.allow("u", "login")).allowed, false);
+  await center.config.set(key, { login: { rate: 1, burst: 100 } });
+  await eventually(() => assert.equal(limiter.rules().login.burst, 100));
+  assert.equal((await limiter.allow("u2", "login")).allowed, true);
+  await center.config.set(key, { login: { rate: -1, burst: 5 } });
+  await eventually(() =>
+    assert.ok(logs.records.some((r) => /'rate' must be positive/.test(String(r.fields.reason))))
+  );
+  assert.equal(limiter.rules().login.burst, 100, "the last good rule stays");
+});
+
+Deno.test("the memory driver is bounded in keys and forgets idle buckets", async () => {
+  const clock = new FakeClock(0);
+  const driver = ratelimit.memoryRateLimit({ clock, maxKeys: 100 });
+  const rule = { algorithm: "token-bucket" as const, rate: 10, burst: 1 };
+  for (let i = 0; i < 250; i++) driver.takeSync(`k${i}`, rule, 1);
+  assert.ok(driver.size <= 100, `${driver.size} keys`);
+  clock.advance(2000);
+  driver.sweep();
+  assert.equal(driver.size, 0, "full buckets are forgotten");
+  await driver.close();
+});
+
+Deno.test("bad input gets a clear error", async () => {
+  await assert.rejects(
+    ratelimit.create({
+      ...ratelimit.defaultConfig("development"),
+      rules: { r: { rate: 0, burst: 1 } },
+    }),
+    /'rate' must be positive/,
+  );
+  await assert.rejects(
+    ratelimit.create({
+      ...ratelimit.defaultConfig("development"),
+      rules: { r: { rate: 1, burst: 0.5 } },
+    }),
+    /'burst' must be a positive integer/,
+  );
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules: { r: { rate: 1, burst: 1 } },
+  });
+  await assert.rejects(limiter.allow("", "r"), /'key' must be a non-empty string/);
+  await assert.rejects(limiter.allowN("k", "r", 0), /'n' must be a positive integer/);
+});

@@ -1,0 +1,290 @@
+/**
+ * ratelimit: token bucket and GCRA limits per key, by named declarative rules
+ * that hot-reload from the config center, on process memory (standalone) or
+ * Redis (one atomic Lua script on Redis's clock, `@gochat/kit/drivers/redis`).
+ *
+ * @example A rule and a decision
+ * ```ts
+ * import { ratelimit } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using limiter = await ratelimit.create({
+ *   ...ratelimit.defaultConfig("development"),
+ *   rules: { login: { rate: 1, burst: 2 } },
+ * });
+ * assert.equal((await limiter.allow("user:7", "login")).allowed, true);
+ * assert.equal((await limiter.allow("user:7", "login")).allowed, true);
+ * const third = await limiter.allow("user:7", "login");
+ * assert.equal(third.allowed, false);
+ * assert.ok(third.retryAfterMs > 0);
+ * ```
+ *
+ * @module
+ */
+import { type Logger, namespace } from "../clog/mod.ts";
+import { configKey, type ConfigManager } from "../coord/mod.ts";
+import type { Coord } from "../coord/mod.ts";
+import { requireEnv } from "../internal/env.ts";
+import { DriverError } from "../internal/errors.ts";
+import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
+import type { Decision, RateLimitDriver, Rule } from "./types.ts";
+
+export { DriverError } from "../internal/errors.ts";
+export { rateLimitHandler } from "./http.ts";
+export type { RateLimitHandlerOptions } from "./http.ts";
+export { memoryRateLimit } from "./memory.ts";
+export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
+export { decide } from "./types.ts";
+export type { Algorithm, Decision, RateLimitDriver, Rule } from "./types.ts";
+
+/** What happens to a rule name no rule has. */
+export type UnknownRulePolicy = "deny" | "allow" | "default";
+
+/** Static settings of a rate limiter. */
+export interface RateLimitConfig {
+  /** The rules by name; with `coord`, the starting point until the config center has some. */
+  readonly rules: Readonly<Record<string, Rule>>;
+  /**
+   * A rule name that is not defined: `deny` every request, `allow` every request, or apply the
+   * rule called `default`.
+   * @default {"deny"}
+   */
+  readonly unknownRule: UnknownRulePolicy;
+  /**
+   * When the backend is unreachable: `open` lets requests through, still bounded by an
+   * in-process limiter with the same rules; `closed` denies them.
+   * @default {"open"}
+   */
+  readonly failPolicy: "open" | "closed";
+  /** Environment segment of the rules' config key `/config/{env}/{service}/ratelimit`. */
+  readonly env?: string;
+  /** Service segment of the rules' config key. */
+  readonly service?: string;
+}
+
+/** Dependencies of a rate limiter. */
+export interface CreateOptions {
+  /** The backend; `memoryRateLimit()` by default. The limiter closes it. */
+  readonly driver?: RateLimitDriver;
+  /** A coord provider: rules then hot-reload from `/config/{env}/{service}/ratelimit`. */
+  readonly coord?: Pick<Coord, "config">;
+  /** Logger; `clog.namespace("ratelimit")` by default. */
+  readonly logger?: Logger;
+}
+
+/** A rate limiter. */
+export interface RateLimiter extends AsyncDisposable {
+  /** Name of the driver in use. */
+  readonly driver: string;
+  /** Decides one request of `key` under the rule `ruleName`. */
+  allow(key: string, ruleName: string): Promise<Decision>;
+  /** Decides a request costing `n` units. */
+  allowN(key: string, ruleName: string, n: number): Promise<Decision>;
+  /** The rules in force now. */
+  rules(): Readonly<Record<string, Rule>>;
+  /** Stops watching the rules and closes the driver. */
+  close(): Promise<void>;
+}
+
+/**
+ * The recommended configuration: no rules yet, unknown rules denied, fail open.
+ *
+ * @param env `"development"` or `"production"`.
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): RateLimitConfig {
+  requireEnv("ratelimit", env);
+  return { rules: {}, unknownRule: "deny", failPolicy: "open" };
+}
+
+/**
+ * Checks a rule set and fills in defaults; the validator of hot-reloaded rules.
+ *
+ * @param value Rules by name, as read from config.
+ * @returns The rules with every field set.
+ * @throws {TypeError | RangeError} Naming the rule and field at fault.
+ */
+export function validateRules(value: unknown): Record<string, Required<Rule>> {
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new TypeError(
+      `Cannot use rate-limit rules as they must be an object of named rules: got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  const rules: Record<string, Required<Rule>> = {};
+  for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
+    const rule = raw as Partial<Rule>;
+    if (rule === null || typeof rule !== "object") {
+      throw new TypeError(`Cannot use rate-limit rule '${name}' as it is not an object`);
+    }
+    const algorithm = rule.algorithm ?? "token-bucket";
+    if (algorithm !== "token-bucket" && algorithm !== "gcra") {
+      throw new RangeError(
+        `Cannot use rate-limit rule '${name}' as 'algorithm' must be "token-bucket" or "gcra": current value is ${
+          JSON.stringify(algorithm)
+        }`,
+      );
+    }
+    if (typeof rule.rate !== "number" || !Number.isFinite(rule.rate) || rule.rate <= 0) {
+      throw new RangeError(
+        `Cannot use rate-limit rule '${name}' as 'rate' must be positive: current value is ${rule.rate}`,
+      );
+    }
+    if (!Number.isSafeInteger(rule.burst) || (rule.burst as number) < 1) {
+      throw new RangeError(
+        `Cannot use rate-limit rule '${name}' as 'burst' must be a positive integer: current value is ${rule.burst}`,
+      );
+    }
+    rules[name] = { algorithm, rate: rule.rate, burst: rule.burst as number };
+  }
+  return rules;
+}
+
+const ALWAYS: Decision = {
+  allowed: true,
+  remaining: Number.MAX_SAFE_INTEGER,
+  retryAfterMs: 0,
+  resetMs: 0,
+  limit: Number.MAX_SAFE_INTEGER,
+};
+const NEVER: Decision = {
+  allowed: false,
+  remaining: 0,
+  retryAfterMs: 60_000,
+  resetMs: 60_000,
+  limit: 0,
+};
+
+/**
+ * Creates a rate limiter.
+ *
+ * @param config Rules, unknown-rule and failure policies; see {@linkcode defaultConfig}.
+ * @param options Driver (memory by default), coord for hot-reloaded rules, logger.
+ * @returns The limiter.
+ * @throws {TypeError | RangeError} On invalid rules or config.
+ */
+export async function create(
+  config: RateLimitConfig = defaultConfig("development"),
+  options: CreateOptions = {},
+): Promise<RateLimiter> {
+  if (config === null || typeof config !== "object") {
+    throw new TypeError("Cannot create rate limiter as 'config' must be an object");
+  }
+  if (!["deny", "allow", "default"].includes(config.unknownRule)) {
+    throw new RangeError(
+      `Cannot create rate limiter as 'unknownRule' must be "deny", "allow" or "default": current value is ${
+        JSON.stringify(config.unknownRule)
+      }`,
+    );
+  }
+  if (config.failPolicy !== "open" && config.failPolicy !== "closed") {
+    throw new RangeError(
+      `Cannot create rate limiter as 'failPolicy' must be "open" or "closed": current value is ${
+        JSON.stringify(config.failPolicy)
+      }`,
+    );
+  }
+  const staticRules = validateRules(config.rules);
+  const driver = options.driver ?? memoryRateLimit();
+  const logger = options.logger ?? namespace("ratelimit");
+  // Bounds traffic while the real backend is unreachable and the policy is to fail open.
+  const rescue: MemoryRateLimitDriver = memoryRateLimit();
+  let manager: ConfigManager<Record<string, Required<Rule>>> | undefined;
+  if (options.coord) {
+    if (!config.env || !config.service) {
+      throw new TypeError(
+        "Cannot create rate limiter with coord as 'env' and 'service' are needed for the rules' config key",
+      );
+    }
+    manager = await options.coord.config.manager(
+      configKey(config.env, config.service, "ratelimit"),
+      {
+        default: staticRules,
+        validate: validateRules,
+      },
+    );
+  }
+  const rules = (): Record<string, Required<Rule>> => manager?.current ?? staticRules;
+  const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
+  let outage = false;
+
+  const allowN = (key: string, ruleName: string, n: number): Promise<Decision> => {
+    if (typeof key !== "string" || key.length === 0) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot rate-limit as 'key' must be a non-empty string: current value is ${
+            JSON.stringify(key)
+          }`,
+        ),
+      );
+    }
+    if (!Number.isSafeInteger(n) || n < 1) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot rate-limit as 'n' must be a positive integer: current value is ${n}`,
+        ),
+      );
+    }
+    const current = rules();
+    let rule = current[ruleName];
+    if (rule === undefined) {
+      if (config.unknownRule === "allow") return Promise.resolve(ALWAYS);
+      if (config.unknownRule === "default" && current.default) rule = current.default;
+      else return Promise.resolve(NEVER);
+    }
+    const bucket = `${ruleName}:${key}`;
+    if (n > rule.burst) {
+      return Promise.resolve({
+        allowed: false,
+        remaining: 0,
+        retryAfterMs: Infinity,
+        resetMs: 0,
+        limit: rule.burst,
+      });
+    }
+    if (fast) {
+      try {
+        return Promise.resolve(fast(bucket, rule, n));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return driver.take(bucket, rule, n).then((decision) => {
+      if (outage) {
+        outage = false;
+        logger.info("rate-limit backend reachable again", { driver: driver.name });
+      }
+      return decision;
+    }, (error) => {
+      if (!(error instanceof DriverError)) throw error;
+      if (!outage) {
+        outage = true;
+        logger.warn(`rate-limit backend unreachable; failing ${config.failPolicy}`, {
+          driver: driver.name,
+          err: error,
+        });
+      }
+      return config.failPolicy === "open"
+        ? rescue.takeSync(bucket, rule, n)
+        : { ...NEVER, retryAfterMs: 1000, resetMs: 1000, limit: rule.burst };
+    });
+  };
+
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      await manager?.close();
+      await rescue.close();
+      await driver.close();
+    })();
+  return {
+    driver: driver.name,
+    allow: (key, ruleName) => allowN(key, ruleName, 1),
+    allowN,
+    rules,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
