@@ -25,3 +25,4 @@ export * as cache from "./cache/mod.ts";
 export * as db from "./db/mod.ts";
 export * as mq from "./mq/mod.ts";
 export * as ratelimit from "./ratelimit/mod.ts";
+export * as once from "./once/mod.ts";

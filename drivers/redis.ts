@@ -1,7 +1,7 @@
 /**
  * Redis drivers over npm:ioredis. `redisCache()` is the cache driver;
  * `redisLock()` is the cache's lock on its own, for services that need a lock
- * but no etcd and no cache provider; `redisMq()` is the mq driver on Redis Streams; `redisRateLimit()` the rate-limit driver.
+ * but no etcd and no cache provider; `redisMq()` is the mq driver on Redis Streams; `redisRateLimit()` the rate-limit driver; `redisOnce()` the once driver.
  *
  * Commands are auto-pipelined; while Redis is unreachable they fail at once
  * with a `DriverError` naming the operation (no offline queue that would hang
@@ -35,6 +35,7 @@ import {
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { sleep } from "../internal/queue.ts";
+import type { BeginResult, OnceDriver, OnceOutcome } from "../once/mod.ts";
 import type { Decision, RateLimitDriver, Rule } from "../ratelimit/mod.ts";
 import {
   type DriverSubscribeOptions,
@@ -152,6 +153,37 @@ local retry = 0
 if allowed == 0 then retry = math.ceil((cost - tokens) * interval) end
 return {allowed, math.floor(tokens), retry, reset}`,
   ),
+  // once: one hash per key with token, fp (fingerprint), status (running | ok | error), payload.
+  onceBegin: script(
+    "onceBegin",
+    `if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], 'token', ARGV[1], 'fp', ARGV[2], 'status', 'running')
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+  return {'acquired', '', ''}
+end
+local v = redis.call('HMGET', KEYS[1], 'status', 'fp', 'payload')
+return {v[1] or 'running', v[2] or '', v[3] or ''}`,
+  ),
+  onceRenew: script(
+    "onceRenew",
+    `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] and redis.call('HGET', KEYS[1], 'status') == 'running' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return tonumber(ARGV[2])
+end
+return 0`,
+  ),
+  onceComplete: script(
+    "onceComplete",
+    `if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'payload', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1`,
+  ),
+  onceAbandon: script(
+    "onceAbandon",
+    `if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+  ),
   lockRelease: script(
     "lockRelease",
     `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -225,9 +257,23 @@ class Connection {
     });
   }
 
-  async connect(): Promise<void> {
-    if (this.client.status === "wait") await this.client.connect();
-    await this.client.ping();
+  #connecting: Promise<void> | undefined;
+
+  /** Connects (once, however many callers ask at the same time) and checks that Redis answers. */
+  connect(): Promise<void> {
+    return this.#connecting ??= (async () => {
+      try {
+        if (this.client.status === "wait") await this.client.connect();
+        await this.client.ping();
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+  }
+
+  /** Resolves at once when connected; otherwise connects first. */
+  ready(): Promise<void> {
+    return this.client.status === "ready" ? Promise.resolve() : this.connect();
   }
 
   async runScript(
@@ -662,7 +708,7 @@ class RedisMq implements RedisMqDriver {
 
   produce(records: readonly OutgoingRecord[]): Promise<void> {
     return this.#call("produce", async () => {
-      if (this.#connection.client.status === "wait") await this.#connection.connect();
+      await this.#connection.ready();
       const pipeline = this.#connection.client.pipeline();
       const retention = this.#options.retention ?? 100_000;
       for (const record of records) {
@@ -974,7 +1020,7 @@ class RedisRateLimit implements RateLimitDriver {
 
   async take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
     try {
-      if (this.#connection.client.status === "wait") await this.#connection.connect();
+      await this.#connection.ready();
       const [allowed, remaining, retryAfterMs, resetMs] = await this.#connection.runScript(
         SCRIPTS.rateLimit,
         [this.#prefix + key],
@@ -1000,4 +1046,91 @@ class RedisRateLimit implements RateLimitDriver {
  */
 export function redisRateLimit(options: RedisRateLimitOptions = {}): RateLimitDriver {
   return new RedisRateLimit(options);
+}
+
+class RedisOnce implements OnceDriver {
+  readonly name = "redis";
+  readonly #connection: Connection;
+
+  constructor(options: RedisOptions) {
+    this.#connection = new Connection(options);
+  }
+
+  async #run(
+    operation: string,
+    target: Script,
+    keys: string[],
+    args: (string | number)[],
+  ): Promise<unknown> {
+    try {
+      await this.#connection.ready();
+      return await this.#connection.runScript(target, keys, args);
+    } catch (error) {
+      throw new DriverError(this.name, operation, error);
+    }
+  }
+
+  async begin(
+    key: string,
+    token: string,
+    fingerprint: string,
+    lockTtlMs: number,
+  ): Promise<BeginResult> {
+    const [status, storedFingerprint, payload] = await this.#run(
+      "begin",
+      SCRIPTS.onceBegin,
+      [key],
+      [
+        token,
+        fingerprint,
+        lockTtlMs,
+      ],
+    ) as string[];
+    if (status === "acquired") return { state: "acquired" };
+    if (status === "running") return { state: "in-progress", fingerprint: storedFingerprint };
+    return {
+      state: "done",
+      fingerprint: storedFingerprint,
+      outcome: { status: status as "ok" | "error", payload },
+    };
+  }
+
+  async renew(key: string, token: string, lockTtlMs: number): Promise<number> {
+    return Number(await this.#run("renew", SCRIPTS.onceRenew, [key], [token, lockTtlMs]));
+  }
+
+  async complete(
+    key: string,
+    token: string,
+    outcome: OnceOutcome,
+    ttlMs: number,
+  ): Promise<boolean> {
+    return Number(
+      await this.#run("complete", SCRIPTS.onceComplete, [key], [
+        token,
+        outcome.status,
+        outcome.payload,
+        ttlMs,
+      ]),
+    ) === 1;
+  }
+
+  async abandon(key: string, token: string): Promise<void> {
+    await this.#run("abandon", SCRIPTS.onceAbandon, [key], [token]);
+  }
+
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+}
+
+/**
+ * Creates the Redis once driver: one hash per key, changed only by Lua scripts that check the
+ * owner token, so a crashed or late runner never overwrites another's state.
+ *
+ * @param options Connection settings.
+ * @returns The driver.
+ */
+export function redisOnce(options: RedisOptions = {}): OnceDriver {
+  return new RedisOnce(options);
 }

@@ -31,7 +31,7 @@ import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
 export { rateLimitHandler } from "./http.ts";
-export type { RateLimitHandlerOptions } from "./http.ts";
+export type { Limiter, RateLimitHandlerOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
 export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
 export { decide } from "./types.ts";

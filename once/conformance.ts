@@ -1,0 +1,179 @@
+/**
+ * The behaviour every once driver must show, as `Deno.test` cases, with two
+ * providers (two instances) on one backend.
+ *
+ * @example Running the suite on a driver
+ * ```ts ignore
+ * import { onceConformance } from "@gochat/kit/once/conformance";
+ * import { redisOnce } from "@gochat/kit/drivers/redis";
+ *
+ * onceConformance({ name: "redis", makeDriver: () => redisOnce({ url }) });
+ * ```
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { testKeyspace } from "../testing/keyspace.ts";
+import * as once from "./mod.ts";
+
+/** How to run the suite against one driver. */
+export interface OnceSuiteOptions {
+  /** Driver name for test names (`[redis] …`). */
+  readonly name: string;
+  /** A new client of the shared backend; one per provider. */
+  makeDriver(): once.OnceDriver;
+  /** Ignore every case (the backend is not available). */
+  readonly ignore?: boolean;
+}
+
+/**
+ * Registers the once conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
+export function onceConformance(options: OnceSuiteOptions): void {
+  const test = (title: string, fn: () => Promise<void>) =>
+    Deno.test({ name: `[${options.name}] once: ${title}`, ignore: options.ignore, fn });
+
+  const pair = async (config: Partial<once.OnceConfig> = {}) => {
+    const full = {
+      ...once.defaultConfig("development"),
+      keyPrefix: testKeyspace("once"),
+      ...config,
+    };
+    const a = await once.create(full, { driver: options.makeDriver() });
+    const b = await once.create(full, { driver: options.makeDriver() });
+    return {
+      a,
+      b,
+      prefix: full.keyPrefix,
+      async [Symbol.asyncDispose]() {
+        await a.close();
+        await b.close();
+      },
+    };
+  };
+
+  test("many concurrent callers on two providers run fn exactly once and all get its result", async () => {
+    await using env = await pair();
+    let runs = 0;
+    const fn = async () => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      return { charge: "ch_1", amount: 42 };
+    };
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? env.a : env.b).execute("pay", 60_000, fn)),
+    );
+    assert.equal(runs, 1);
+    for (const result of results) assert.deepEqual(result, { charge: "ch_1", amount: 42 });
+    assert.deepEqual(await env.a.execute("pay", 60_000, fn), { charge: "ch_1", amount: 42 });
+    assert.equal(runs, 1);
+  });
+
+  test("do runs once per key within its TTL, and again after it", async () => {
+    await using env = await pair();
+    let runs = 0;
+    const fn = () => Promise.resolve(void runs++);
+    assert.equal(await env.a.do("job", 200, fn), true);
+    assert.equal(await env.b.do("job", 200, fn), false);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await env.b.do("job", 200, fn), true);
+    assert.equal(runs, 2);
+  });
+
+  test("a failure clears the key so a retry runs; with cacheFailures later callers get the failure", async () => {
+    await using env = await pair();
+    let attempts = 0;
+    const flaky = () =>
+      ++attempts === 1 ? Promise.reject(new Error("gateway timeout")) : Promise.resolve("done");
+    await assert.rejects(env.a.execute("retry", 60_000, flaky), /gateway timeout/);
+    assert.equal(await env.b.execute("retry", 60_000, flaky), "done");
+    await using cached = await pair({ cacheFailures: true });
+    await assert.rejects(
+      cached.a.execute("fail", 60_000, () => Promise.reject(new Error("card declined"))),
+      /card declined/,
+    );
+    await assert.rejects(
+      cached.b.execute("fail", 60_000, () => Promise.resolve("never")),
+      (error: Error) =>
+        error instanceof once.OnceFailedError && /card declined/.test(error.message),
+    );
+  });
+
+  test("the same key with another payload is a conflict; wait:false gets OnceInProgressError", async () => {
+    await using env = await pair();
+    await env.a.execute("order", 60_000, () => Promise.resolve(1), { fingerprint: "payload-A" });
+    await assert.rejects(
+      env.b.execute("order", 60_000, () => Promise.resolve(2), { fingerprint: "payload-B" }),
+      once.OnceConflictError,
+    );
+    assert.equal(
+      await env.b.execute("order", 60_000, () => Promise.resolve(2), { fingerprint: "payload-A" }),
+      1,
+    );
+    let release!: () => void;
+    const running = env.a.execute(
+      "slow",
+      60_000,
+      () => new Promise<string>((resolve) => (release = () => resolve("ok"))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await assert.rejects(
+      env.b.execute("slow", 60_000, () => Promise.resolve("x"), { wait: false }),
+      once.OnceInProgressError,
+    );
+    release();
+    assert.equal(await running, "ok");
+  });
+
+  test("a long run keeps its lock renewed; a crashed runner's key is runnable after the lock TTL", async () => {
+    await using env = await pair({ lockTtlMs: 300 });
+    let runs = 0;
+    let aborted = false;
+    const long = env.a.execute("long", 60_000, async (signal) => {
+      runs++;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      aborted = signal.aborted;
+      return "long done";
+    });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(await env.b.execute("long", 60_000, () => Promise.resolve("second")), "long done");
+    assert.equal(await long, "long done");
+    assert.equal(runs, 1);
+    assert.equal(aborted, false);
+
+    // A runner that marked the key and died: nobody renews it.
+    const crashed = options.makeDriver();
+    const key = `${env.prefix}crashed`;
+    assert.deepEqual(await crashed.begin(key, "dead-runner", "", 300), { state: "acquired" });
+    await crashed.close();
+    await assert.rejects(
+      env.b.execute("crashed", 60_000, () => Promise.resolve("x"), { wait: false }),
+      once.OnceInProgressError,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.equal(
+      await env.b.execute("crashed", 60_000, () => Promise.resolve("recovered")),
+      "recovered",
+    );
+  });
+
+  test("bad input gets a clear error and leaves the key free", async () => {
+    await using env = await pair();
+    await assert.rejects(
+      env.a.execute("", 1000, () => Promise.resolve(1)),
+      /'key' must be a non-empty string/,
+    );
+    await assert.rejects(
+      env.a.execute("k", 0, () => Promise.resolve(1)),
+      /'ttlMs' must be a positive integer/,
+    );
+    await assert.rejects(env.a.execute("k", 1000, () => Promise.resolve(10n)), /value is a bigint/);
+    assert.equal(
+      await env.b.execute("k", 1000, () => Promise.resolve("fine")),
+      "fine",
+      "the key was freed",
+    );
+  });
+}

@@ -1,0 +1,325 @@
+/**
+ * once: idempotency. `do(key, ttlMs, fn)` runs `fn` once per key within the
+ * TTL; `execute(key, ttlMs, fn)` also stores its result and returns it to every
+ * later caller. Concurrent callers of one key never both run: one runs, the
+ * others wait for its result (or get `OnceInProgressError`). While `fn` runs
+ * its in-progress lock is renewed; if the lock is lost, `fn`'s signal fires.
+ *
+ * @example Exactly once, the same result for everyone
+ * ```ts
+ * import { once } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using idempotency = await once.create(once.defaultConfig("development"));
+ * let charges = 0;
+ * const charge = () => Promise.resolve({ receipt: ++charges });
+ * const results = await Promise.all([1, 2, 3].map(() => idempotency.execute("pay:42", 60_000, charge)));
+ * assert.equal(charges, 1);
+ * assert.deepEqual(results, [{ receipt: 1 }, { receipt: 1 }, { receipt: 1 }]);
+ * ```
+ *
+ * @module
+ */
+import { type Logger, namespace } from "../clog/mod.ts";
+import { requireEnv } from "../internal/env.ts";
+import { encodeJson } from "../internal/json.ts";
+import { TtlKeeper } from "../internal/keeper.ts";
+import { sleep } from "../internal/queue.ts";
+import { memoryOnce } from "./memory.ts";
+import type { OnceDriver, OnceOutcome } from "./types.ts";
+
+export { DriverError } from "../internal/errors.ts";
+export { idempotencyHandler } from "./http.ts";
+export type { Executor, IdempotencyHandlerOptions } from "./http.ts";
+export { memoryOnce, MemoryOnceStore } from "./memory.ts";
+export type { MemoryOnceOptions } from "./memory.ts";
+export type { BeginResult, OnceDriver, OnceOutcome } from "./types.ts";
+
+/** Static settings of a once provider. */
+export interface OnceConfig {
+  /**
+   * How long an in-progress mark survives a runner that stopped renewing it (a crash).
+   * @default {10000}
+   */
+  readonly lockTtlMs: number;
+  /**
+   * Callers that find the key in progress wait for the result; false makes them fail at once
+   * with `OnceInProgressError`.
+   * @default {true}
+   */
+  readonly wait: boolean;
+  /**
+   * How long a waiting caller waits before giving up with `OnceInProgressError`.
+   * @default {30000}
+   */
+  readonly waitTimeoutMs: number;
+  /**
+   * Store failures like results (later callers get `OnceFailedError`), as Stripe does; by
+   * default a failure clears the key so a retry can run.
+   * @default {false}
+   */
+  readonly cacheFailures: boolean;
+  /**
+   * Prefix of every key.
+   * @default {"once:"}
+   */
+  readonly keyPrefix: string;
+}
+
+/** Per-call options. */
+export interface OnceCallOptions {
+  /** A digest of the request's payload: the same key with another payload is `OnceConflictError`. */
+  readonly fingerprint?: string;
+  /** Overrides `config.wait` for this call. */
+  readonly wait?: boolean;
+}
+
+/** Dependencies of a once provider. */
+export interface CreateOptions {
+  /** The backend; `memoryOnce()` by default. The provider closes it. */
+  readonly driver?: OnceDriver;
+  /** Logger; `clog.namespace("once")` by default. */
+  readonly logger?: Logger;
+}
+
+/** The key is being run by another caller (and this one does not wait, or waited too long). */
+export class OnceInProgressError extends Error {
+  /** Stable code. */
+  readonly code = "ONCE_IN_PROGRESS";
+  /** The key. */
+  readonly key: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The key.
+   * @param detail Why the caller stopped waiting.
+   */
+  constructor(key: string, detail = "another caller is running it") {
+    super(`Cannot run '${key}' now: ${detail}`);
+    this.name = "OnceInProgressError";
+    this.key = key;
+  }
+}
+
+/** The key was used with another payload. */
+export class OnceConflictError extends Error {
+  /** Stable code. */
+  readonly code = "ONCE_CONFLICT";
+  /** The key. */
+  readonly key: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The key.
+   */
+  constructor(key: string) {
+    super(`Cannot run '${key}' as it was already used with a different payload`);
+    this.name = "OnceConflictError";
+    this.key = key;
+  }
+}
+
+/** The run of the key failed earlier and failures are cached. */
+export class OnceFailedError extends Error {
+  /** Stable code. */
+  readonly code = "ONCE_FAILED";
+  /** The key. */
+  readonly key: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param key The key.
+   * @param message The original failure's message.
+   */
+  constructor(key: string, message: string) {
+    super(`'${key}' already ran and failed: ${message}`);
+    this.name = "OnceFailedError";
+    this.key = key;
+  }
+}
+
+/** The reason `fn`'s signal fires: its in-progress lock was lost. */
+export class OnceLockLostError extends Error {
+  /** Stable code. */
+  readonly code = "ONCE_LOCK_LOST";
+
+  /**
+   * Creates the error.
+   *
+   * @param key The key.
+   * @param reason Why.
+   */
+  constructor(key: string, reason: string) {
+    super(`The in-progress lock of '${key}' was lost: ${reason}`);
+    this.name = "OnceLockLostError";
+  }
+}
+
+/** A once provider. */
+export interface Once extends AsyncDisposable {
+  /** Name of the driver in use. */
+  readonly driver: string;
+  /** Runs `fn` unless `key` already ran within its TTL; resolves to whether it ran now. */
+  do(
+    key: string,
+    ttlMs: number,
+    fn: (signal: AbortSignal) => Promise<void>,
+    options?: OnceCallOptions,
+  ): Promise<boolean>;
+  /** Runs `fn` once per `key` within `ttlMs` and returns its stored result to every caller. */
+  execute<T>(
+    key: string,
+    ttlMs: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+    options?: OnceCallOptions,
+  ): Promise<T>;
+  /** Closes the driver. */
+  close(): Promise<void>;
+}
+
+/**
+ * The recommended configuration: 10 s in-progress locks, waiting callers (30 s at most),
+ * failures not cached.
+ *
+ * @param env `"development"` or `"production"`.
+ * @returns A new configuration object.
+ * @throws {RangeError} For any other environment name.
+ */
+export function defaultConfig(env: "development" | "production"): OnceConfig {
+  requireEnv("once", env);
+  return {
+    lockTtlMs: 10_000,
+    wait: true,
+    waitTimeoutMs: 30_000,
+    cacheFailures: false,
+    keyPrefix: "once:",
+  };
+}
+
+/**
+ * Creates a once provider.
+ *
+ * @param config Lock TTL, waiting and failure caching; see {@linkcode defaultConfig}.
+ * @param options Driver (memory by default) and logger.
+ * @returns The provider.
+ * @throws {TypeError | RangeError} On invalid config.
+ */
+export function create(
+  config: OnceConfig = defaultConfig("development"),
+  options: CreateOptions = {},
+): Promise<Once> {
+  if (config === null || typeof config !== "object") {
+    return Promise.reject(new TypeError("Cannot create once as 'config' must be an object"));
+  }
+  for (const field of ["lockTtlMs", "waitTimeoutMs"] as const) {
+    if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot create once as '${field}' must be a positive integer: current value is ${
+            config[field]
+          }`,
+        ),
+      );
+    }
+  }
+  const driver = options.driver ?? memoryOnce();
+  const logger = options.logger ?? namespace("once");
+
+  const run = async <T>(
+    name: string,
+    ttlMs: number,
+    fn: (signal: AbortSignal) => Promise<T>,
+    call: OnceCallOptions,
+  ): Promise<{ ran: boolean; value: T }> => {
+    if (typeof name !== "string" || name.length === 0) {
+      throw new TypeError(
+        `Cannot run once as 'key' must be a non-empty string: current value is ${
+          JSON.stringify(name)
+        }`,
+      );
+    }
+    if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+      throw new RangeError(
+        `Cannot run '${name}' once as 'ttlMs' must be a positive integer: current value is ${ttlMs}`,
+      );
+    }
+    if (typeof fn !== "function") {
+      throw new TypeError(`Cannot run '${name}' once as 'fn' must be a function`);
+    }
+    const key = config.keyPrefix + name;
+    const fingerprint = call.fingerprint ?? "";
+    const wait = call.wait ?? config.wait;
+    const token = crypto.randomUUID();
+    const deadline = Date.now() + config.waitTimeoutMs;
+    let backoffMs = 5;
+    for (;;) {
+      const requestedAt = Date.now();
+      const state = await driver.begin(key, token, fingerprint, config.lockTtlMs);
+      if (state.state === "acquired") {
+        const keeper = new TtlKeeper({
+          ttlMs: config.lockTtlMs,
+          refresh: () => driver.renew(key, token, config.lockTtlMs),
+          lostError: (reason, cause) =>
+            Object.assign(new OnceLockLostError(name, reason), { cause }),
+          logger,
+          what: "once lock",
+          fields: { key: name },
+          confirmedAt: requestedAt,
+        });
+        try {
+          let value: T;
+          try {
+            value = await fn(keeper.lost);
+          } catch (error) {
+            if (config.cacheFailures) {
+              const message = error instanceof Error ? error.message : String(error);
+              await driver.complete(key, token, { status: "error", payload: message }, ttlMs);
+            } else {
+              await driver.abandon(key, token);
+            }
+            throw error;
+          }
+          let payload: string;
+          try {
+            payload = value === undefined ? "null" : encodeJson(value, `the result of '${name}'`);
+          } catch (error) {
+            await driver.abandon(key, token);
+            throw error;
+          }
+          const outcome: OnceOutcome = { status: "ok", payload };
+          if (!(await driver.complete(key, token, outcome, ttlMs))) {
+            logger.warn("once lock was lost before the result could be stored", { key: name });
+          }
+          return { ran: true, value };
+        } finally {
+          keeper.stop();
+        }
+      }
+      if (state.fingerprint !== fingerprint) throw new OnceConflictError(name);
+      if (state.state === "done") {
+        if (state.outcome.status === "error") {
+          throw new OnceFailedError(name, state.outcome.payload);
+        }
+        return { ran: false, value: JSON.parse(state.outcome.payload) as T };
+      }
+      if (!wait) throw new OnceInProgressError(name);
+      if (Date.now() >= deadline) {
+        throw new OnceInProgressError(name, `still running after ${config.waitTimeoutMs} ms`);
+      }
+      await sleep(backoffMs * (0.5 + Math.random()));
+      backoffMs = Math.min(backoffMs * 2, 200);
+    }
+  };
+
+  const close = () => driver.close();
+  return Promise.resolve({
+    driver: driver.name,
+    do: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).ran,
+    execute: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).value,
+    close,
+    [Symbol.asyncDispose]: close,
+  });
+}
