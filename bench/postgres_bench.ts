@@ -12,7 +12,22 @@ import { postgresDb } from "../drivers/postgres.ts";
 
 const url = Deno.env.get("KIT_POSTGRES_URL");
 const ignore = url === undefined;
-const raw = ignore ? undefined : postgres(url, { max: 10 });
+// The raw client gets the pool settings the driver uses, so only the kit's own code differs.
+const raw = ignore ? undefined : postgres(url, {
+  max: 10,
+  idle_timeout: 30,
+  onnotice: () => {},
+  types: {
+    bigint: postgres.BigInt,
+    date: {
+      to: 1082,
+      from: [1082],
+      serialize: (value: unknown) => value,
+      parse: (value: string) => value,
+    },
+  },
+  connection: { application_name: "raw", statement_timeout: 30_000 },
+});
 const kit = ignore
   ? undefined
   : await db.create({ ...db.defaultConfig("production"), url, poolSize: 10 }, {

@@ -339,15 +339,18 @@ export async function create(
     } catch (error) {
       return Promise.reject(error);
     }
-    const started = performance.now();
+    if (config.slowQueryMs === 0) {
+      return executor.query(rendered.text, rendered.params).then((result) => result.rows as T[]);
+    }
+    // Millisecond clock: slow-query thresholds are whole milliseconds, and Date.now is cheap.
+    const started = Date.now();
     return executor.query(rendered.text, rendered.params).then((result) => {
-      const ms = performance.now() - started;
-      if (config.slowQueryMs > 0 && ms >= config.slowQueryMs) {
-        logger.warn("slow query", { ms: Math.round(ms), statement: rendered.text });
-      }
+      const ms = Date.now() - started;
+      if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: rendered.text });
       return result.rows as T[];
     });
   };
+
   const tagFor = (executor: () => DbExecutor): SqlTag => (strings, ...values) =>
     new Query(strings, values, (query) => execute(executor(), query));
 
