@@ -132,7 +132,7 @@ if ARGV[1] == 'gcra' then
   if nxt - now > full then
     return {0, math.max(0, math.floor((full - (tat - now)) / interval)), math.ceil(nxt - now - full), math.ceil(tat - now)}
   end
-  redis.call('SET', KEYS[1], string.format('%.3f', nxt), 'PX', math.ceil(nxt - now) + 1000)
+  redis.call('SET', KEYS[1], nxt, 'PX', math.ceil(nxt - now) + 1000)
   return {1, math.max(0, math.floor((full - (nxt - now)) / interval)), 0, math.ceil(nxt - now)}
 end
 local tokens, updated = burst, now
@@ -148,7 +148,7 @@ if tokens >= cost then
   tokens = tokens - cost
 end
 local reset = math.ceil((burst - tokens) * interval)
-redis.call('SET', KEYS[1], string.format('%.6f:%d', tokens, now), 'PX', reset + 1000)
+redis.call('SET', KEYS[1], tokens .. ':' .. now, 'PX', reset + 1000)
 local retry = 0
 if allowed == 0 then retry = math.ceil((cost - tokens) * interval) end
 return {allowed, math.floor(tokens), retry, reset}`,
@@ -276,18 +276,16 @@ class Connection {
     return this.client.status === "ready" ? Promise.resolve() : this.connect();
   }
 
-  async runScript(
+  runScript(
     target: Script,
     keys: readonly string[],
     args: readonly (string | number)[],
   ): Promise<unknown> {
-    try {
-      return await this.client.evalsha(target.sha, keys.length, ...keys, ...args);
-    } catch (error) {
-      if (!/NOSCRIPT/.test(String((error as Error)?.message))) throw error;
+    return this.client.evalsha(target.sha, keys.length, ...keys, ...args).catch((error: Error) => {
+      if (!/NOSCRIPT/.test(String(error?.message))) throw error;
       // Redis lost its script cache (restart, SCRIPT FLUSH): EVAL sends the body and caches it again.
-      return await this.client.eval(target.lua, keys.length, ...keys, ...args);
-    }
+      return this.client.eval(target.lua, keys.length, ...keys, ...args);
+    });
   }
 
   async close(): Promise<void> {
@@ -1018,18 +1016,25 @@ class RedisRateLimit implements RateLimitDriver {
     this.#prefix = options.keyPrefix ?? "rl:";
   }
 
-  async take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
-    try {
-      await this.#connection.ready();
-      const [allowed, remaining, retryAfterMs, resetMs] = await this.#connection.runScript(
-        SCRIPTS.rateLimit,
-        [this.#prefix + key],
-        [rule.algorithm, rule.rate, rule.burst, cost],
-      ) as number[];
-      return { allowed: allowed === 1, remaining, retryAfterMs, resetMs, limit: rule.burst };
-    } catch (error) {
+  take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
+    // The hot path: plain promise chaining, no async wrappers.
+    const decide = () =>
+      this.#connection.runScript(SCRIPTS.rateLimit, [this.#prefix + key], [
+        rule.algorithm,
+        rule.rate,
+        rule.burst,
+        cost,
+      ])
+        .then((reply) => {
+          const [allowed, remaining, retryAfterMs, resetMs] = reply as number[];
+          return { allowed: allowed === 1, remaining, retryAfterMs, resetMs, limit: rule.burst };
+        });
+    const pending = this.#connection.client.status === "ready"
+      ? decide()
+      : this.#connection.ready().then(decide);
+    return pending.catch((error) => {
       throw new DriverError(this.name, "take", error);
-    }
+    });
   }
 
   close(): Promise<void> {
