@@ -50,6 +50,34 @@ Deno.bench(
   },
 );
 
+// Sequential benches drift by several percent between runs on a 2-core machine; alternating the
+// two sides round by round and comparing medians measures the overhead itself.
+Deno.bench("kit vs raw, alternating 600 rounds of 100 (ratio printed)", {
+  group: "alternating",
+  n: 1,
+  warmup: 0,
+  ignore,
+}, async () => {
+  const sides: [string, () => Promise<unknown>][] = [
+    ["raw", () => raw!`select 1 as one`],
+    ["kit", () => kit!.sql`select 1 as one`],
+  ];
+  const times: Record<string, number[]> = { raw: [], kit: [] };
+  for (let round = 0; round < 600; round++) {
+    for (const [name, run] of round % 2 ? sides : [...sides].reverse()) {
+      const started = performance.now();
+      await Promise.all(batch.map(run));
+      times[name].push(performance.now() - started);
+    }
+  }
+  const median = (list: number[]) => list.slice(100).sort((a, b) => a - b)[250];
+  console.log(
+    `100 concurrent select 1, median of 500 rounds: raw ${median(times.raw).toFixed(3)} ms, kit ${
+      median(times.kit).toFixed(3)
+    } ms, kit/raw ${(median(times.kit) / median(times.raw)).toFixed(3)}`,
+  );
+});
+
 Deno.bench("PGlite: start an in-memory database, run select 1, close", {
   group: "pglite",
   n: 5,

@@ -333,18 +333,20 @@ export async function create(
   const { writer, readers } = await driver.connect(config);
 
   const execute = <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
-    let rendered: { text: string; params: unknown[] };
+    let rendered: { text: string; params: unknown[]; parts: string[] };
     try {
       rendered = query.render();
     } catch (error) {
       return Promise.reject(error);
     }
     if (config.slowQueryMs === 0) {
-      return executor.query(rendered.text, rendered.params).then((result) => result.rows as T[]);
+      return executor.query(rendered.text, rendered.params, rendered.parts).then((result) =>
+        result.rows as T[]
+      );
     }
     // Millisecond clock: slow-query thresholds are whole milliseconds, and Date.now is cheap.
     const started = Date.now();
-    return executor.query(rendered.text, rendered.params).then((result) => {
+    return executor.query(rendered.text, rendered.params, rendered.parts).then((result) => {
       const ms = Date.now() - started;
       if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: rendered.text });
       return result.rows as T[];

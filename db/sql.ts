@@ -27,22 +27,25 @@ export class SqlFragment {
   /**
    * Renders to text with numbered placeholders.
    *
-   * @returns The text and the parameters in order.
+   * @returns The text, the parameters in order, and the literal parts between the parameters.
    * @throws {TypeError} On an `undefined` value (almost always a bug; pass null for NULL).
    */
-  render(): { text: string; params: unknown[] } {
+  render(): { text: string; params: unknown[]; parts: string[] } {
     const params: unknown[] = [];
-    const text = this.#renderInto(params);
-    return { text, params };
+    const parts = [""];
+    this.#renderInto(params, parts);
+    let text = parts[0];
+    for (let i = 1; i < parts.length; i++) text += `$${i}` + parts[i];
+    return { text, params, parts };
   }
 
-  #renderInto(params: unknown[]): string {
-    let text = this.strings[0];
+  #renderInto(params: unknown[], parts: string[]): void {
+    parts[parts.length - 1] += this.strings[0];
     for (let i = 0; i < this.values.length; i++) {
       const value = this.values[i];
-      if (value instanceof SqlFragment) text += value.#renderInto(params);
-      else if (value instanceof Identifier) text += value.quoted;
-      else if (value instanceof Deferred) text += value.resolve().quoted;
+      if (value instanceof SqlFragment) value.#renderInto(params, parts);
+      else if (value instanceof Identifier) parts[parts.length - 1] += value.quoted;
+      else if (value instanceof Deferred) parts[parts.length - 1] += value.resolve().quoted;
       else {
         if (value === undefined) {
           throw new TypeError(
@@ -52,11 +55,10 @@ export class SqlFragment {
           );
         }
         params.push(value);
-        text += `$${params.length}`;
+        parts.push("");
       }
-      text += this.strings[i + 1];
+      parts[parts.length - 1] += this.strings[i + 1];
     }
-    return text;
   }
 }
 
@@ -110,7 +112,9 @@ export class Deferred {
  * import assert from "node:assert/strict";
  *
  * const query = new SqlFragment(["select * from ", " where id = ", ""], [identifier("app.users"), 7]);
- * assert.deepEqual(query.render(), { text: 'select * from "app"."users" where id = $1', params: [7] });
+ * const { text, params } = query.render();
+ * assert.equal(text, 'select * from "app"."users" where id = $1');
+ * assert.deepEqual(params, [7]);
  * ```
  */
 export function identifier(name: string): Identifier {
@@ -136,5 +140,6 @@ export function fragment(strings: TemplateStringsArray, ...values: unknown[]): S
  * @returns The converted parameters.
  */
 export function normalizeParams(params: readonly unknown[]): unknown[] {
+  if (params.length === 0) return params as unknown[];
   return params.map((value) => typeof value === "bigint" ? value.toString() : value);
 }

@@ -61,12 +61,42 @@ function translate(error: unknown, query: string, operation: string): Error {
 
 type Sql = ReturnType<typeof postgres>;
 
+type TaggedClient = (
+  strings: TemplateStringsArray,
+  ...values: unknown[]
+) => Promise<unknown[] & { count?: number }>;
+
+/**
+ * Template-strings arrays by statement text. postgres.js's tagged-template path is faster than
+ * unsafe(), and it keys its per-statement work on the identity of this array, so each distinct
+ * statement keeps one array.
+ */
+const templates = new Map<string, TemplateStringsArray>();
+
+function templateFor(text: string, parts: readonly string[]): TemplateStringsArray {
+  let strings = templates.get(text);
+  if (!strings) {
+    if (templates.size >= 4096) templates.clear();
+    strings = Object.freeze(
+      Object.assign([...parts], { raw: Object.freeze([...parts]) }),
+    ) as unknown as TemplateStringsArray;
+    templates.set(text, strings);
+  }
+  return strings;
+}
+
 function executor(client: Pick<Sql, "unsafe">) {
   return {
-    query(text: string, params: readonly unknown[]): Promise<QueryResult> {
-      // Named prepared statements, as postgres.js does for tagged templates: parsed once per
-      // connection. Plain .then chaining: this is the hot path.
-      return client.unsafe(text, normalizeParams(params) as never[], { prepare: true }).then(
+    query(
+      text: string,
+      params: readonly unknown[],
+      parts?: readonly string[],
+    ): Promise<QueryResult> {
+      // Plain .then chaining: this is the hot path.
+      const pending = parts
+        ? (client as unknown as TaggedClient)(templateFor(text, parts), ...normalizeParams(params))
+        : client.unsafe(text, normalizeParams(params) as never[], { prepare: true });
+      return pending.then(
         (result) => {
           // A plain array, like PGlite's, not postgres.js's Result subclass.
           const rows = Array.from(result) as Record<string, unknown>[];
