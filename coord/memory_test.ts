@@ -71,3 +71,50 @@ Deno.test("create() with the memory driver validates config", async () => {
     /'env' must be "development" or "production"/,
   );
 });
+
+Deno.test("a key prefix keeps two applications on one backend apart", async () => {
+  const shared = new coord.MemoryCoordStore();
+  const config = coord.defaultConfig("development");
+  await using a = await coord.create({ ...config, prefix: "/app-a" }, {
+    driver: coord.memoryCoord({ store: shared }),
+  });
+  await using b = await coord.create({ ...config, prefix: "/app-b" }, {
+    driver: coord.memoryCoord({ store: shared }),
+  });
+  const key = coord.configKey("prod", "api", "flags");
+  await a.config.set(key, "a");
+  await b.config.set(key, "b");
+  assert.equal(await a.config.get(key), "a");
+  assert.equal(await b.config.get(key), "b");
+  assert.deepEqual(
+    (await a.config.list("/config/")).map((entry) => entry.key),
+    [key],
+    "no prefix in what a sees",
+  );
+  assert.deepEqual(shared.list("/app-a/config/").kvs.map((kv) => kv.value), ['"a"']);
+  await using lockA = await a.lock.acquire("job");
+  await using lockB = await b.lock.tryAcquire("job");
+  assert.ok(lockA && lockB, "one lock name per application");
+  await a.registry.register({ id: "1", name: "svc", address: "h", port: 1 });
+  assert.equal((await b.registry.discover("svc")).length, 0);
+  const seen: string[] = [];
+  const stop = new AbortController();
+  const watching = (async () => {
+    for await (const event of a.config.watch<string>(key, { signal: stop.signal })) {
+      if (event.type === "put") seen.push(event.value);
+    }
+  })();
+  await b.config.set(key, "b2");
+  await a.config.set(key, "a2");
+  const deadline = Date.now() + 2000;
+  while (seen.at(-1) !== "a2" && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  assert.deepEqual(seen, ["a", "a2"], "b's writes never reach a's watch");
+  stop.abort();
+  await watching;
+  assert.throws(
+    () => coord.prefixedDriver(coord.memoryCoord(), ""),
+    /'prefix' must be a non-empty string/,
+  );
+});

@@ -39,6 +39,7 @@ import { type Election, election } from "./election.ts";
 import { type InstanceIds, instanceIds } from "./instance_ids.ts";
 import { type LockService, lockService } from "./lock.ts";
 import { memoryCoord } from "./memory.ts";
+import { prefixedDriver } from "./prefix.ts";
 import { type Registry, registry } from "./registry.ts";
 import { Session } from "./session.ts";
 import type { CoordDriver } from "./types.ts";
@@ -60,6 +61,7 @@ export { LockLostError } from "./lock.ts";
 export type { AcquireOptions, Lock, LockService } from "./lock.ts";
 export { memoryCoord, MemoryCoordDriver, MemoryCoordStore } from "./memory.ts";
 export type { MemoryCoordOptions, MemoryCoordStoreOptions } from "./memory.ts";
+export { prefixedDriver } from "./prefix.ts";
 export { NoInstanceError } from "./registry.ts";
 export type {
   PickStrategy,
@@ -99,6 +101,11 @@ export interface CoordConfig {
    * @default {5000}
    */
   readonly connectTimeoutMs: number;
+  /**
+   * Key prefix of everything this provider stores (`/gochat`), so several applications can share
+   * one etcd without seeing each other's registrations, config or locks. None by default.
+   */
+  readonly prefix?: string;
 }
 
 /** Dependencies of a coord provider. */
@@ -192,12 +199,14 @@ export async function create(
   config: CoordConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Coord> {
-  const driver = options.driver ?? memoryCoord();
+  const base = options.driver ?? memoryCoord();
+  let driver = base;
   try {
-    validateConfig(config, driver);
+    validateConfig(config, base);
+    if (config.prefix !== undefined) driver = prefixedDriver(base, config.prefix);
     await ping(driver, config.connectTimeoutMs);
   } catch (error) {
-    await driver.close().catch(() => {});
+    await base.close().catch(() => {});
     throw error;
   }
   const logger = options.logger ?? namespace("coord");

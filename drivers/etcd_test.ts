@@ -234,3 +234,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "[etcd] a key prefix keeps two applications on one etcd apart",
+  ignore: endpoints === undefined,
+  async fn() {
+    const space = testKeyspace("prefix").replace(/\/$/, "");
+    const make = (app: string) =>
+      coord.create({
+        ...coord.defaultConfig("production"),
+        leaseTtlMs: 2000,
+        prefix: `/${space}/${app}`,
+      }, {
+        driver: etcdCoord({ endpoints: endpoints ?? "" }),
+      });
+    await using a = await make("a");
+    await using b = await make("b");
+    await a.config.set("/config/x", 1);
+    await b.config.set("/config/x", 2);
+    assert.equal(await a.config.get("/config/x"), 1);
+    assert.equal(await b.config.get("/config/x"), 2);
+    await using lockA = await a.lock.acquire("job");
+    const lockB = await b.lock.tryAcquire("job");
+    assert.ok(lockA.token > 0 && lockB !== null);
+    await lockB.unlock();
+  },
+});
