@@ -301,6 +301,8 @@ export async function create(
   };
 
   const { getSync, setSync } = driver;
+  const getDecoded = (driver as CacheDriver).getDecoded;
+  const decodeText = (text: string): unknown => serializer.decode(text);
   const string: StringOps = {
     // In-process drivers answer synchronously: one promise per call instead of three.
     get: getSync
@@ -318,7 +320,9 @@ export async function create(
         } catch (error) {
           return Promise.reject(error);
         }
-        return driver.get(full).then((text) => decode<T>(text));
+        return getDecoded
+          ? getDecoded.call(driver, full, decodeText) as Promise<T | undefined>
+          : driver.get(full).then((text) => decode<T>(text));
       },
     set: setSync
       ? (name, value, options) => {

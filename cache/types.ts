@@ -51,6 +51,11 @@ export interface CacheDriver {
    * to answer a hit without an extra promise hop. Throws as `get` rejects.
    */
   getSync?(key: string): string | undefined;
+  /**
+   * `get` with the value decoded in the same promise step, offered by remote drivers so a hit costs
+   * one promise hop, not two. Rejects as `get` does, or with what `decode` throws.
+   */
+  getDecoded?<T>(key: string, decode: (text: string) => T): Promise<T | undefined>;
   /** Synchronous `set`, offered by in-process drivers (see `getSync`). */
   setSync?(key: string, value: string, ttlMs?: number): void;
   /** Sets a value; without `ttlMs` any previous expiry is cleared (Redis SET). */
