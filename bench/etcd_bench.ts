@@ -5,7 +5,7 @@
  * Run: KIT_ETCD_ENDPOINTS=http://127.0.0.1:2379 deno bench --allow-all bench/etcd_bench.ts
  */
 import { Etcd3 } from "etcd3";
-import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import * as coord from "../coord/mod.ts";
 import { etcdCoord } from "../drivers/etcd.ts";
 
@@ -14,7 +14,7 @@ const ignore = endpoints === undefined;
 const hosts = (endpoints ?? "http://127.0.0.1:2379").split(",");
 
 const raw = ignore ? undefined : new Etcd3({ hosts });
-const logger = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+const logger = quietLogger();
 const kit = ignore ? undefined : await coord.create(coord.defaultConfig("production"), {
   driver: etcdCoord({ endpoints: hosts }),
   logger,

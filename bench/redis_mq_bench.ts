@@ -5,7 +5,7 @@
  * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_mq_bench.ts
  */
 import { Redis } from "ioredis";
-import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import { redisMq } from "../drivers/redis.ts";
 import * as mq from "../mq/mod.ts";
 
@@ -13,7 +13,7 @@ const url = Deno.env.get("KIT_REDIS_URL");
 const ignore = url === undefined;
 const COUNT = 20_000;
 const topic = `bench-${Date.now()}`;
-const logger = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+const logger = quietLogger();
 const raw = ignore ? undefined : new Redis(url);
 const queue = ignore
   ? undefined

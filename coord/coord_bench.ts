@@ -3,10 +3,10 @@
  *
  * Run: deno bench --allow-all coord/coord_bench.ts
  */
-import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import * as coord from "./mod.ts";
 
-const logger = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+const logger = quietLogger();
 const provider = await coord.create(coord.defaultConfig("development"), { logger });
 await provider.config.set("/config/bench/app/limits", { rate: 100, burst: 10 });
 const manager = await provider.config.manager("/config/bench/app/limits", {

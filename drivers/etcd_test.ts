@@ -5,7 +5,7 @@ import { coordConformance } from "../coord/conformance.ts";
 import * as coord from "../coord/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
-import { serverAvailable, startServer } from "../testing/server.ts";
+import { freePort, serverAvailable, startServer } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { etcdCoord } from "./etcd.ts";
 
@@ -187,9 +187,7 @@ Deno.test({
   name: "[etcd] create() against an unreachable endpoint fails with a DriverError naming etcd",
   ignore: endpoints === undefined,
   async fn() {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
+    const port = await freePort(); // nothing listens there
     await assert.rejects(
       coord.create({ ...coord.defaultConfig("production"), connectTimeoutMs: 2000 }, {
         driver: etcdCoord({ endpoints: `http://127.0.0.1:${port}`, requestTimeoutMs: 1000 }),

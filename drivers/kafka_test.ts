@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mqConformance } from "../mq/conformance.ts";
 import * as mq from "../mq/mod.ts";
+import { freePort } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { kafkaMq } from "./kafka.ts";
 
@@ -17,9 +18,7 @@ mqConformance({
 
 Deno.test("kafkaMq() rejects missing brokers, and create() fails with a DriverError when none answers", async () => {
   assert.throws(() => kafkaMq({ brokers: [] }), /'brokers' must name at least one host:port/);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = await freePort(); // nothing listens there
   await assert.rejects(
     mq.create(mq.defaultConfig("production"), {
       driver: kafkaMq({ brokers: [`127.0.0.1:${port}`], timeoutMs: 1000 }),

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import { dbConformance } from "../db/conformance.ts";
 import * as db from "../db/mod.ts";
 import { eventually } from "../testing/eventually.ts";
+import { freePort } from "../testing/server.ts";
+import { quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { postgresDb } from "./postgres.ts";
 
@@ -15,9 +16,6 @@ dbConformance({
   ignore: url === undefined,
 });
 
-const quiet = () =>
-  clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
-
 Deno.test({
   name:
     "[postgres] fault: terminated backends — the next query reconnects, a transaction in flight commits nothing",
@@ -26,11 +24,11 @@ Deno.test({
     const applicationName = `kit-fault-${crypto.randomUUID().slice(0, 8)}`;
     await using admin = await db.create({ ...db.defaultConfig("development"), url }, {
       driver: postgresDb(),
-      logger: quiet(),
+      logger: quietLogger(),
     });
     await using app = await db.create({ ...db.defaultConfig("development"), url, poolSize: 2 }, {
       driver: postgresDb({ applicationName }),
-      logger: quiet(),
+      logger: quietLogger(),
     });
     const table = db.identifier(`fault_${applicationName.replaceAll("-", "_")}`);
     await app.sql`create table ${table} (id int4)`;
@@ -78,7 +76,7 @@ Deno.test({
     const replicaUrl = `${url}${url?.includes("?") ? "&" : "?"}application_name=kit-replica`;
     await using database = await db.create(
       { ...db.defaultConfig("development"), url, replicas: [replicaUrl] },
-      { driver: postgresDb({ applicationName: "kit-primary" }), logger: quiet() },
+      { driver: postgresDb({ applicationName: "kit-primary" }), logger: quietLogger() },
     );
     const name = async (queryable: db.Queryable) =>
       (await queryable.sql<{ name: string }>`select current_setting('application_name') as name`)[0]
@@ -95,9 +93,7 @@ Deno.test({
     "[postgres] create() against an unreachable server fails with a DriverError naming postgres",
   ignore: url === undefined,
   async fn() {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
+    const port = await freePort(); // nothing listens there
     await assert.rejects(
       db.create({
         ...db.defaultConfig("production"),

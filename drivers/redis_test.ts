@@ -4,7 +4,8 @@ import * as cache from "../cache/mod.ts";
 import * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
-import { serverAvailable, startServer } from "../testing/server.ts";
+import { freePort, serverAvailable, startServer } from "../testing/server.ts";
+import { quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { redisCache, redisLock } from "./redis.ts";
 
@@ -106,10 +107,8 @@ Deno.test({
     "[redis] create() against an unreachable Redis fails with a DriverError; bad options are rejected",
   ignore: !serverAvailable("redis"),
   async fn() {
-    const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (listener.addr as Deno.NetAddr).port;
-    listener.close();
-    const quiet = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+    const port = await freePort(); // nothing listens there
+    const quiet = quietLogger();
     await assert.rejects(
       cache.create(cache.defaultConfig("production"), {
         driver: redisCache({ port, connectTimeoutMs: 500, logger: quiet }),

@@ -4,11 +4,11 @@
  *
  * Run: deno bench --allow-all mq/mq_bench.ts
  */
-import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import * as mq from "./mod.ts";
 
 const COUNT = 100_000;
-const logger = clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
+const logger = quietLogger();
 const queue = await mq.create({ ...mq.defaultConfig("development"), maxBatchSize: 1000 }, {
   logger,
 });

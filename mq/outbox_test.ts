@@ -1,19 +1,17 @@
 import assert from "node:assert/strict";
 import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import * as db from "../db/mod.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
 import { eventually } from "../testing/eventually.ts";
 import * as mq from "./mod.ts";
 
-const quiet = () =>
-  clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
-
 Deno.test("outbox: each committed event is published once, none from a rolled-back transaction", async () => {
   await using database = await db.create(db.defaultConfig("development"), {
     driver: pgliteDb(),
-    logger: quiet(),
+    logger: quietLogger(),
   });
-  await using queue = await mq.create(mq.defaultConfig("development"), { logger: quiet() });
+  await using queue = await mq.create(mq.defaultConfig("development"), { logger: quietLogger() });
   const box = mq.outbox(database, queue.producer());
   await database.migrate([box.migration, {
     id: "orders",
@@ -52,7 +50,7 @@ Deno.test("outbox: each committed event is published once, none from a rolled-ba
 Deno.test("outbox: an interrupted publication is published again (at least once)", async () => {
   await using database = await db.create(db.defaultConfig("development"), {
     driver: pgliteDb(),
-    logger: quiet(),
+    logger: quietLogger(),
   });
   const broker = new mq.MemoryMqBroker();
   const flaky = mq.memoryMq({ broker });
@@ -69,10 +67,10 @@ Deno.test("outbox: an interrupted publication is published again (at least once)
   };
   await using queue = await mq.create(mq.defaultConfig("development"), {
     driver: flaky,
-    logger: quiet(),
+    logger: quietLogger(),
   });
   await queue.admin.createTopic("events", 1);
-  const box = mq.outbox(database, queue.producer(), { pollIntervalMs: 10, logger: quiet() });
+  const box = mq.outbox(database, queue.producer(), { pollIntervalMs: 10, logger: quietLogger() });
   await database.migrate([box.migration]);
   await database.transaction((tx) => box.add(tx, { topic: "events", value: "hello" }));
   await assert.rejects(box.relayOnce(), /broker unreachable/);

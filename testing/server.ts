@@ -53,7 +53,13 @@ interface Recipe {
   ready: () => Promise<boolean>;
 }
 
-async function freePort(): Promise<number> {
+/**
+ * A loopback port nothing listens on right now: for servers to bind, or for a test that needs
+ * an unreachable endpoint.
+ *
+ * @returns The port number.
+ */
+export async function freePort(): Promise<number> {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();

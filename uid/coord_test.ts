@@ -1,11 +1,8 @@
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
+import { quietLogger } from "../testing/logger.ts";
 import * as coord from "../coord/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import * as uid from "./mod.ts";
-
-const quiet = () =>
-  clog.create({ level: "error", format: "json", output: "stdout" }, { sinks: [] });
 
 Deno.test("uid.create() with coord leases distinct worker ids and gives them back on close", async () => {
   const store = new coord.MemoryCoordStore();
@@ -35,7 +32,7 @@ Deno.test("a generator stops issuing ids the moment its worker id lease is lost"
     leaseTtlMs: 200,
   }, {
     driver,
-    logger: quiet(),
+    logger: quietLogger(),
   });
   await using ids = await uid.create({ ...uid.defaultConfig("production"), service: "orders" }, {
     coord: provider,
