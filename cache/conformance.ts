@@ -185,13 +185,13 @@ export function cacheConformance(options: CacheSuiteOptions): void {
 
   test("lock: tryAcquire is null while held; an aborted acquire gives up; renewal keeps it past its TTL", async () => {
     await using env = await pair("lock basics");
-    const held = await env.a.lock.acquire("res", { ttlMs: 300 });
+    const held = await env.a.lock.acquire("res", { ttlMs: 500 });
     assert.equal(await env.b.lock.tryAcquire("res"), null);
     const aborted = new AbortController();
     const waiting = env.b.lock.acquire("res", { signal: aborted.signal });
     setTimeout(() => aborted.abort(new Error("gave up")), 50);
     await assert.rejects(waiting, /gave up/);
-    await new Promise((resolve) => setTimeout(resolve, 700)); // more than two TTLs
+    await new Promise((resolve) => setTimeout(resolve, 1100)); // more than two TTLs
     assert.equal(held.lost.aborted, false, "renewal kept it");
     assert.equal(await env.b.lock.tryAcquire("res"), null);
     await held.renew();

@@ -101,11 +101,20 @@ Deno.test({
       await eventually(async () =>
         assert.equal((await provider.registry.discover(`${space}svc`)).length, 0)
       );
-      // With one id of four taken by nobody any more, four allocations succeed.
-      const ids = [];
-      for (let i = 0; i < 4; i++) {
-        ids.push((await provider.instanceIds.allocate(`${space}ids`, 4)).id);
-      }
+      // Once the dead process's id lease has expired too (its own lease, granted a moment after the
+      // lock's), all four ids can be allocated.
+      const ids = await eventually(async () => {
+        const taken: coord.InstanceId[] = [];
+        try {
+          for (let i = 0; i < 4; i++) {
+            taken.push(await provider.instanceIds.allocate(`${space}ids`, 4));
+          }
+          return taken.map((instance) => instance.id);
+        } catch (error) {
+          await Promise.all(taken.map((instance) => instance.release()));
+          throw error;
+        }
+      }, { timeoutMs: 10_000 });
       assert.ok(ids.includes(held.id));
     } finally {
       await provider.close();

@@ -128,16 +128,16 @@ export function onceConformance(options: OnceSuiteOptions): void {
   });
 
   test("a long run keeps its lock renewed; a crashed runner's key is runnable after the lock TTL", async () => {
-    await using env = await pair({ lockTtlMs: 300 });
+    await using env = await pair({ lockTtlMs: 500 });
     let runs = 0;
     let aborted = false;
     const long = env.a.execute("long", 60_000, async (signal) => {
       runs++;
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // three lock TTLs
       aborted = signal.aborted;
       return "long done";
     });
-    await new Promise((resolve) => setTimeout(resolve, 600));
+    await new Promise((resolve) => setTimeout(resolve, 800));
     assert.equal(await env.b.execute("long", 60_000, () => Promise.resolve("second")), "long done");
     assert.equal(await long, "long done");
     assert.equal(runs, 1);
@@ -146,13 +146,13 @@ export function onceConformance(options: OnceSuiteOptions): void {
     // A runner that marked the key and died: nobody renews it.
     const crashed = options.makeDriver();
     const key = `${env.prefix}crashed`;
-    assert.deepEqual(await crashed.begin(key, "dead-runner", "", 300), { state: "acquired" });
+    assert.deepEqual(await crashed.begin(key, "dead-runner", "", 500), { state: "acquired" });
     await crashed.close();
     await assert.rejects(
       env.b.execute("crashed", 60_000, () => Promise.resolve("x"), { wait: false }),
       once.OnceInProgressError,
     );
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await new Promise((resolve) => setTimeout(resolve, 650));
     assert.equal(
       await env.b.execute("crashed", 60_000, () => Promise.resolve("recovered")),
       "recovered",

@@ -58,10 +58,14 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
       for (let i = 0; i < 5; i++) {
         assert.equal((await a.allow(key, "r")).allowed, false, "rejections take nothing");
       }
+      const waitedFrom = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 130));
-      const again = await a.allow(key, "r");
-      assert.equal(again.allowed, true, "one token came back after 100 ms");
-      assert.equal((await a.allow(key, "r")).allowed, false);
+      let regained = 0;
+      for (let i = 0; i < 5; i++) if ((await a.allow(key, "r")).allowed) regained++;
+      const elapsedMs = Date.now() - waitedFrom;
+      // One token per 100 ms: at least one after 130 ms, and never more than the time allows.
+      assert.ok(regained >= 1, "a token came back");
+      assert.ok(regained <= Math.ceil(elapsedMs / 100), `${regained} tokens after ${elapsedMs} ms`);
     });
   }
 
