@@ -333,7 +333,7 @@ export async function create(
   const { writer, readers } = await driver.connect(config);
 
   const execute = <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
-    let rendered: { text: string; params: unknown[]; parts: string[] };
+    let rendered: { text: string; params: unknown[]; parts: readonly string[] };
     try {
       rendered = query.render();
     } catch (error) {

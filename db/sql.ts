@@ -30,13 +30,35 @@ export class SqlFragment {
    * @returns The text, the parameters in order, and the literal parts between the parameters.
    * @throws {TypeError} On an `undefined` value (almost always a bug; pass null for NULL).
    */
-  render(): { text: string; params: unknown[]; parts: string[] } {
+  render(): { text: string; params: unknown[]; parts: readonly string[] } {
+    // The common case, only plain values: the parts are the template's own strings (one array per
+    // call site, which drivers can key caches on) and the text is computed once per call site.
+    if (this.values.every(isPlain)) {
+      for (let i = 0; i < this.values.length; i++) {
+        if (this.values[i] === undefined) this.#undefinedParameter(i);
+      }
+      let text = plainTexts.get(this.strings);
+      if (text === undefined) {
+        text = this.strings[0];
+        for (let i = 1; i < this.strings.length; i++) text += `$${i}` + this.strings[i];
+        plainTexts.set(this.strings, text);
+      }
+      return { text, params: [...this.values], parts: this.strings };
+    }
     const params: unknown[] = [];
     const parts = [""];
     this.#renderInto(params, parts);
     let text = parts[0];
     for (let i = 1; i < parts.length; i++) text += `$${i}` + parts[i];
     return { text, params, parts };
+  }
+
+  #undefinedParameter(index: number): never {
+    throw new TypeError(
+      `Cannot build SQL as parameter $${index + 1} is undefined (pass null for NULL): ${
+        this.strings.join("$?").slice(0, 120)
+      }`,
+    );
   }
 
   #renderInto(params: unknown[], parts: string[]): void {
@@ -47,19 +69,21 @@ export class SqlFragment {
       else if (value instanceof Identifier) parts[parts.length - 1] += value.quoted;
       else if (value instanceof Deferred) parts[parts.length - 1] += value.resolve().quoted;
       else {
-        if (value === undefined) {
-          throw new TypeError(
-            `Cannot build SQL as parameter $${
-              params.length + 1
-            } is undefined (pass null for NULL): ${this.strings.join("$?").slice(0, 120)}`,
-          );
-        }
+        if (value === undefined) this.#undefinedParameter(params.length);
         params.push(value);
         parts.push("");
       }
       parts[parts.length - 1] += this.strings[i + 1];
     }
   }
+}
+
+/** Rendered text of fragments whose values are all plain parameters, by template strings. */
+const plainTexts = new WeakMap<readonly string[], string>();
+
+function isPlain(value: unknown): boolean {
+  return !(value instanceof SqlFragment || value instanceof Identifier ||
+    value instanceof Deferred);
 }
 
 /** A quoted SQL identifier (table or column name). */

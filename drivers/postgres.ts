@@ -74,6 +74,8 @@ type TaggedClient = (
 const templates = new Map<string, TemplateStringsArray>();
 
 function templateFor(text: string, parts: readonly string[]): TemplateStringsArray {
+  // A call site's own template strings are already one stable array per statement.
+  if (Array.isArray((parts as TemplateStringsArray).raw)) return parts as TemplateStringsArray;
   let strings = templates.get(text);
   if (!strings) {
     if (templates.size >= 4096) templates.clear();
