@@ -14,10 +14,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import * as cache from "./mod.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 /** How to run the suite against one driver. */
 export interface CacheSuiteOptions {
@@ -39,10 +39,7 @@ export function cacheConformance(options: CacheSuiteOptions): void {
 
   async function pair(label: string) {
     const keyPrefix = testKeyspace(label);
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     const config = { ...cache.defaultConfig("development"), keyPrefix, loadLeaseMs: 2000 };
     const a = await cache.create(config, { driver: await options.makeDriver(), logger });
     const b = await cache.create(config, { driver: await options.makeDriver(), logger });

@@ -21,10 +21,11 @@
  * @module
  */
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
+import type * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import * as coord from "./mod.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 /** How to run the suite against one driver. */
 export interface CoordSuiteOptions {
@@ -61,10 +62,7 @@ export function coordConformance(options: CoordSuiteOptions): void {
 
   async function provider(): Promise<Instance> {
     const driver = await options.makeDriver();
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     const provider = await coord.create(
       { ...coord.defaultConfig("development"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs },
       { driver, logger },

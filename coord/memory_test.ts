@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import * as coord from "./mod.ts";
 import { coordConformance } from "./conformance.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 const store = new coord.MemoryCoordStore();
 coordConformance({
@@ -27,10 +27,7 @@ Deno.test("a watch that falls behind a compaction re-lists and still ends on the
   const local = new coord.MemoryCoordStore({ historyRevisions: 3 });
   const writer = coord.memoryCoord({ store: local });
   const watcher = coord.memoryCoord({ store: local });
-  const logs = clog.memorySink();
-  const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-    sinks: [logs],
-  });
+  const { logger, logs } = capturingLogger();
   await using provider = await coord.create(coord.defaultConfig("development"), {
     driver: watcher,
     logger,

@@ -14,9 +14,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import { RUN_ID } from "../testing/keyspace.ts";
 import * as db from "./mod.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 /** How to run the suite against one driver. */
 export interface DbSuiteOptions {
@@ -45,10 +45,7 @@ export function dbConformance(options: DbSuiteOptions): void {
       0,
       60,
     );
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     const config = { ...db.defaultConfig("development"), ...options.config };
     const a = await db.create(config, { driver: options.makeDriver(), logger });
     const b = await db.create(config, { driver: options.makeDriver(), logger });
@@ -297,10 +294,7 @@ export function dbConformance(options: DbSuiteOptions): void {
 
   test("slow statements are logged with their duration and without parameter values", async () => {
     await using _env = await setup("slow"); // keeps the shared database open, as every case does
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     await using slow = await db.create({
       ...db.defaultConfig("development"),
       ...options.config,

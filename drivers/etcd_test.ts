@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
-import * as clog from "../clog/mod.ts";
 import { coordConformance } from "../coord/conformance.ts";
 import * as coord from "../coord/mod.ts";
 import { eventually } from "../testing/eventually.ts";
@@ -8,6 +7,7 @@ import { testKeyspace } from "../testing/keyspace.ts";
 import { freePort, serverAvailable, startServer } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { etcdCoord } from "./etcd.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 const endpoints = serviceUrl("etcd");
 
@@ -31,10 +31,7 @@ function spawnWorker(...args: string[]): Deno.ChildProcess {
 }
 
 async function testProvider(driverEndpoints: string, ttlMs = 2000) {
-  const logs = clog.memorySink();
-  const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-    sinks: [logs],
-  });
+  const { logger, logs } = capturingLogger();
   const provider = await coord.create(
     { ...coord.defaultConfig("production"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs },
     { driver: etcdCoord({ endpoints: driverEndpoints, requestTimeoutMs: 1000 }), logger },

@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import { rateLimitConformance } from "../ratelimit/conformance.ts";
 import * as ratelimit from "../ratelimit/mod.ts";
 import { eventually } from "../testing/eventually.ts";
@@ -7,6 +6,7 @@ import { testKeyspace } from "../testing/keyspace.ts";
 import { serverAvailable, startServer } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { redisCache, redisRateLimit } from "./redis.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 const url = serviceUrl("redis");
 
@@ -53,10 +53,7 @@ Deno.test({
   ignore: !serverAvailable("redis"),
   async fn() {
     await using server = await startServer("redis");
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     const rules = { r: { rate: 1, burst: 3 } };
     await using open = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),

@@ -1,13 +1,13 @@
 import assert from "node:assert/strict";
 import { cacheConformance } from "../cache/conformance.ts";
 import * as cache from "../cache/mod.ts";
-import * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import { freePort, serverAvailable, startServer } from "../testing/server.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { redisCache, redisLock } from "./redis.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 const url = serviceUrl("redis");
 
@@ -71,10 +71,7 @@ Deno.test({
   ignore: !serverAvailable("redis"),
   async fn() {
     await using server = await startServer("redis");
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     await using c = await cache.create(cache.defaultConfig("production"), {
       driver: redisCache({ url: server.url, logger, commandTimeoutMs: 1000 }),
       logger,

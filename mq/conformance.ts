@@ -23,6 +23,7 @@ import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import * as db from "../db/mod.ts";
 import * as mq from "./mod.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 /** How to run the suite against one driver. */
 export interface MqSuiteOptions {
@@ -54,10 +55,7 @@ export function mqConformance(options: MqSuiteOptions): void {
 
   async function providers(label: string, count = 2, config: Partial<mq.MqConfig> = {}) {
     const topic = testKeyspace(label).replace(/[^a-zA-Z0-9._-]+/g, ".").replace(/\.+$/, "");
-    const logs = clog.memorySink();
-    const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-      sinks: [logs],
-    });
+    const { logger, logs } = capturingLogger();
     const drivers: mq.MqDriver[] = [];
     const list: mq.Mq[] = [];
     for (let i = 0; i < count; i++) {

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
 import * as coord from "../coord/mod.ts";
 import { FakeClock } from "../testing/clock.ts";
 import { eventually } from "../testing/eventually.ts";
 import { rateLimitConformance } from "./conformance.ts";
 import * as ratelimit from "./mod.ts";
+import { capturingLogger } from "../testing/logger.ts";
 
 const shared = ratelimit.memoryRateLimit();
 // Two limiters on one memory driver stand for two instances on one backend.
@@ -102,10 +102,7 @@ Deno.test("unknown rule names follow the documented policy", async () => {
 });
 
 Deno.test("rules hot-reload from the config center; an invalid rule keeps the last good one", async () => {
-  const logs = clog.memorySink();
-  const logger = clog.create({ level: "debug", format: "json", output: "stdout" }, {
-    sinks: [logs],
-  });
+  const { logger, logs } = capturingLogger();
   await using center = await coord.create(coord.defaultConfig("development"), { logger });
   const key = coord.configKey("test", "api", "ratelimit");
   await center.config.set(key, { login: { rate: 1, burst: 1 } });

@@ -22,7 +22,7 @@ export { FakeClock } from "./clock.ts";
 export type { Clock } from "../internal/clock.ts";
 export { RUN_ID, testKeyspace } from "./keyspace.ts";
 export { freePort, serverAvailable, startServer } from "./server.ts";
-export { quietLogger } from "./logger.ts";
+export { capturingLogger, quietLogger } from "./logger.ts";
 export type { ServerKind, StartServerOptions, ThrowawayServer } from "./server.ts";
 export { serviceUrl } from "./services.ts";
 export type { ServiceName } from "./services.ts";
