@@ -6,6 +6,7 @@
  * Run: KIT_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test deno bench --allow-all bench/postgres_bench.ts
  */
 import postgres from "postgres";
+import { alternate } from "./_alternate.ts";
 import * as db from "../db/mod.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
 import { postgresDb } from "../drivers/postgres.ts";
@@ -50,31 +51,22 @@ Deno.bench(
   },
 );
 
-// Sequential benches drift by several percent between runs on a 2-core machine; alternating the
-// two sides round by round and comparing medians measures the overhead itself.
 Deno.bench("kit vs raw, alternating 600 rounds of 100 (ratio printed)", {
   group: "alternating",
   n: 1,
   warmup: 0,
   ignore,
 }, async () => {
-  const sides: [string, () => Promise<unknown>][] = [
-    ["raw", () => raw!`select 1 as one`],
-    ["kit", () => kit!.sql`select 1 as one`],
-  ];
-  const times: Record<string, number[]> = { raw: [], kit: [] };
-  for (let round = 0; round < 600; round++) {
-    for (const [name, run] of round % 2 ? sides : [...sides].reverse()) {
-      const started = performance.now();
-      await Promise.all(batch.map(run));
-      times[name].push(performance.now() - started);
-    }
-  }
-  const median = (list: number[]) => list.slice(100).sort((a, b) => a - b)[250];
+  const median = await alternate(
+    600,
+    100,
+    () => Promise.all(batch.map(() => raw!`select 1 as one`)),
+    () => Promise.all(batch.map(() => kit!.sql`select 1 as one`)),
+  );
   console.log(
-    `100 concurrent select 1, median of 500 rounds: raw ${median(times.raw).toFixed(3)} ms, kit ${
-      median(times.kit).toFixed(3)
-    } ms, kit/raw ${(median(times.kit) / median(times.raw)).toFixed(3)}`,
+    `100 concurrent select 1, median of 500 rounds: raw ${median.raw.toFixed(3)} ms, kit ${
+      median.kit.toFixed(3)
+    } ms, kit/raw ${(median.kit / median.raw).toFixed(3)}`,
   );
 });
 

@@ -6,6 +6,7 @@
  * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_bench.ts
  */
 import { Redis } from "ioredis";
+import { alternate } from "./_alternate.ts";
 import * as cache from "../cache/mod.ts";
 import { redisCache } from "../drivers/redis.ts";
 
@@ -34,33 +35,22 @@ Deno.bench(
   },
 );
 
-// Sequential benches drift by several percent between runs; alternating the two sides round by
-// round and comparing medians measures the kit's share of raw throughput itself.
 Deno.bench("kit vs raw, alternating 300 rounds of 1,000 (share printed)", {
   group: "alternating",
   n: 1,
   warmup: 0,
   ignore,
 }, async () => {
-  const sides: [string, () => Promise<unknown>][] = [
-    ["raw", () => Promise.all(keys.map((key) => raw!.get(`bench:${key}`)))],
-    ["kit", () => Promise.all(keys.map((key) => kit!.string.get(key)))],
-  ];
-  const times: Record<string, number[]> = { raw: [], kit: [] };
-  for (let round = 0; round < 300; round++) {
-    for (const [name, run] of round % 2 ? sides : [...sides].reverse()) {
-      const started = performance.now();
-      await run();
-      times[name].push(performance.now() - started);
-    }
-  }
-  const median = (list: number[]) => list.slice(50).sort((a, b) => a - b)[125];
+  const median = await alternate(
+    300,
+    50,
+    () => Promise.all(keys.map((key) => raw!.get(`bench:${key}`))),
+    () => Promise.all(keys.map((key) => kit!.string.get(key))),
+  );
   console.log(
-    `1,000 concurrent GETs, median of 250 rounds: raw ${median(times.raw).toFixed(3)} ms, kit ${
-      median(times.kit).toFixed(3)
-    } ms: the kit reaches ${
-      (100 * median(times.raw) / median(times.kit)).toFixed(1)
-    }% of raw throughput`,
+    `1,000 concurrent GETs, median of 250 rounds: raw ${median.raw.toFixed(3)} ms, kit ${
+      median.kit.toFixed(3)
+    } ms: the kit reaches ${(100 * median.raw / median.kit).toFixed(1)}% of raw throughput`,
   );
 });
 
