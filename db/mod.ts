@@ -39,7 +39,7 @@ import {
 
 export { DriverError } from "../internal/errors.ts";
 export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragment } from "./sql.ts";
-export { RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
+export { databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
 export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
 
 /** A row as drivers return it. */

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { DriverError } from "../internal/errors.ts";
 
 /** Static settings of a db provider. */
 export interface DbConfig {
@@ -127,6 +128,41 @@ export class SqlError extends Error {
     this.detail = extra.detail;
     this.constraint = extra.constraint;
   }
+}
+
+/**
+ * Translates what a PostgreSQL client threw: an error the server sent (it carries `severity` and
+ * a SQLSTATE `code`) becomes a {@linkcode SqlError}; anything else, such as a lost connection,
+ * a `DriverError` naming the driver and operation.
+ *
+ * @param driver Driver name, for the `DriverError`.
+ * @param operation The operation that failed.
+ * @param error What the client threw.
+ * @param query The statement, for the `SqlError`.
+ * @returns The kit's error.
+ */
+export function databaseError(
+  driver: string,
+  operation: string,
+  error: unknown,
+  query: string,
+): Error {
+  const server = error as {
+    severity?: unknown;
+    code?: unknown;
+    message?: string;
+    detail?: string;
+    constraint?: string; // PGlite (pg-protocol)
+    constraint_name?: string; // postgres.js
+  };
+  if (typeof server?.severity === "string" && typeof server.code === "string") {
+    return new SqlError(server.code, server.message ?? "error", query, {
+      detail: server.detail,
+      constraint: server.constraint ?? server.constraint_name,
+      cause: error,
+    });
+  }
+  return new DriverError(driver, operation, error);
 }
 
 /** SQLSTATE codes a transaction is retried on. */

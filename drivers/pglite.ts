@@ -20,6 +20,7 @@
  */
 import { PGlite, types } from "@electric-sql/pglite";
 import {
+  databaseError,
   type DbConfig,
   type DbDriver,
   type DbExecutor,
@@ -27,7 +28,6 @@ import {
   DriverError,
   normalizeParams,
   type QueryResult,
-  SqlError,
 } from "../db/mod.ts";
 
 /** Options of {@linkcode pgliteDb}. */
@@ -47,23 +47,6 @@ class Queue {
     this.#tail = this.#tail.then(() => held);
     return ready;
   }
-}
-
-function translate(error: unknown, query: string, operation: string): Error {
-  const pgError = error as {
-    code?: string;
-    message?: string;
-    detail?: string;
-    constraint?: string;
-  };
-  if (typeof pgError?.code === "string" && /^[0-9A-Z]{5}$/.test(pgError.code)) {
-    return new SqlError(pgError.code, pgError.message ?? "error", query, {
-      detail: pgError.detail,
-      constraint: pgError.constraint,
-      cause: error,
-    });
-  }
-  return new DriverError("pglite", operation, error);
 }
 
 class PgliteDriver implements DbDriver {
@@ -107,14 +90,14 @@ class PgliteDriver implements DbDriver {
         const result = await instance.query<Record<string, unknown>>(text, normalizeParams(params));
         return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
       } catch (error) {
-        throw translate(error, text, "query");
+        throw databaseError("pglite", "query", error, text);
       }
     };
     const exec = async (script: string): Promise<void> => {
       try {
         await instance.exec(script);
       } catch (error) {
-        throw translate(error, script, "exec");
+        throw databaseError("pglite", "exec", error, script);
       }
     };
     const queued = async <T>(fn: () => Promise<T>): Promise<T> => {

@@ -17,6 +17,7 @@
  */
 import postgres from "postgres";
 import {
+  databaseError,
   type DbConfig,
   type DbDriver,
   type DbExecutor,
@@ -39,24 +40,6 @@ export interface PostgresDbOptions {
    * @default {10000}
    */
   readonly connectTimeoutMs?: number;
-}
-
-function translate(error: unknown, query: string, operation: string): Error {
-  const pgError = error as {
-    name?: string;
-    code?: string;
-    message?: string;
-    detail?: string;
-    constraint_name?: string;
-  };
-  if (pgError?.name === "PostgresError" && typeof pgError.code === "string") {
-    return new SqlError(pgError.code, pgError.message ?? "error", query, {
-      detail: pgError.detail,
-      constraint: pgError.constraint_name,
-      cause: error,
-    });
-  }
-  return new DriverError("postgres", operation, error);
 }
 
 type Sql = ReturnType<typeof postgres>;
@@ -105,7 +88,7 @@ function executor(client: Pick<Sql, "unsafe">) {
           return { rows, rowCount: result.count ?? rows.length };
         },
         (error) => {
-          throw translate(error, text, "query");
+          throw databaseError("postgres", "query", error, text);
         },
       );
     },
@@ -114,7 +97,7 @@ function executor(client: Pick<Sql, "unsafe">) {
         // Without parameters postgres.js uses the simple protocol, which runs several statements.
         await client.unsafe(script);
       } catch (error) {
-        throw translate(error, script, "exec");
+        throw databaseError("postgres", "exec", error, script);
       }
     },
   };
@@ -171,7 +154,7 @@ class PostgresDriver implements DbDriver {
           const code = (error as { code?: string })?.code;
           // Errors of our own or the caller's pass through; the library's own get translated.
           if (typeof code === "string" || (error as Error)?.name === "PostgresError") {
-            throw translate(error, "begin", "transaction");
+            throw databaseError("postgres", "transaction", error, "begin");
           }
           throw error;
         }
