@@ -221,14 +221,13 @@ export async function create(
       if (closing.signal.aborted) {
         throw new Error("Cannot open a lease as the coord provider is closed");
       }
-      const session = await Session.open(driver, ttlMs, logger);
+      const session: Session = await Session.open(
+        driver,
+        ttlMs,
+        logger,
+        () => sessions.delete(session),
+      );
       sessions.add(session);
-      const forget = () => sessions.delete(session);
-      const close = session.close.bind(session);
-      session.close = async () => {
-        forget();
-        await close();
-      };
       return session;
     },
   };

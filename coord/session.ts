@@ -45,6 +45,7 @@ export class Session {
   #closed = false;
   readonly #closing = new AbortController();
   #cleanup: Promise<void> | undefined;
+  #onClose: (() => void) | undefined;
 
   private constructor(
     driver: CoordDriver,
@@ -79,12 +80,20 @@ export class Session {
    * @param driver The backend.
    * @param ttlMs Lease TTL.
    * @param logger Where keepalive trouble is reported.
+   * @param onClose Called once when the session is closed (not when it is lost).
    * @returns The open session.
    */
-  static async open(driver: CoordDriver, ttlMs: number, logger: Logger): Promise<Session> {
+  static async open(
+    driver: CoordDriver,
+    ttlMs: number,
+    logger: Logger,
+    onClose?: () => void,
+  ): Promise<Session> {
     const requestedAt = Date.now();
     const lease = await driver.grantLease(ttlMs);
-    return new Session(driver, lease.id, lease.ttlMs, logger, requestedAt);
+    const session = new Session(driver, lease.id, lease.ttlMs, logger, requestedAt);
+    session.#onClose = onClose;
+    return session;
   }
 
   /** Fires with a {@linkcode LeaseLostError} when the lease is lost; never after a clean close. */
@@ -122,6 +131,7 @@ export class Session {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#onClose?.();
       this.#closing.abort();
       const wasLost = this.#keeper.lost.aborted;
       this.#keeper.stop();
