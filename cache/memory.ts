@@ -168,18 +168,14 @@ export class MemoryCacheStore {
   write(key: string, value: Value, ttlMs: number | undefined): void {
     const now = Date.now();
     const previous = this.#entries.get(key);
-    if (previous !== undefined && previous.value.type === "string" && value.type === "string") {
-      // Overwriting a string in place spares the map a delete and an insert.
-      const live = previous.expiresAt > now;
-      const expiresAt = ttlMs === undefined
-        ? (live ? previous.expiresAt : Infinity)
-        : ttlMs > 0
-        ? now + ttlMs
-        : Infinity;
+    const kept = previous !== undefined && previous.expiresAt > now ? previous.expiresAt : Infinity;
+    const expiresAt = ttlMs === undefined ? kept : ttlMs > 0 ? now + ttlMs : Infinity;
+    const bytes = key.length * 2 + valueBytes(value) + ENTRY_OVERHEAD;
+    if (previous !== undefined) {
+      // Overwritten in place: the map keeps its entry, and the list moves it to the newest end.
       if ((previous.expiresAt !== Infinity) !== (expiresAt !== Infinity)) {
         this.#trackExpiry(expiresAt !== Infinity ? 1 : -1);
       }
-      const bytes = key.length * 2 + value.data.length * 2 + ENTRY_OVERHEAD;
       this.#bytes += bytes - previous.bytes;
       previous.bytes = bytes;
       previous.value = value;
@@ -188,28 +184,13 @@ export class MemoryCacheStore {
         this.#unlink(previous);
         this.#append(previous);
       }
-      this.#evict();
-      return;
+    } else {
+      const entry: Entry = { key, value, expiresAt, bytes, previous: undefined, next: undefined };
+      this.#entries.set(key, entry);
+      this.#append(entry);
+      this.#bytes += bytes;
+      if (expiresAt !== Infinity) this.#trackExpiry(1);
     }
-    const live = previous !== undefined && previous.expiresAt > now;
-    const expiresAt = ttlMs === undefined
-      ? (live ? previous.expiresAt : Infinity)
-      : ttlMs > 0
-      ? now + ttlMs
-      : Infinity;
-    if (previous !== undefined) this.#remove(key, previous);
-    const entry: Entry = {
-      key,
-      value,
-      expiresAt,
-      bytes: key.length * 2 + valueBytes(value) + ENTRY_OVERHEAD,
-      previous: undefined,
-      next: undefined,
-    };
-    this.#entries.set(key, entry);
-    this.#append(entry);
-    this.#bytes += entry.bytes;
-    if (expiresAt !== Infinity) this.#trackExpiry(1);
     this.#evict();
   }
 
