@@ -111,6 +111,7 @@ export class MemoryMqBroker {
         throw new Error(`topic '${record.topic}' does not exist`);
       }
     }
+    const timestamp = Date.now();
     for (const record of records) {
       const partitions = this.#topics.get(record.topic) as Partition[];
       const index = record.key === undefined
@@ -121,7 +122,7 @@ export class MemoryMqBroker {
         ...record,
         partition: index,
         offset: String(partition.base + partition.records.length),
-        timestamp: Date.now(),
+        timestamp,
       });
       // Trimmed in chunks, so retention costs O(1) per record instead of a shift per append.
       if (partition.records.length > this.#retention + Math.max(1024, this.#retention >> 2)) {

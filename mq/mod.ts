@@ -312,9 +312,22 @@ function validateConfig(config: MqConfig): void {
 
 const encoder = new TextEncoder();
 
-function byteLength(text: string): number {
-  // Exact only when it matters: a string of n UTF-16 units is at most 3n UTF-8 bytes.
-  return text.length * 3 <= 1024 ? text.length * 3 : encoder.encode(text).length;
+/** UTF-8 size of key, value and header names and values; encoded only when the bound is too high. */
+function messageBytes(
+  value: string,
+  key: string,
+  headers: Record<string, string>,
+  max: number,
+): number {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: most messages are cleared without encoding.
+  let bound = (value.length + key.length) * 3;
+  for (const name in headers) bound += (name.length + headers[name].length) * 3;
+  if (bound <= max) return bound;
+  let exact = encoder.encode(value).length + encoder.encode(key).length;
+  for (const name in headers) {
+    exact += encoder.encode(name).length + encoder.encode(headers[name]).length;
+  }
+  return exact;
 }
 
 /**
@@ -354,7 +367,7 @@ export async function create(
     if (message === null || typeof message !== "object") {
       throw new TypeError(`Cannot send as 'message' must be an object`);
     }
-    const { topic, key, headers = {} } = message;
+    const { topic, key, headers } = message;
     if (typeof topic !== "string" || topic.length === 0) {
       throw new TypeError(
         `Cannot send as 'topic' must be a non-empty string: current value is ${
@@ -370,15 +383,12 @@ export async function create(
       );
     }
     const value = encodeJson(message.value, `the value of a message to topic '${topic}'`);
-    const allHeaders = { ...traceHeaders(), ...headers };
-    let size = byteLength(value) + byteLength(key ?? "");
-    for (const name in allHeaders) size += byteLength(name) + byteLength(allHeaders[name]);
+    // Outside a trace and without headers of its own, a message shares one empty header object.
+    const trace = traceHeaders();
+    const allHeaders = headers === undefined ? trace : { ...trace, ...headers };
+    const size = messageBytes(value, key ?? "", allHeaders, config.maxMessageBytes);
     if (size > config.maxMessageBytes) {
-      const exact = encoder.encode(value).length + encoder.encode(key ?? "").length +
-        encoder.encode(JSON.stringify(allHeaders)).length;
-      if (exact > config.maxMessageBytes) {
-        throw new MessageTooLargeError(topic, exact, config.maxMessageBytes);
-      }
+      throw new MessageTooLargeError(topic, size, config.maxMessageBytes);
     }
     return { topic, key, value, headers: allHeaders };
   };

@@ -6,6 +6,7 @@
  */
 import { newSpanId, traceContext } from "../clog/mod.ts";
 
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
 
 /**
@@ -13,9 +14,9 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
  *
  * @returns `{ traceparent }`, `{ "x-trace-id" }` or `{}`.
  */
-export function traceHeaders(): Record<string, string> {
+export function traceHeaders(): Readonly<Record<string, string>> {
   const context = traceContext();
-  if (!context) return {};
+  if (!context) return NO_HEADERS;
   if (/^[0-9a-f]{32}$/.test(context.traceId)) {
     return { traceparent: `00-${context.traceId}-${context.spanId ?? newSpanId()}-01` };
   }
