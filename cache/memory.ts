@@ -166,10 +166,16 @@ export class MemoryCacheStore {
 
   /** @internal Stores a value; `ttlMs` undefined keeps the current expiry, 0 clears it. */
   write(key: string, value: Value, ttlMs: number | undefined): void {
-    const now = Date.now();
     const previous = this.#entries.get(key);
-    const kept = previous !== undefined && previous.expiresAt > now ? previous.expiresAt : Infinity;
-    const expiresAt = ttlMs === undefined ? kept : ttlMs > 0 ? now + ttlMs : Infinity;
+    // The clock is read only when an expiry is set or kept (Date.now costs ~70 ns on Deno).
+    const expiresAt = ttlMs === undefined
+      ? (previous !== undefined && previous.expiresAt !== Infinity &&
+          previous.expiresAt > Date.now()
+        ? previous.expiresAt
+        : Infinity)
+      : ttlMs > 0
+      ? Date.now() + ttlMs
+      : Infinity;
     const bytes = key.length * 2 + valueBytes(value) + ENTRY_OVERHEAD;
     if (previous !== undefined) {
       // Overwritten in place: the map keeps its entry, and the list moves it to the newest end.

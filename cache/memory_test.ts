@@ -47,3 +47,36 @@ Deno.test("bad memory cache bounds are rejected", () => {
     /'maxEntries' must be a positive integer: current value is 0/,
   );
 });
+
+Deno.test("jsonSerializer encodes every string exactly as JSON.stringify does", () => {
+  const samples = [
+    "",
+    "plain",
+    'say "hi"',
+    "back\\slash",
+    "tab\tnew\nline\u0000",
+    "\u001f\u007f",
+    "emoji 😀",
+    "lone \ud800 surrogate",
+    "\udfff",
+    "x".repeat(65),
+    "x".repeat(70) + '"',
+  ];
+  for (const text of samples) {
+    const encoded = cache.jsonSerializer.encode(text, "sample");
+    assert.equal(encoded, JSON.stringify(text), `encoding of ${JSON.stringify(text)}`);
+    assert.equal(cache.jsonSerializer.decode(encoded), text);
+  }
+});
+
+Deno.test("memory cache keeps an entry's expiry on a write without ttl and clears it with ttl 0", async () => {
+  await using c = await cache.create(cache.defaultConfig("development"), {
+    driver: cache.memoryCache(),
+  });
+  await c.string.set("n", 1, { ttlMs: 60_000 });
+  await c.string.incr("n"); // keeps the expiry, as Redis INCR does
+  const kept = await c.string.ttl("n");
+  assert.ok(kept > 59_000 && kept <= 60_000, `ttl after incr: ${kept}`);
+  await c.string.set("n", 3); // a plain SET clears it, as in Redis
+  assert.equal(await c.string.ttl("n"), -1);
+});

@@ -189,10 +189,25 @@ export interface Cache extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+/**
+ * `JSON.stringify` of a string. A short string with nothing to escape is its
+ * content between quotes; a scan of it costs less than the native call.
+ */
+function quote(text: string): string {
+  if (text.length > 64) return JSON.stringify(text);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    // Control characters, '"', '\\' and (lone) surrogates are what JSON.stringify rewrites.
+    if (code < 0x20 || code === 34 || code === 92 || (code >= 0xd800 && code <= 0xdfff)) {
+      return JSON.stringify(text);
+    }
+  }
+  return `"${text}"`;
+}
+
 /** JSON that refuses values JSON would change or drop. */
 export const jsonSerializer: Serializer = {
-  encode: (value, what) =>
-    typeof value === "string" ? JSON.stringify(value) : encodeJson(value, what),
+  encode: (value, what) => typeof value === "string" ? quote(value) : encodeJson(value, what),
   decode: (text) =>
     // A JSON string without escapes is its own content between the quotes: no parser needed.
     text.charCodeAt(0) === 34 && text.indexOf("\\") === -1 ? text.slice(1, -1) : JSON.parse(text),
