@@ -117,6 +117,8 @@ return 0`,
   ),
   // Token bucket / GCRA on Redis's own clock (TIME), mirroring ratelimit/types.ts decide().
   // KEYS[1] bucket; ARGV: algorithm, rate, burst, cost. Returns allowed, remaining, retryAfterMs, resetMs.
+  // State: "tokens:ms" for the token bucket, "tatMs" for GCRA; the other algorithm's state reads as
+  // a new bucket (a rule switched on reload).
   rateLimit: script(
     "rateLimit",
     `local t = redis.call('TIME')
@@ -127,7 +129,7 @@ local full = burst * interval
 local stored = redis.call('GET', KEYS[1])
 if ARGV[1] == 'gcra' then
   local tat = now
-  if stored then tat = math.max(tonumber(stored), now) end
+  if stored and not string.find(stored, ':', 1, true) then tat = math.max(tonumber(stored), now) end
   local nxt = tat + cost * interval
   if nxt - now > full then
     return {0, math.max(0, math.floor((full - (tat - now)) / interval)), math.ceil(nxt - now - full), math.ceil(tat - now)}
@@ -136,8 +138,8 @@ if ARGV[1] == 'gcra' then
   return {1, math.max(0, math.floor((full - (nxt - now)) / interval)), 0, math.ceil(nxt - now)}
 end
 local tokens, updated = burst, now
-if stored then
-  local sep = string.find(stored, ':')
+local sep = stored and string.find(stored, ':', 1, true)
+if sep then
   tokens = tonumber(string.sub(stored, 1, sep - 1))
   updated = tonumber(string.sub(stored, sep + 1))
 end
@@ -1034,10 +1036,11 @@ class RedisRateLimit implements RateLimitDriver {
     this.#prefix = options.keyPrefix ?? "rl:";
   }
 
-  take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
+  take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
     // The hot path: plain promise chaining, no async wrappers.
+    const bucket = `${this.#prefix}${ruleName}:${key}`;
     const decide = () =>
-      this.#connection.runScript(SCRIPTS.rateLimit, [this.#prefix + key], [
+      this.#connection.runScript(SCRIPTS.rateLimit, [bucket], [
         rule.algorithm,
         rule.rate,
         rule.burst,

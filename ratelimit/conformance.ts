@@ -95,6 +95,22 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
     assert.ok(Math.abs(allowed - 310) <= 310 * 0.05, `allowed ${allowed}, expected 310 ± 5%`);
   });
 
+  test("a rule switched to the other algorithm (a reload) starts the key afresh", async () => {
+    const key = testKeyspace("switch");
+    {
+      await using a = await limiter({ r: { rate: 1, burst: 2 } });
+      assert.equal((await a.allowN(key, "r", 2)).allowed, true);
+      assert.equal((await a.allow(key, "r")).allowed, false);
+    }
+    {
+      await using b = await limiter({ r: { algorithm: "gcra", rate: 1, burst: 2 } });
+      const first = await b.allow(key, "r");
+      assert.deepEqual([first.allowed, first.remaining], [true, 1]);
+    }
+    await using c = await limiter({ r: { rate: 1, burst: 2 } });
+    assert.equal((await c.allowN(key, "r", 2)).allowed, true, "and back to the token bucket");
+  });
+
   test("keys and rules are separate buckets", async () => {
     await using a = await limiter({ one: { rate: 1, burst: 1 }, two: { rate: 1, burst: 1 } });
     const key = testKeyspace("separate");

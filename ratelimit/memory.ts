@@ -5,18 +5,19 @@
  * @module
  */
 import type { Clock } from "../internal/clock.ts";
-import { decide, type Decision, type RateLimitDriver, type Rule } from "./types.ts";
-
-interface Bucket {
-  state: number[];
-  /** When the bucket is full again and can be forgotten. */
-  idleAt: number;
-}
+import {
+  type BucketState,
+  decide,
+  type Decision,
+  type RateLimitDriver,
+  type Rule,
+} from "./types.ts";
 
 /** Options of {@linkcode memoryRateLimit}. */
 export interface MemoryRateLimitOptions {
   /**
-   * Most keys tracked; beyond it, idle (full) buckets go first, then the oldest created.
+   * Most keys tracked (over all rules); beyond it, idle (full) buckets go first, then the
+   * oldest created, rule by rule.
    * @default {100000}
    */
   readonly maxKeys?: number;
@@ -31,7 +32,9 @@ export interface MemoryRateLimitOptions {
 
 class MemoryRateLimit implements RateLimitDriver {
   readonly name = "memory";
-  readonly #buckets = new Map<string, Bucket>();
+  /** Buckets by rule name, then by key: no key is concatenated or re-hashed per call. */
+  readonly #rules = new Map<string, Map<string, BucketState>>();
+  #size = 0;
   readonly #maxKeys: number;
   readonly #clock: Pick<Clock, "now">;
   readonly #sweepIntervalMs: number;
@@ -49,47 +52,66 @@ class MemoryRateLimit implements RateLimitDriver {
   }
 
   /** Synchronous take, for the provider's fast path and the rescue limiter. */
-  takeSync(key: string, rule: Required<Rule>, cost: number): Decision {
+  takeSync(ruleName: string, key: string, rule: Required<Rule>, cost: number): Decision {
     const now = this.#clock.now();
-    const bucket = this.#buckets.get(key);
-    const { decision, state, ttlMs } = decide(
-      rule,
-      cost,
-      now,
-      bucket && bucket.idleAt > now ? bucket.state : undefined,
-    );
-    if (bucket) {
-      // Updated in place: eviction drops idle buckets first, then the oldest created.
-      bucket.state = state;
-      bucket.idleAt = now + ttlMs;
-    } else {
-      this.#buckets.set(key, { state, idleAt: now + ttlMs });
-      if (this.#buckets.size > this.#maxKeys) this.#evict(now);
-      this.#timer ??= this.#startSweep();
-    }
+    let buckets = this.#rules.get(ruleName);
+    if (buckets === undefined) this.#rules.set(ruleName, buckets = new Map());
+    const bucket = buckets.get(key);
+    if (bucket !== undefined) return decide(rule, cost, now, bucket);
+    const created: BucketState = { algorithm: rule.algorithm, tokens: 0, time: 0, idleAt: 0 };
+    const decision = decide(rule, cost, now, created);
+    buckets.set(key, created);
+    if (++this.#size > this.#maxKeys) this.#evict(now);
+    this.#timer ??= this.#startSweep();
     return decision;
   }
 
-  take(key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
-    return Promise.resolve(this.takeSync(key, rule, cost));
+  take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
+    try {
+      return Promise.resolve(this.takeSync(ruleName, key, rule, cost));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Keys tracked now. */
   get size(): number {
-    return this.#buckets.size;
+    return this.#size;
   }
 
+  /**
+   * Drops one bucket: the first idle one among the oldest few, else the oldest. Bounded work, so
+   * a flood of new keys at the bound costs O(1) per key, not a sweep each.
+   */
   #evict(now: number): void {
-    this.sweep(now);
-    for (const key of this.#buckets.keys()) {
-      if (this.#buckets.size <= this.#maxKeys) break;
-      this.#buckets.delete(key);
+    let checked = 0;
+    let oldest: [Map<string, BucketState>, string] | undefined;
+    for (const buckets of this.#rules.values()) {
+      for (const [key, bucket] of buckets) {
+        if (bucket.idleAt <= now) return this.#drop(buckets, key);
+        oldest ??= [buckets, key];
+        if (++checked === 16) return this.#drop(...oldest);
+      }
     }
+    if (oldest) this.#drop(...oldest);
+  }
+
+  #drop(buckets: Map<string, BucketState>, key: string): void {
+    buckets.delete(key);
+    this.#size--;
   }
 
   /** Forgets buckets that are full again: they behave exactly like absent ones. */
   sweep(now: number = this.#clock.now()): void {
-    for (const [key, bucket] of this.#buckets) if (bucket.idleAt <= now) this.#buckets.delete(key);
+    for (const [ruleName, buckets] of this.#rules) {
+      for (const [key, bucket] of buckets) {
+        if (bucket.idleAt <= now) {
+          buckets.delete(key);
+          this.#size--;
+        }
+      }
+      if (buckets.size === 0) this.#rules.delete(ruleName);
+    }
   }
 
   #startSweep(): ReturnType<typeof setInterval> {
@@ -101,7 +123,8 @@ class MemoryRateLimit implements RateLimitDriver {
   close(): Promise<void> {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#buckets.clear();
+    this.#rules.clear();
+    this.#size = 0;
     return Promise.resolve();
   }
 }
@@ -109,7 +132,7 @@ class MemoryRateLimit implements RateLimitDriver {
 /** The memory driver, with its synchronous take and sweep exposed. */
 export interface MemoryRateLimitDriver extends RateLimitDriver {
   /** Takes synchronously. */
-  takeSync(key: string, rule: Required<Rule>, cost: number): Decision;
+  takeSync(ruleName: string, key: string, rule: Required<Rule>, cost: number): Decision;
   /** Drops full buckets now. */
   sweep(now?: number): void;
   /** Keys tracked now. */

@@ -129,11 +129,41 @@ Deno.test("the memory driver is bounded in keys and forgets idle buckets", async
   const clock = new FakeClock(0);
   const driver = ratelimit.memoryRateLimit({ clock, maxKeys: 100 });
   const rule = { algorithm: "token-bucket" as const, rate: 10, burst: 1 };
-  for (let i = 0; i < 250; i++) driver.takeSync(`k${i}`, rule, 1);
-  assert.ok(driver.size <= 100, `${driver.size} keys`);
+  for (let i = 0; i < 250; i++) driver.takeSync("r", `k${i}`, rule, 1);
+  assert.equal(driver.size, 100);
+  assert.equal(driver.takeSync("r", "k249", rule, 1).allowed, false, "the newest are kept");
+  assert.equal(driver.takeSync("r", "k0", rule, 1).allowed, true, "the oldest were dropped");
   clock.advance(2000);
   driver.sweep();
   assert.equal(driver.size, 0, "full buckets are forgotten");
+  await driver.close();
+});
+
+Deno.test("at its bound the memory driver drops an idle bucket before a busy one", async () => {
+  const clock = new FakeClock(0);
+  const driver = ratelimit.memoryRateLimit({ clock, maxKeys: 2 });
+  const rule = { algorithm: "token-bucket" as const, rate: 2, burst: 5 };
+  driver.takeSync("r", "busy", rule, 5); // empty: full again after 2.5 s, idle after 3.5 s
+  driver.takeSync("r", "idle", rule, 1); // full again after 0.5 s, idle after 1.5 s
+  clock.advance(1600);
+  driver.takeSync("r", "new", rule, 1);
+  assert.equal(driver.size, 2);
+  const busy = driver.takeSync("r", "busy", rule, 5);
+  assert.equal(busy.allowed, false, "the busy bucket was kept, still short of tokens");
+  await driver.close();
+});
+
+Deno.test("each rule has its own buckets, and a rule switched to another algorithm starts afresh", async () => {
+  const clock = new FakeClock(0);
+  const driver = ratelimit.memoryRateLimit({ clock });
+  const bucket = { algorithm: "token-bucket" as const, rate: 1, burst: 2 };
+  const gcra = { algorithm: "gcra" as const, rate: 1, burst: 2 };
+  assert.equal(driver.takeSync("a", "k", bucket, 2).allowed, true);
+  assert.equal(driver.takeSync("b", "k", bucket, 2).allowed, true, "rule b has its own bucket");
+  assert.equal(driver.takeSync("a", "k", bucket, 1).allowed, false);
+  const switched = driver.takeSync("a", "k", gcra, 1);
+  assert.deepEqual([switched.allowed, switched.remaining], [true, 1]);
+  assert.equal(driver.takeSync("a", "k", bucket, 2).allowed, true, "and back again");
   await driver.close();
 });
 

@@ -35,7 +35,7 @@ export type { Limiter, RateLimitHandlerOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
 export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
 export { decide } from "./types.ts";
-export type { Algorithm, Decision, RateLimitDriver, Rule } from "./types.ts";
+export type { Algorithm, BucketState, Decision, RateLimitDriver, Rule } from "./types.ts";
 
 /** What happens to a rule name no rule has. */
 export type UnknownRulePolicy = "deny" | "allow" | "default";
@@ -234,7 +234,6 @@ export async function create(
       if (config.unknownRule === "default" && current.default) rule = current.default;
       else return Promise.resolve(NEVER);
     }
-    const bucket = `${ruleName}:${key}`;
     if (n > rule.burst) {
       return Promise.resolve({
         allowed: false,
@@ -246,12 +245,12 @@ export async function create(
     }
     if (fast) {
       try {
-        return Promise.resolve(fast(bucket, rule, n));
+        return Promise.resolve(fast(ruleName, key, rule, n));
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return driver.take(bucket, rule, n).then((decision) => {
+    return driver.take(ruleName, key, rule, n).then((decision) => {
       if (outage) {
         outage = false;
         logger.info("rate-limit backend reachable again", { driver: driver.name });
@@ -267,7 +266,7 @@ export async function create(
         });
       }
       return config.failPolicy === "open"
-        ? rescue.takeSync(bucket, rule, n)
+        ? rescue.takeSync(ruleName, key, rule, n)
         : { ...NEVER, retryAfterMs: 1000, resetMs: 1000, limit: rule.burst };
     });
   };
