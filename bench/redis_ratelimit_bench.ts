@@ -5,6 +5,7 @@
  * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_ratelimit_bench.ts
  */
 import { Redis } from "ioredis";
+import { alternate } from "./_alternate.ts";
 import { RateLimiterRedis } from "rate-limiter-flexible";
 import { redisRateLimit } from "../drivers/redis.ts";
 import * as ratelimit from "../ratelimit/mod.ts";
@@ -36,6 +37,28 @@ Deno.bench("rate-limiter-flexible RateLimiterRedis: 100 concurrent consume()", {
   ignore,
 }, async () => {
   await Promise.all(keys.map((key) => flexible!.consume(key)));
+});
+
+Deno.bench({
+  name: "alternating rounds: kit against RateLimiterRedis (prints the ratio)",
+  group: "alternating",
+  ignore,
+  n: 1,
+  warmup: 0,
+}, async () => {
+  const median = await alternate(
+    300,
+    50,
+    () => Promise.all(keys.map((key) => flexible!.consume(key))),
+    () => Promise.all(keys.map((key) => limiter!.allow(key, "api"))),
+  );
+  console.log(
+    `100 concurrent decisions, median of 250 rounds: RateLimiterRedis ${
+      median.raw.toFixed(3)
+    } ms, kit ${median.kit.toFixed(3)} ms: the kit takes ${
+      (100 * median.kit / median.raw).toFixed(1)
+    }% of RateLimiterRedis's time`,
+  );
 });
 
 globalThis.addEventListener("unload", () => {

@@ -36,7 +36,7 @@ import {
 import { type Logger, namespace } from "../clog/mod.ts";
 import { sleep } from "../internal/queue.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "../once/mod.ts";
-import type { Decision, RateLimitDriver, Rule } from "../ratelimit/mod.ts";
+import { type Decision, decision, type RateLimitDriver, type Rule } from "../ratelimit/mod.ts";
 import {
   type DriverSubscribeOptions,
   type DriverSubscription,
@@ -115,45 +115,30 @@ return false`,
     `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return tonumber(ARGV[2]) end
 return 0`,
   ),
-  // Token bucket / GCRA on Redis's own clock (TIME), mirroring ratelimit/types.ts decide().
-  // KEYS[1] bucket; ARGV: algorithm, rate, burst, cost. Returns allowed, remaining, retryAfterMs, resetMs.
-  // State: "tokens:ms" for the token bucket, "tatMs" for GCRA; the other algorithm's state reads as
-  // a new bucket (a rule switched on reload).
+  // GCRA (the same decisions as a token bucket) on Redis's own clock (TIME), mirroring
+  // ratelimit/types.ts decide(). KEYS[1] bucket, holding when it is full again (Unix ms);
+  // ARGV: rate, burst, cost. Returns the microseconds until the bucket is full again, after
+  // taking when allowed (>= 0), or as it stands, negated minus one, when rejected (< 0).
+  // Expiry: the key expires at the end of the 5 s slot after the one its value falls in, so it
+  // outlives the time it is full again by 5-10 s. A value written in the same slot as the one
+  // it replaces keeps the TTL (no expiry update on most calls); a new slot sets PXAT again.
   rateLimit: script(
     "rateLimit",
     `local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rate, burst, cost = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local interval = 1000 / rate
-local full = burst * interval
-local stored = redis.call('GET', KEYS[1])
-if ARGV[1] == 'gcra' then
-  local tat = now
-  if stored and not string.find(stored, ':', 1, true) then tat = math.max(tonumber(stored), now) end
-  local nxt = tat + cost * interval
-  if nxt - now > full then
-    return {0, math.max(0, math.floor((full - (tat - now)) / interval)), math.ceil(nxt - now - full), math.ceil(tat - now)}
-  end
-  redis.call('SET', KEYS[1], nxt, 'PX', math.ceil(nxt - now) + 1000)
-  return {1, math.max(0, math.floor((full - (nxt - now)) / interval)), 0, math.ceil(nxt - now)}
+local now = t[1] * 1000 + t[2] / 1000
+local interval = 1000 / ARGV[1]
+local stored = tonumber(redis.call('GET', KEYS[1]))
+local fullAt = now
+if stored and stored > now then fullAt = stored end
+local nxt = fullAt + ARGV[3] * interval
+if nxt - now > ARGV[2] * interval + 1e-6 then return -math.floor((fullAt - now) * 1000) - 1 end
+local slot = math.floor(nxt / 5000)
+if stored and math.floor(stored / 5000) == slot then
+  redis.call('SET', KEYS[1], nxt, 'KEEPTTL')
+else
+  redis.call('SET', KEYS[1], nxt, 'PXAT', (slot + 2) * 5000)
 end
-local tokens, updated = burst, now
-local sep = stored and string.find(stored, ':', 1, true)
-if sep then
-  tokens = tonumber(string.sub(stored, 1, sep - 1))
-  updated = tonumber(string.sub(stored, sep + 1))
-end
-tokens = math.min(burst, tokens + math.max(0, now - updated) / interval)
-local allowed = 0
-if tokens >= cost then
-  allowed = 1
-  tokens = tokens - cost
-end
-local reset = math.ceil((burst - tokens) * interval)
-redis.call('SET', KEYS[1], tokens .. ':' .. now, 'PX', reset + 1000)
-local retry = 0
-if allowed == 0 then retry = math.ceil((cost - tokens) * interval) end
-return {allowed, math.floor(tokens), retry, reset}`,
+return math.floor((nxt - now) * 1000)`,
   ),
   // once: one hash per key with token, fp (fingerprint), status (running | ok | error), payload.
   onceBegin: script(
@@ -1040,15 +1025,12 @@ class RedisRateLimit implements RateLimitDriver {
     // The hot path: plain promise chaining, no async wrappers.
     const bucket = `${this.#prefix}${ruleName}:${key}`;
     const decide = () =>
-      this.#connection.runScript(SCRIPTS.rateLimit, [bucket], [
-        rule.algorithm,
-        rule.rate,
-        rule.burst,
-        cost,
-      ])
+      this.#connection.runScript(SCRIPTS.rateLimit, [bucket], [rule.rate, rule.burst, cost])
         .then((reply) => {
-          const [allowed, remaining, retryAfterMs, resetMs] = reply as number[];
-          return { allowed: allowed === 1, remaining, retryAfterMs, resetMs, limit: rule.burst };
+          const micros = reply as number;
+          return micros >= 0
+            ? decision(rule, cost, true, micros / 1000)
+            : decision(rule, cost, false, (-micros - 1) / 1000);
         });
     const pending = this.#connection.client.status === "ready"
       ? decide()

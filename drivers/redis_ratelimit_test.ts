@@ -103,15 +103,33 @@ Deno.test({
       ...ratelimit.defaultConfig("production"),
       rules: { r: { rate: 10, burst: 5 }, g: { algorithm: "gcra", rate: 10, burst: 5 } },
     }, { driver: redisRateLimit({ url, keyPrefix: "rl-test:" }) });
-    await limiter.allow(key, "r");
-    await limiter.allow(key, "g");
+    // Many requests: most keep the TTL (same slot), a new slot sets it again; none drops it.
+    for (let i = 0; i < 40; i++) {
+      await limiter.allow(key, "r");
+      await limiter.allow(key, "g");
+    }
     const raw = redisCache({ url });
     await raw.ping();
     try {
       for (const bucket of [`rl-test:r:${key}`, `rl-test:g:${key}`]) {
+        // Full again 100 ms after one request; the key outlives that by 5-10 s (its slot).
         const ttl = await raw.ttl(bucket);
-        assert.ok(ttl > 0 && ttl <= 2000, `${bucket} ttl ${ttl}`);
+        assert.ok(ttl >= 5000 && ttl <= 10_100, `${bucket} ttl ${ttl}`);
       }
+      // One request leaves a bucket full 1 s later; nine more move that 9 s on, into a later
+      // slot, so the expiry must move too: past 10 s + 5 s.
+      const slow = await ratelimit.create({
+        ...ratelimit.defaultConfig("production"),
+        rules: { s: { rate: 1, burst: 10 } },
+      }, { driver: redisRateLimit({ url, keyPrefix: "rl-test:" }) });
+      try {
+        assert.equal((await slow.allow(key, "s")).allowed, true);
+        assert.equal((await slow.allowN(key, "s", 9)).allowed, true);
+      } finally {
+        await slow.close();
+      }
+      const ttl = await raw.ttl(`rl-test:s:${key}`);
+      assert.ok(ttl >= 14_900 && ttl <= 20_100, `ttl ${ttl} after the bucket moved slots`);
     } finally {
       await raw.close();
     }

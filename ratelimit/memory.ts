@@ -58,7 +58,7 @@ class MemoryRateLimit implements RateLimitDriver {
     if (buckets === undefined) this.#rules.set(ruleName, buckets = new Map());
     const bucket = buckets.get(key);
     if (bucket !== undefined) return decide(rule, cost, now, bucket);
-    const created: BucketState = { algorithm: rule.algorithm, tokens: 0, time: 0, idleAt: 0 };
+    const created: BucketState = { fullAt: 0 };
     const decision = decide(rule, cost, now, created);
     buckets.set(key, created);
     if (++this.#size > this.#maxKeys) this.#evict(now);
@@ -88,7 +88,7 @@ class MemoryRateLimit implements RateLimitDriver {
     let oldest: [Map<string, BucketState>, string] | undefined;
     for (const buckets of this.#rules.values()) {
       for (const [key, bucket] of buckets) {
-        if (bucket.idleAt <= now) return this.#drop(buckets, key);
+        if (bucket.fullAt <= now) return this.#drop(buckets, key);
         oldest ??= [buckets, key];
         if (++checked === 16) return this.#drop(...oldest);
       }
@@ -105,7 +105,7 @@ class MemoryRateLimit implements RateLimitDriver {
   sweep(now: number = this.#clock.now()): void {
     for (const [ruleName, buckets] of this.#rules) {
       for (const [key, bucket] of buckets) {
-        if (bucket.idleAt <= now) {
+        if (bucket.fullAt <= now) {
           buckets.delete(key);
           this.#size--;
         }

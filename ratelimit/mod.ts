@@ -34,7 +34,7 @@ export { rateLimitHandler } from "./http.ts";
 export type { Limiter, RateLimitHandlerOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
 export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
-export { decide } from "./types.ts";
+export { decide, decision } from "./types.ts";
 export type { Algorithm, BucketState, Decision, RateLimitDriver, Rule } from "./types.ts";
 
 /** What happens to a rule name no rule has. */

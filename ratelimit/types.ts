@@ -4,14 +4,18 @@
  * @module
  */
 
-/** The algorithm of a rule. */
+/**
+ * The algorithm of a rule. A token bucket (tokens refill at `rate` per second
+ * up to `burst`) and GCRA (the generic cell rate algorithm) make the same
+ * decisions for the same rate and burst; both names are accepted, and both
+ * keep one number per key: the time the bucket is full again.
+ */
 export type Algorithm = "token-bucket" | "gcra";
 
 /** A named, declarative rule. */
 export interface Rule {
   /**
-   * `token-bucket` (tokens refill at `rate` per second up to `burst`) or `gcra` (the generic cell
-   * rate algorithm: the same limits, kept as one timestamp per key).
+   * `token-bucket` or `gcra`; the same limit either way (see {@linkcode Algorithm}).
    * @default {"token-bucket"}
    */
   readonly algorithm?: Algorithm;
@@ -50,32 +54,58 @@ export interface RateLimitDriver {
 }
 
 /**
- * One key's state under one rule, updated in place by {@linkcode decide}.
- * A token bucket keeps `tokens` as counted at `time`; GCRA keeps its
- * theoretical arrival time in `time`. A bucket whose `idleAt` has passed is
- * full again and acts as a new one, as does one kept for the other algorithm
- * (a rule changed on reload).
+ * One key's state under one rule, updated in place by {@linkcode decide}:
+ * the bucket's theoretical arrival time (GCRA's TAT), when it is full again.
+ * A bucket whose `fullAt` has passed is full, and the same as an absent one.
  */
 export interface BucketState {
-  /** The algorithm the state is for. */
-  algorithm: Algorithm;
-  /** Token bucket: tokens left at `time`. */
-  tokens: number;
-  /** Token bucket: when `tokens` was counted; GCRA: the theoretical arrival time. Unix ms. */
-  time: number;
-  /** When the bucket is full again and can be forgotten. Unix ms. */
-  idleAt: number;
+  /** When the bucket is full again, Unix ms. */
+  fullAt: number;
+}
+
+/** Float slack for `fullAt` built from fractional intervals: 1 ns. */
+const EPSILON_MS = 1e-6;
+
+/**
+ * The decision for a key whose bucket is full again `untilFullMs` from now:
+ * after taking `cost` when allowed, as it stands when not. Shared by the
+ * memory driver and the Redis driver, which gets `untilFullMs` from its script.
+ *
+ * @param rule The rule.
+ * @param cost Units asked for.
+ * @param allowed Whether they were taken.
+ * @param untilFullMs Milliseconds until the bucket is full again.
+ * @returns The decision.
+ */
+export function decision(
+  rule: Required<Rule>,
+  cost: number,
+  allowed: boolean,
+  untilFullMs: number,
+): Decision {
+  const interval = 1000 / rule.rate;
+  const remaining = Math.floor((rule.burst * interval - untilFullMs) / interval + EPSILON_MS);
+  return {
+    allowed,
+    remaining: remaining > 0 ? remaining : 0,
+    retryAfterMs: allowed
+      ? 0
+      : Math.ceil(untilFullMs + (cost - rule.burst) * interval - EPSILON_MS),
+    resetMs: Math.ceil(untilFullMs - EPSILON_MS),
+    limit: rule.burst,
+  };
 }
 
 /**
- * The token bucket and GCRA arithmetic of the memory driver, mirrored by the
- * Redis script: takes `cost` from `state` at time `now` if it has it, updates
- * `state` in place and returns the decision. A rejection consumes nothing.
+ * The limit's arithmetic (GCRA, the same decisions as a token bucket), as the
+ * memory driver applies it and the Redis script mirrors it: takes `cost` from
+ * the bucket in `state` at time `now` if it has it, updating `state` in place.
+ * A rejection consumes nothing.
  *
  * @param rule The rule.
  * @param cost Units asked for, at most the rule's burst.
  * @param now The time, Unix ms.
- * @param state The key's state; `{ algorithm, tokens: 0, time: 0, idleAt: 0 }` for a new key.
+ * @param state The key's state; `{ fullAt: 0 }` for a new key.
  * @returns The decision.
  */
 export function decide(
@@ -84,48 +114,12 @@ export function decide(
   now: number,
   state: BucketState,
 ): Decision {
-  const interval = 1000 / rule.rate; // ms per unit
-  const fresh = state.idleAt <= now || state.algorithm !== rule.algorithm;
-  state.algorithm = rule.algorithm;
-  if (rule.algorithm === "gcra") {
-    const full = rule.burst * interval; // ms to refill from empty
-    const tat = fresh || state.time < now ? now : state.time;
-    const next = tat + cost * interval;
-    if (next - now > full) {
-      state.time = tat;
-      state.idleAt = tat + 1000;
-      return {
-        allowed: false,
-        remaining: Math.max(0, Math.floor((full - (tat - now)) / interval)),
-        retryAfterMs: Math.ceil(next - now - full),
-        resetMs: Math.ceil(tat - now),
-        limit: rule.burst,
-      };
-    }
-    state.time = next;
-    state.idleAt = next + 1000;
-    return {
-      allowed: true,
-      remaining: Math.max(0, Math.floor((full - (next - now)) / interval)),
-      retryAfterMs: 0,
-      resetMs: Math.ceil(next - now),
-      limit: rule.burst,
-    };
+  const interval = 1000 / rule.rate;
+  const fullAt = state.fullAt > now ? state.fullAt : now;
+  const next = fullAt + cost * interval;
+  if (next - now > rule.burst * interval + EPSILON_MS) {
+    return decision(rule, cost, false, fullAt - now);
   }
-  const elapsed = fresh ? Infinity : now - state.time;
-  const refilled = fresh ? rule.burst : state.tokens + (elapsed > 0 ? elapsed / interval : 0);
-  const tokens = refilled < rule.burst ? refilled : rule.burst;
-  const allowed = tokens >= cost;
-  const left = allowed ? tokens - cost : tokens;
-  const resetMs = Math.ceil((rule.burst - left) * interval);
-  state.tokens = left;
-  state.time = now;
-  state.idleAt = now + resetMs + 1000;
-  return {
-    allowed,
-    remaining: Math.floor(left),
-    retryAfterMs: allowed ? 0 : Math.ceil((cost - tokens) * interval),
-    resetMs,
-    limit: rule.burst,
-  };
+  state.fullAt = next;
+  return decision(rule, cost, true, next - now);
 }
