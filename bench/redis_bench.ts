@@ -41,12 +41,10 @@ Deno.bench("kit vs raw, alternating 300 rounds of 1,000 (share printed)", {
   warmup: 0,
   ignore,
 }, async () => {
-  const median = await alternate(
-    300,
-    50,
-    () => Promise.all(keys.map((key) => raw!.get(`bench:${key}`))),
-    () => Promise.all(keys.map((key) => kit!.string.get(key))),
-  );
+  const median = await alternate(300, 50, {
+    raw: () => Promise.all(keys.map((key) => raw!.get(`bench:${key}`))),
+    kit: () => Promise.all(keys.map((key) => kit!.string.get(key))),
+  });
   console.log(
     `1,000 concurrent GETs, median of 250 rounds: raw ${median.raw.toFixed(3)} ms, kit ${
       median.kit.toFixed(3)

@@ -46,12 +46,10 @@ Deno.bench({
   n: 1,
   warmup: 0,
 }, async () => {
-  const median = await alternate(
-    300,
-    50,
-    () => Promise.all(keys.map((key) => flexible!.consume(key))),
-    () => Promise.all(keys.map((key) => limiter!.allow(key, "api"))),
-  );
+  const median = await alternate(300, 50, {
+    raw: () => Promise.all(keys.map((key) => flexible!.consume(key))),
+    kit: () => Promise.all(keys.map((key) => limiter!.allow(key, "api"))),
+  });
   console.log(
     `100 concurrent decisions, median of 250 rounds: RateLimiterRedis ${
       median.raw.toFixed(3)

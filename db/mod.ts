@@ -24,6 +24,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
+import { turnClock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
 import { sleep } from "../internal/queue.ts";
@@ -33,6 +34,7 @@ import {
   type DbDriver,
   type DbExecutor,
   type DbPool,
+  type QueryResult,
   RETRYABLE_SQLSTATES,
   SqlError,
 } from "./types.ts";
@@ -46,33 +48,66 @@ export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./type
 export type Row = Record<string, unknown>;
 
 /**
+ * How a provider runs its queries: the driver connection to send them on, and
+ * what to do once one has finished (slow-query logging).
+ */
+export interface QueryRunner {
+  /** Sends a rendered query. */
+  send(text: string, params: readonly unknown[], parts: readonly string[]): Promise<QueryResult>;
+  /** Whether to time queries (slow-query logging is on). */
+  readonly timed: boolean;
+  /** Called once per query that succeeded, with its text and start time (Unix ms). */
+  finished(text: string, startedAt: number): void;
+}
+
+/**
  * A query built by the `sql` tag: awaiting it runs it (once, however often it is awaited);
  * embedding it in another query nests it as a fragment.
  */
 export class Query<T> extends SqlFragment implements Promise<T[]> {
-  readonly #run: (query: SqlFragment) => Promise<T[]>;
-  #result: Promise<T[]> | undefined;
+  readonly #runner: QueryRunner;
+  #sent: Promise<QueryResult> | undefined;
+  #text = "";
+  #startedAt = 0;
+  #finished = false;
+
   /** Marks the object for `Object.prototype.toString`. */
-  readonly [Symbol.toStringTag] = "Query";
+  get [Symbol.toStringTag](): string {
+    return "Query";
+  }
 
   /**
    * Creates a query; use a provider's `sql` tag instead.
    *
    * @param strings Literal parts.
    * @param values Interpolated values.
-   * @param run Runs the rendered query.
+   * @param runner Sends the rendered query.
    */
-  constructor(
-    strings: readonly string[],
-    values: readonly unknown[],
-    run: (query: SqlFragment) => Promise<T[]>,
-  ) {
+  constructor(strings: readonly string[], values: readonly unknown[], runner: QueryRunner) {
     super(strings, values);
-    this.#run = run;
+    this.#runner = runner;
   }
 
-  #execute(): Promise<T[]> {
-    return this.#result ??= this.#run(this);
+  #send(): Promise<QueryResult> {
+    if (this.#sent) return this.#sent;
+    let rendered: { text: string; params: unknown[]; parts: readonly string[] };
+    try {
+      rendered = this.render();
+    } catch (error) {
+      return this.#sent = Promise.reject(error);
+    }
+    this.#text = rendered.text;
+    // Whole milliseconds are enough for slow-query thresholds: one clock read per microtask turn.
+    if (this.#runner.timed) this.#startedAt = turnClock();
+    return this.#sent = this.#runner.send(rendered.text, rendered.params, rendered.parts);
+  }
+
+  #rows(result: QueryResult): T[] {
+    if (!this.#finished) {
+      this.#finished = true;
+      if (this.#runner.timed) this.#runner.finished(this.#text, this.#startedAt);
+    }
+    return result.rows as T[];
   }
 
   /** Runs the query (the first time) and settles with its rows. */
@@ -80,19 +115,25 @@ export class Query<T> extends SqlFragment implements Promise<T[]> {
     onfulfilled?: ((rows: T[]) => A | PromiseLike<A>) | null,
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<A | B> {
-    return this.#execute().then(onfulfilled, onrejected);
+    // The rows go straight to the caller's callback: no promise in between.
+    return this.#send().then(
+      onfulfilled
+        ? (result) => onfulfilled(this.#rows(result))
+        : (result) => this.#rows(result) as unknown as A,
+      onrejected,
+    );
   }
 
   /** Runs the query (the first time) and handles its failure. */
   catch<B = never>(
     onrejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
   ): Promise<T[] | B> {
-    return this.#execute().catch(onrejected);
+    return this.then(undefined, onrejected);
   }
 
   /** Runs the query (the first time) and calls `onfinally` when it settles. */
   finally(onfinally?: (() => void) | null): Promise<T[]> {
-    return this.#execute().finally(onfinally);
+    return this.then().finally(onfinally);
   }
 }
 
@@ -332,29 +373,21 @@ export async function create(
   const logger = options.logger ?? namespace("db");
   const { writer, readers } = await driver.connect(config);
 
-  const execute = <T>(executor: DbExecutor, query: SqlFragment): Promise<T[]> => {
-    let rendered: { text: string; params: unknown[]; parts: readonly string[] };
-    try {
-      rendered = query.render();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (config.slowQueryMs === 0) {
-      return executor.query(rendered.text, rendered.params, rendered.parts).then((result) =>
-        result.rows as T[]
-      );
-    }
-    // Millisecond clock: slow-query thresholds are whole milliseconds, and Date.now is cheap.
-    const started = Date.now();
-    return executor.query(rendered.text, rendered.params, rendered.parts).then((result) => {
-      const ms = Date.now() - started;
-      if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: rendered.text });
-      return result.rows as T[];
-    });
+  const timed = config.slowQueryMs > 0;
+  const finished = (text: string, startedAt: number): void => {
+    const ms = turnClock() - startedAt;
+    if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: text });
   };
-
-  const tagFor = (executor: () => DbExecutor): SqlTag => (strings, ...values) =>
-    new Query(strings, values, (query) => execute(executor(), query));
+  const tagFor = (executor: () => DbExecutor): SqlTag => {
+    // One runner per tag, not a closure per query.
+    const runner: QueryRunner = {
+      send: (text, params, parts) => executor().query(text, params, parts),
+      timed,
+      finished,
+    };
+    return <T>(strings: TemplateStringsArray, ...values: unknown[]) =>
+      new Query<T>(strings, values, runner);
+  };
 
   const writerQueryable: Queryable = { sql: tagFor(() => writer) };
   let nextReader = 0;

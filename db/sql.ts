@@ -33,17 +33,22 @@ export class SqlFragment {
   render(): { text: string; params: unknown[]; parts: readonly string[] } {
     // The common case, only plain values: the parts are the template's own strings (one array per
     // call site, which drivers can key caches on) and the text is computed once per call site.
-    if (this.values.every(isPlain)) {
-      for (let i = 0; i < this.values.length; i++) {
-        if (this.values[i] === undefined) this.#undefinedParameter(i);
-      }
+    const values = this.values;
+    let plain = true;
+    for (let i = 0; i < values.length && plain; i++) {
+      const value = values[i];
+      if (value === undefined) this.#undefinedParameter(i);
+      plain = typeof value !== "object" || value === null || isPlain(value);
+    }
+    if (plain) {
       let text = plainTexts.get(this.strings);
       if (text === undefined) {
         text = this.strings[0];
         for (let i = 1; i < this.strings.length; i++) text += `$${i}` + this.strings[i];
         plainTexts.set(this.strings, text);
       }
-      return { text, params: [...this.values], parts: this.strings };
+      // The values array is this fragment's own (the tag's rest parameter); drivers only read it.
+      return { text, params: values as unknown[], parts: this.strings };
     }
     const params: unknown[] = [];
     const parts = [""];

@@ -83,9 +83,12 @@ function executor(client: Pick<Sql, "unsafe">) {
         : client.unsafe(text, normalizeParams(params) as never[], { prepare: true });
       return pending.then(
         (result) => {
-          // A plain array, like PGlite's, not postgres.js's Result subclass.
-          const rows = Array.from(result) as Record<string, unknown>[];
-          return { rows, rowCount: result.count ?? rows.length };
+          // A plain array, like PGlite's, not postgres.js's Result subclass. An indexed copy:
+          // Array.from takes the iterator path on the subclass, ~0.5 µs for a single row.
+          const length = result.length;
+          const rows = new Array<Record<string, unknown>>(length);
+          for (let i = 0; i < length; i++) rows[i] = result[i] as Record<string, unknown>;
+          return { rows, rowCount: result.count ?? length };
         },
         (error) => {
           throw databaseError("postgres", "query", error, text);

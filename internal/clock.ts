@@ -26,3 +26,25 @@ export const systemClock: Clock = {
     if (ms > 0) Atomics.wait(sleepCell, 0, 0, ms);
   },
 };
+
+let turnNow = -1;
+const endTurn = () => {
+  turnNow = -1;
+};
+
+/**
+ * `Date.now()` read once per turn of the microtask queue: the first call reads the clock and
+ * queues a microtask that forgets it, so every call until that microtask runs gets the same
+ * value. A hundred queries started or finished together cost one clock read instead of a
+ * hundred (a read is ~80 ns on a VM). The value can be older than the real time by the work done
+ * in one turn, so use it where whole milliseconds are enough (slow-query durations).
+ *
+ * @returns Milliseconds since the Unix epoch.
+ */
+export function turnClock(): number {
+  if (turnNow < 0) {
+    turnNow = Date.now();
+    queueMicrotask(endTurn);
+  }
+  return turnNow;
+}

@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { capturingLogger } from "../testing/logger.ts";
+import * as db from "./mod.ts";
+
+/** A driver that records what it is sent and answers after `delayMs`. */
+function recordingDriver(delayMs = 0) {
+  const sent: string[] = [];
+  const pool: db.DbPool = {
+    query(text) {
+      sent.push(text);
+      return new Promise((resolve) =>
+        setTimeout(() => resolve({ rows: [{ n: sent.length }], rowCount: 1 }), delayMs)
+      );
+    },
+    exec: () => Promise.resolve(),
+    transaction: () => Promise.reject(new Error("not in this test")),
+    close: () => Promise.resolve(),
+  };
+  const driver: db.DbDriver = {
+    name: "recording",
+    connect: () => Promise.resolve({ writer: pool, readers: [] }),
+  };
+  return { driver, sent };
+}
+
+Deno.test("a query runs once however often it is awaited, through then, catch and finally", async () => {
+  const { driver, sent } = recordingDriver();
+  await using database = await db.create(db.defaultConfig("development"), { driver });
+  const query = database.sql<{ n: number }>`select ${1}::int as n`;
+  assert.deepEqual(sent, [], "building a query sends nothing");
+  assert.deepEqual(await query, [{ n: 1 }]);
+  assert.deepEqual(await query, [{ n: 1 }]);
+  assert.deepEqual(await query.catch(() => "failed"), [{ n: 1 }]);
+  let settled = false;
+  assert.deepEqual(await query.finally(() => settled = true), [{ n: 1 }]);
+  assert.ok(settled);
+  assert.equal(await query.then((rows) => rows.length), 1);
+  assert.deepEqual(sent, ["select $1::int as n"]);
+  assert.equal(Object.prototype.toString.call(query), "[object Query]");
+});
+
+Deno.test("a query that cannot be built rejects every await, and sends nothing", async () => {
+  const { driver, sent } = recordingDriver();
+  await using database = await db.create(db.defaultConfig("development"), { driver });
+  const query = database.sql`select ${undefined}`;
+  await assert.rejects(query, /parameter \$1 is undefined/);
+  assert.equal(await query.catch(() => "caught"), "caught");
+  assert.deepEqual(sent, []);
+});
+
+Deno.test("a slow query is logged once, with its duration and its text but not its parameters", async () => {
+  const { driver } = recordingDriver(30);
+  const { logger, logs } = capturingLogger();
+  await using database = await db.create(
+    { ...db.defaultConfig("development"), slowQueryMs: 20 },
+    { driver, logger },
+  );
+  const query = database.sql`select ${"secret"}::text`;
+  await query;
+  await query;
+  const slow = logs.records.filter((record) => record.msg === "slow query");
+  assert.equal(slow.length, 1);
+  assert.equal(slow[0].fields.statement, "select $1::text");
+  assert.ok((slow[0].fields.ms as number) >= 20, `logged ${slow[0].fields.ms} ms`);
+  assert.ok(!JSON.stringify(slow[0].fields).includes("secret"));
+});
