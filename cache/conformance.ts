@@ -235,6 +235,34 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     assert.equal(calls, 1);
   });
 
+  test("getOrLoad: a caller's signal ends its wait while the load goes on for the others", async () => {
+    await using env = await pair("load abort");
+    let release!: (value: string) => void;
+    const loader = () => new Promise<string>((resolve) => (release = resolve));
+    const first = env.a.getOrLoad("k", loader, { ttlMs: 10_000, earlyRefresh: false });
+    const controller = new AbortController();
+    const impatient = env.a.getOrLoad("k", loader, {
+      ttlMs: 10_000,
+      earlyRefresh: false,
+      signal: controller.signal,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    controller.abort(new Error("deadline passed"));
+    await assert.rejects(impatient, /deadline passed/);
+    release("loaded");
+    assert.equal(await first, "loaded");
+    assert.equal(
+      await env.b.getOrLoad("k", () => Promise.resolve("again"), { ttlMs: 10_000 }),
+      "loaded",
+      "the load filled the cache",
+    );
+    await assert.rejects(
+      env.a.getOrLoad("k", loader, { ttlMs: 10_000, signal: controller.signal }),
+      /deadline passed/,
+      "an already aborted signal does not even read",
+    );
+  });
+
   test("getOrLoad: reloads after expiry, serves stale within grace when the loader fails, refreshes early", async () => {
     await using env = await pair("load stale");
     let value = 1;

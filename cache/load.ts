@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** Turns values into stored text and back. */
@@ -38,6 +38,11 @@ export interface GetOrLoadOptions {
    * @default {0}
    */
   readonly staleMs?: number;
+  /**
+   * Ends this caller's wait (rejecting with the signal's reason). The load itself goes on for the
+   * other callers waiting on it and to fill the cache.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** What getOrLoad needs from its provider. */
@@ -163,6 +168,8 @@ export function getOrLoadFunction(context: LoadContext) {
         `Cannot ${action} as 'staleMs' must be a non-negative integer: current value is ${staleMs}`,
       );
     }
+    const signal = optionalSignal(action, options.signal);
+    signal?.throwIfAborted();
     const beta = options.earlyRefresh === false ? 0 : options.earlyRefresh?.beta ?? 1;
     if (!(beta >= 0)) {
       throw new RangeError(
@@ -190,6 +197,9 @@ export function getOrLoadFunction(context: LoadContext) {
       }
       return serializer.decode(cached.text) as T;
     }
-    return await once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, true)) as T;
+    return await abortable(
+      once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, true)),
+      signal,
+    ) as T;
   };
 }

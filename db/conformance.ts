@@ -154,6 +154,45 @@ export function dbConformance(options: DbSuiteOptions): void {
     );
   });
 
+  test("an aborted transaction rolls back, sends nothing more and rejects with the reason", async () => {
+    await using env = await setup("abort");
+    const log = env.table("log");
+    await env.a.sql`create table ${log} (entry text)`;
+    const controller = new AbortController();
+    let sentAfterAbort: unknown;
+    const running = env.a.transaction(async (tx) => {
+      await tx.sql`insert into ${log} values ('before')`;
+      controller.abort(new Error("client went away"));
+      try {
+        await tx.sql`insert into ${log} values ('after')`;
+      } catch (error) {
+        sentAfterAbort = error;
+      }
+    }, { signal: controller.signal });
+    await assert.rejects(running, /client went away/);
+    assert.match(
+      String(sentAfterAbort),
+      /client went away/,
+      "the statement after the abort was refused",
+    );
+    assert.deepEqual(await env.b.sql`select * from ${log}`, [], "nothing was committed");
+    let ran = false;
+    await assert.rejects(
+      env.a.transaction(() => Promise.resolve(ran = true), { signal: controller.signal }),
+      /client went away/,
+    );
+    assert.equal(ran, false, "an already aborted signal starts nothing");
+    await assert.rejects(
+      env.a.transaction(() => Promise.resolve(), { signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+    assert.deepEqual(
+      await env.a.sql`select 1 as one`,
+      [{ one: 1 }],
+      "the provider is still usable",
+    );
+  });
+
   test("nested transactions are savepoints: an inner failure rolls back only the inner work", async () => {
     await using env = await setup("savepoint");
     const log = env.table("log");

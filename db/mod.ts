@@ -5,7 +5,7 @@
  *
  * - `sql` tagged template: values are bound parameters, never text.
  * - `reader()` / `writer()`: reads to replicas when configured.
- * - `transaction(fn, { isolation, retries })`: all or nothing, nested calls are savepoints,
+ * - `transaction(fn, { isolation, retries, signal })`: all or nothing, nested calls are savepoints,
  *   retried on serialization failure and deadlock.
  * - `migrate(migrations)`: each applied once, under an advisory lock.
  * - `sharded(table, { shardKey, shards })`: routing helpers; a query on the table without
@@ -27,7 +27,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { turnClock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
-import { sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
 import {
   type DbConfig,
@@ -164,6 +164,11 @@ export interface TransactionOptions {
    * @default {3}
    */
   readonly retries?: number;
+  /**
+   * Aborts the transaction: it rolls back, no further statement of it is sent, no retry starts,
+   * and the call rejects with the signal's reason. A statement already running finishes first.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A transaction in progress. */
@@ -378,10 +383,13 @@ export async function create(
     const ms = turnClock() - startedAt;
     if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: text });
   };
-  const tagFor = (executor: () => DbExecutor): SqlTag => {
+  const tagFor = (executor: () => DbExecutor, signal?: AbortSignal): SqlTag => {
     // One runner per tag, not a closure per query.
     const runner: QueryRunner = {
-      send: (text, params, parts) => executor().query(text, params, parts),
+      send: signal
+        ? (text, params, parts) =>
+          signal.aborted ? Promise.reject(signal.reason) : executor().query(text, params, parts)
+        : (text, params, parts) => executor().query(text, params, parts),
       timed,
       finished,
     };
@@ -395,14 +403,19 @@ export async function create(
     ? writerQueryable
     : { sql: tagFor(() => readers[nextReader++ % readers.length]) };
 
-  const transactionOn = (connection: DbExecutor, depth: number): Transaction => ({
-    sql: tagFor(() => connection),
-    exec: (script: string) => connection.exec(script),
+  const transactionOn = (
+    connection: DbExecutor,
+    depth: number,
+    signal: AbortSignal | undefined,
+  ): Transaction => ({
+    sql: tagFor(() => connection, signal),
+    exec: (script: string) =>
+      signal?.aborted ? Promise.reject(signal.reason) : connection.exec(script),
     async transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
       const savepoint = `kit_sp_${depth + 1}`;
       await connection.query(`savepoint ${savepoint}`, []);
       try {
-        const result = await fn(transactionOn(connection, depth + 1));
+        const result = await fn(transactionOn(connection, depth + 1, signal));
         await connection.query(`release savepoint ${savepoint}`, []);
         return result;
       } catch (error) {
@@ -417,6 +430,7 @@ export async function create(
     options: TransactionOptions = {},
   ): Promise<R> => {
     const { isolation = "read committed", retries = 3 } = options;
+    const signal = optionalSignal("start transaction", options.signal);
     if (!(isolation in ISOLATION)) {
       throw new RangeError(
         `Cannot start transaction as 'isolation' must be one of ${
@@ -430,10 +444,12 @@ export async function create(
       );
     }
     for (let attempt = 0;; attempt++) {
+      signal?.throwIfAborted();
       try {
         return await writer.transaction(
           ISOLATION[isolation],
-          (connection) => fn(transactionOn(connection, 0)),
+          // An abort ends the callback at once, so the driver rolls back.
+          (connection) => abortable(fn(transactionOn(connection, 0, signal)), signal),
         );
       } catch (error) {
         if (error instanceof SqlError && RETRYABLE_SQLSTATES.has(error.code) && attempt < retries) {
@@ -441,7 +457,7 @@ export async function create(
             code: error.code,
             attempt: attempt + 1,
           });
-          await sleep(5 * 2 ** attempt * (0.5 + Math.random()));
+          await sleep(5 * 2 ** attempt * (0.5 + Math.random()), signal);
           continue;
         }
         throw error;

@@ -98,3 +98,36 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * `promise`, or the signal's reason as soon as `signal` aborts, whichever comes first. The work
+ * behind `promise` goes on; only this wait ends.
+ *
+ * @param promise What to wait for.
+ * @param signal Ends the wait early.
+ * @returns The promise's outcome, or a rejection with the signal's reason.
+ */
+export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return promise;
+  if (signal.aborted) {
+    promise.catch(() => {}); // settles unobserved
+    return Promise.reject(signal.reason);
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/**
+ * Checks an optional `signal` option.
+ *
+ * @throws {TypeError} When it is given and not an AbortSignal.
+ */
+export function optionalSignal(action: string, signal: unknown): AbortSignal | undefined {
+  if (signal === undefined || signal instanceof AbortSignal) return signal;
+  throw new TypeError(
+    `Cannot ${action} as 'signal' must be an AbortSignal: current value is ${signal}`,
+  );
+}

@@ -127,6 +127,49 @@ export function onceConformance(options: OnceSuiteOptions): void {
     assert.equal(await running, "ok");
   });
 
+  test("a caller's signal ends its wait; a runner's signal reaches fn and its failure frees the key", async () => {
+    await using env = await pair();
+    let release!: () => void;
+    const running = env.a.execute(
+      "waited",
+      60_000,
+      () => new Promise<string>((resolve) => (release = () => resolve("done"))),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const waiter = new AbortController();
+    const waiting = env.b.execute("waited", 60_000, () => Promise.resolve("never"), {
+      signal: waiter.signal,
+    });
+    waiter.abort(new Error("caller gave up"));
+    await assert.rejects(waiting, /caller gave up/);
+    release();
+    assert.equal(await running, "done", "the runner was not disturbed");
+    assert.equal(await env.b.execute("waited", 60_000, () => Promise.resolve("never")), "done");
+
+    const runner = new AbortController();
+    const aborted = env.a.execute(
+      "cancelled",
+      60_000,
+      (signal) =>
+        new Promise<string>((_, reject) =>
+          signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+        ),
+      { signal: runner.signal },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    runner.abort(new Error("request cancelled"));
+    await assert.rejects(aborted, /request cancelled/);
+    assert.equal(
+      await env.b.execute("cancelled", 60_000, () => Promise.resolve("retried")),
+      "retried",
+      "the failed run left the key free",
+    );
+    await assert.rejects(
+      env.a.execute("x", 60_000, () => Promise.resolve(1), { signal: {} as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
   test("a long run keeps its lock renewed; a crashed runner's key is runnable after the lock TTL", async () => {
     await using env = await pair({ lockTtlMs: 500 });
     let runs = 0;

@@ -24,7 +24,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
-import { sleep } from "../internal/queue.ts";
+import { optionalSignal, sleep } from "../internal/queue.ts";
 import { memoryOnce } from "./memory.ts";
 import type { OnceDriver, OnceOutcome } from "./types.ts";
 
@@ -72,6 +72,11 @@ export interface OnceCallOptions {
   readonly fingerprint?: string;
   /** Overrides `config.wait` for this call. */
   readonly wait?: boolean;
+  /**
+   * Ends this caller's wait for another caller's result (rejecting with the signal's reason); when
+   * this caller runs `fn`, `fn`'s signal fires on it too, and the failure clears the key.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** Dependencies of a once provider. */
@@ -249,6 +254,8 @@ export function create(
     if (typeof fn !== "function") {
       throw new TypeError(`Cannot run '${name}' once as 'fn' must be a function`);
     }
+    const signal = optionalSignal(`run '${name}' once`, call.signal);
+    signal?.throwIfAborted();
     const key = config.keyPrefix + name;
     const fingerprint = call.fingerprint ?? "";
     const wait = call.wait ?? config.wait;
@@ -272,7 +279,7 @@ export function create(
         try {
           let value: T;
           try {
-            value = await fn(keeper.lost);
+            value = await fn(signal ? AbortSignal.any([keeper.lost, signal]) : keeper.lost);
           } catch (error) {
             if (config.cacheFailures) {
               const message = error instanceof Error ? error.message : String(error);
@@ -309,7 +316,7 @@ export function create(
       if (Date.now() >= deadline) {
         throw new OnceInProgressError(name, `still running after ${config.waitTimeoutMs} ms`);
       }
-      await sleep(backoffMs * (0.5 + Math.random()));
+      await sleep(backoffMs * (0.5 + Math.random()), signal);
       backoffMs = Math.min(backoffMs * 2, 200);
     }
   };
