@@ -9,7 +9,7 @@ import postgres from "postgres";
 import { alternateSegments } from "./_alternate.ts";
 import * as db from "../db/mod.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
-import { postgresDb } from "../drivers/postgres.ts";
+import { postgresDb, postgresResultTypes } from "../drivers/postgres.ts";
 
 const url = Deno.env.get("KIT_POSTGRES_URL");
 const ignore = url === undefined;
@@ -19,15 +19,7 @@ const rawClient = () =>
     max: 10,
     idle_timeout: 30,
     onnotice: () => {},
-    types: {
-      bigint: postgres.BigInt,
-      date: {
-        to: 1082,
-        from: [1082],
-        serialize: (value: unknown) => value,
-        parse: (value: string) => value,
-      },
-    },
+    types: postgresResultTypes,
     connection: { application_name: "raw", statement_timeout: 30_000 },
   });
 const kitProvider = () =>

@@ -38,8 +38,17 @@ import { AsyncQueue } from "../internal/queue.ts";
 
 /** Options of {@linkcode etcdCoord}. */
 export interface EtcdCoordOptions {
-  /** Client URLs, such as `http://127.0.0.1:2379`; a comma-separated string is accepted too. */
-  readonly endpoints: readonly string[] | string;
+  /**
+   * Client URLs, such as `http://127.0.0.1:2379`; a comma-separated string is accepted too.
+   * Needed unless `client` is given.
+   */
+  readonly endpoints?: readonly string[] | string;
+  /**
+   * An existing etcd3 client (`new Etcd3(…)` from npm:etcd3) to use instead of opening one; the
+   * connection options below are then ignored, its own retry and fault-handling policies apply,
+   * and the driver never closes it.
+   */
+  readonly client?: EtcdClient;
   /** User name for etcd authentication. */
   readonly username?: string;
   /** Password for etcd authentication. */
@@ -56,6 +65,22 @@ export interface EtcdCoordOptions {
    * @default {1000}
    */
   readonly watchRetryMaxMs?: number;
+}
+
+/**
+ * An etcd3 client the application already has, for {@linkcode EtcdCoordOptions.client}. Declared
+ * by the kit, not imported from etcd3, so the kit's public types stay its own; any etcd3 `Etcd3`
+ * instance fits.
+ */
+export interface EtcdClient {
+  /** The KV service. */
+  readonly kv: object;
+  /** The lease service. */
+  readonly leaseClient: object;
+  /** Starts building a watch. */
+  watch(): unknown;
+  /** Closes the client's connections. */
+  close(): void;
 }
 
 type Raw = Record<string, unknown>;
@@ -145,9 +170,13 @@ class EtcdCoordDriver implements CoordDriver {
   readonly #timeoutMs: number;
   #closed = false;
 
-  constructor(client: Etcd3, timeoutMs: number) {
+  /** Whether the client is the driver's own (opened, and so closed, by it). */
+  readonly #owned: boolean;
+
+  constructor(client: Etcd3, timeoutMs: number, owned: boolean) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
+    this.#owned = owned;
   }
 
   /** Client-side deadline on top of the gRPC one, so a call never hangs past it. */
@@ -347,7 +376,7 @@ class EtcdCoordDriver implements CoordDriver {
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
-      this.#client.close();
+      if (this.#owned) this.#client.close();
     }
     return Promise.resolve();
   }
@@ -361,11 +390,31 @@ class EtcdCoordDriver implements CoordDriver {
  * @throws {TypeError} When no endpoint is given or one is not an http(s) URL.
  */
 export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
+  const timeoutMs = options?.requestTimeoutMs ?? 5000;
+  if (!(timeoutMs > 0)) {
+    throw new RangeError(
+      `Cannot create etcd driver as 'requestTimeoutMs' must be positive: current value is ${timeoutMs}`,
+    );
+  }
+  if (options?.client !== undefined) {
+    const client = options.client as Partial<EtcdClient> | null;
+    if (
+      typeof client?.kv !== "object" || typeof client.leaseClient !== "object" ||
+      typeof client.watch !== "function" || typeof client.close !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create etcd driver as 'client' must be an etcd3 client: current value is ${client}`,
+      );
+    }
+    return new EtcdCoordDriver(options.client as unknown as Etcd3, timeoutMs, false);
+  }
   const endpoints = typeof options?.endpoints === "string"
     ? options.endpoints.split(",").map((endpoint) => endpoint.trim()).filter(Boolean)
     : [...(options?.endpoints ?? [])];
   if (endpoints.length === 0) {
-    throw new TypeError("Cannot create etcd driver as 'endpoints' must name at least one URL");
+    throw new TypeError(
+      "Cannot create etcd driver as 'endpoints' must name at least one URL (or 'client' be given)",
+    );
   }
   for (const endpoint of endpoints) {
     if (!/^https?:\/\/[^/]+/.test(endpoint)) {
@@ -375,12 +424,6 @@ export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
         }`,
       );
     }
-  }
-  const timeoutMs = options.requestTimeoutMs ?? 5000;
-  if (!(timeoutMs > 0)) {
-    throw new RangeError(
-      `Cannot create etcd driver as 'requestTimeoutMs' must be positive: current value is ${timeoutMs}`,
-    );
   }
   const clientOptions: IOptions = {
     hosts: endpoints,
@@ -410,5 +453,5 @@ export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
       ...(options.tls.key ? { privateKey: Buffer.from(options.tls.key) } : {}),
     };
   }
-  return new EtcdCoordDriver(new Etcd3(clientOptions), timeoutMs);
+  return new EtcdCoordDriver(new Etcd3(clientOptions), timeoutMs, true);
 }

@@ -264,3 +264,29 @@ Deno.test({
     await lockB.unlock();
   },
 });
+
+Deno.test({
+  name: "[etcd] an application's own etcd3 client: coord runs on it and leaves it open",
+  ignore: endpoints === undefined,
+  async fn() {
+    const client = new Etcd3({ hosts: endpoints!.split(",") });
+    const key = `/${testKeyspace("own client")}`;
+    try {
+      {
+        await using center = await coord.create(coord.defaultConfig("production"), {
+          driver: etcdCoord({ client }),
+        });
+        await center.config.set(key, { v: 1 });
+        assert.deepEqual(await center.config.get(key), { v: 1 });
+        const lock = await center.lock.acquire(`${key}/lock`, { ttlMs: 2000 });
+        assert.ok(lock.token > 0);
+        await lock.unlock();
+      }
+      assert.equal(await client.get(key).string(), '{"v":1}', "the provider's close left it open");
+    } finally {
+      await client.delete().prefix(key);
+      client.close();
+    }
+    assert.throws(() => etcdCoord({ client: {} as never }), /'client' must be an etcd3 client/);
+  },
+});

@@ -37,10 +37,33 @@ import {
   type RecordHandler,
 } from "../mq/mod.ts";
 
+/**
+ * A kafkajs client the application already has, for {@linkcode KafkaMqOptions.client}. Declared
+ * by the kit, not imported from kafkajs, so the kit's public types stay its own; any kafkajs
+ * `Kafka` instance fits.
+ */
+export interface KafkaClient {
+  /** Creates a producer. */
+  producer(config?: object): unknown;
+  /** Creates a consumer of a group. */
+  consumer(config: { groupId: string }): unknown;
+  /** Creates an admin client. */
+  admin(): unknown;
+}
+
 /** Options of {@linkcode kafkaMq}. */
 export interface KafkaMqOptions {
-  /** Broker addresses, `host:port`; a comma-separated string is accepted too. */
-  readonly brokers: readonly string[] | string;
+  /**
+   * Broker addresses, `host:port`; a comma-separated string is accepted too. Needed unless
+   * `client` is given.
+   */
+  readonly brokers?: readonly string[] | string;
+  /**
+   * An existing kafkajs client (`new Kafka(…)` from npm:kafkajs) to create the producer, consumers
+   * and admin from, instead of one built from `brokers`, `clientId`, `tls`, `sasl` and
+   * `timeoutMs`, which are then ignored. The driver closes what it created, not the client.
+   */
+  readonly client?: KafkaClient;
   /**
    * Client id reported to the brokers.
    * @default {"gochat-kit"}
@@ -252,11 +275,25 @@ class KafkaMq implements MqDriver {
  * @throws {TypeError} When no broker is given.
  */
 export function kafkaMq(options: KafkaMqOptions): MqDriver {
+  if (options?.client !== undefined) {
+    const client = options.client as Partial<KafkaClient> | null;
+    if (
+      typeof client?.producer !== "function" || typeof client.consumer !== "function" ||
+      typeof client.admin !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create Kafka driver as 'client' must be a kafkajs Kafka client: current value is ${client}`,
+      );
+    }
+    return new KafkaMq(options.client as unknown as Kafka, options);
+  }
   const brokers = typeof options?.brokers === "string"
     ? options.brokers.split(",").map((broker) => broker.trim()).filter(Boolean)
     : [...(options?.brokers ?? [])];
   if (brokers.length === 0) {
-    throw new TypeError("Cannot create Kafka driver as 'brokers' must name at least one host:port");
+    throw new TypeError(
+      "Cannot create Kafka driver as 'brokers' must name at least one host:port (or 'client' be given)",
+    );
   }
   const timeoutMs = options.timeoutMs ?? 10_000;
   const config: KafkaConfig = {

@@ -3,6 +3,7 @@ import { mqConformance } from "../mq/conformance.ts";
 import * as mq from "../mq/mod.ts";
 import { freePort } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
+import { Kafka, logLevel } from "kafkajs";
 import { kafkaMq } from "./kafka.ts";
 
 const brokers = serviceUrl("kafka");
@@ -26,4 +27,24 @@ Deno.test("kafkaMq() rejects missing brokers, and create() fails with a DriverEr
     (error: Error) =>
       error instanceof mq.DriverError && error.driver === "kafka" && error.operation === "connect",
   );
+});
+
+Deno.test("kafkaMq({ client }) connects through an application's own kafkajs client, and refuses anything else", async () => {
+  const port = await freePort(); // nothing listens there
+  const client = new Kafka({
+    brokers: [`127.0.0.1:${port}`],
+    connectionTimeout: 500,
+    requestTimeout: 500,
+    retry: { retries: 0 },
+    logLevel: logLevel.NOTHING,
+  });
+  // The driver reaches the brokers through the given client: its (dead) broker list is the one used.
+  await assert.rejects(
+    mq.create(mq.defaultConfig("production"), { driver: kafkaMq({ client }) }),
+    (error: Error) =>
+      error instanceof mq.DriverError && error.driver === "kafka" &&
+      error.operation === "connect" &&
+      String((error.cause as Error)?.message ?? error.cause).length > 0,
+  );
+  assert.throws(() => kafkaMq({ client: {} as never }), /'client' must be a kafkajs Kafka client/);
 });

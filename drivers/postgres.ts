@@ -28,8 +28,61 @@ import {
   SqlError,
 } from "../db/mod.ts";
 
+/** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
+export interface PostgresType<T> {
+  /** The OID values are sent as. */
+  readonly to: number;
+  /** The OIDs parsed with `parse`. */
+  readonly from: number[];
+  /** From a JavaScript value to the text sent. */
+  serialize(value: T): unknown;
+  /** From the text received to a JavaScript value. */
+  parse(text: string): T;
+}
+
+/**
+ * The postgres.js `types` option that gives the kit's result shapes (the PGlite driver's):
+ * int8 exact as `bigint`, dates as `"YYYY-MM-DD"` text. The driver's own pools use it; give it to
+ * a client of your own that you pass as `client`: `postgres(url, { types: postgresResultTypes })`.
+ */
+export const postgresResultTypes: {
+  readonly bigint: PostgresType<bigint>;
+  readonly date: PostgresType<string>;
+} = {
+  bigint: postgres.BigInt as PostgresType<bigint>,
+  date: {
+    to: 1082,
+    from: [1082],
+    serialize: (value: string) => value,
+    parse: (text: string) => text,
+  },
+};
+
+/**
+ * A postgres.js client the application already has (`postgres(url, options)` from npm:postgres),
+ * for {@linkcode PostgresDbOptions.client}. Declared by the kit, not imported from postgres.js,
+ * so the kit's public types stay its own; any postgres.js client fits.
+ */
+export interface PostgresClient {
+  /** Runs a tagged-template query. */
+  (strings: TemplateStringsArray, ...values: never[]): PromiseLike<unknown>;
+  /** Runs a query from text. */
+  unsafe(query: string, ...rest: never[]): PromiseLike<unknown>;
+  /** Runs a callback in a transaction. */
+  begin(...args: never[]): Promise<unknown>;
+  /** Closes the pool. */
+  end(options?: { timeout?: number }): Promise<void>;
+}
+
 /** Options of {@linkcode postgresDb}. */
 export interface PostgresDbOptions {
+  /**
+   * An existing postgres.js client to use as the primary instead of opening a pool from the db
+   * config (whose connection and pool settings then apply only to replicas). The provider never
+   * closes it. It must return the kit's result shapes, which `connect` checks: create it with
+   * `types: postgresResultTypes`.
+   */
+  readonly client?: PostgresClient;
   /**
    * `application_name` of the connections, as `pg_stat_activity` shows it.
    * @default {"gochat-kit"}
@@ -111,31 +164,37 @@ class PostgresDriver implements DbDriver {
   readonly #options: PostgresDbOptions;
 
   constructor(options: PostgresDbOptions) {
+    const client: unknown = options?.client;
+    const methods = client as { unsafe?: unknown; begin?: unknown };
+    if (
+      client !== undefined &&
+      (typeof client !== "function" || typeof methods.unsafe !== "function" ||
+        typeof methods.begin !== "function")
+    ) {
+      throw new TypeError(
+        `Cannot create postgres driver as 'client' must be a postgres.js client: current value is ${client}`,
+      );
+    }
     this.#options = options;
   }
 
   #pool(config: DbConfig, url: string | undefined): DbPool {
+    return this.#wrap(this.#open(config, url), true);
+  }
+
+  #open(config: DbConfig, url: string | undefined): Sql {
     const settings = {
       max: config.poolSize,
       idle_timeout: config.idleTimeoutMs > 0 ? config.idleTimeoutMs / 1000 : undefined,
       connect_timeout: (this.#options.connectTimeoutMs ?? 10_000) / 1000,
       onnotice: () => {},
-      // The same shapes as the PGlite driver: int8 exact as bigint, date as text.
-      types: {
-        bigint: postgres.BigInt,
-        date: {
-          to: 1082,
-          from: [1082],
-          serialize: (value: unknown) => value,
-          parse: (value: string) => value,
-        },
-      },
+      types: postgresResultTypes,
       connection: {
         application_name: this.#options.applicationName ?? "gochat-kit",
         ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
       },
     };
-    const sql = url ? postgres(url, settings) : postgres({
+    return url ? postgres(url, settings) : postgres({
       ...settings,
       host: config.host ?? "127.0.0.1",
       port: config.port ?? 5432,
@@ -143,6 +202,10 @@ class PostgresDriver implements DbDriver {
       username: config.user,
       password: config.password,
     });
+  }
+
+  /** The pool over a client; `owned` clients are closed with it. */
+  #wrap(sql: Sql, owned: boolean): DbPool {
     return {
       ...executor(sql),
       async transaction<R>(
@@ -162,16 +225,20 @@ class PostgresDriver implements DbDriver {
           throw error;
         }
       },
-      close: () => sql.end({ timeout: 5 }),
+      close: () => owned ? sql.end({ timeout: 5 }) : Promise.resolve(),
     };
   }
 
   async connect(config: DbConfig): Promise<{ writer: DbPool; readers: DbPool[] }> {
-    const writer = this.#pool(config, config.url);
+    const client = this.#options.client;
+    const writer = client
+      ? this.#wrap(client as unknown as Sql, false)
+      : this.#pool(config, config.url);
     const readers = (config.replicas ?? []).map((url) => this.#pool(config, url));
     const pools = [writer, ...readers];
     try {
       await Promise.all(pools.map((pool) => pool.query("select 1", [])));
+      if (client) await checkShapes(writer);
     } catch (error) {
       await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
       throw error instanceof DriverError
@@ -179,6 +246,16 @@ class PostgresDriver implements DbDriver {
         : error;
     }
     return { writer, readers };
+  }
+}
+
+/** An application's client must give the same result shapes as the kit's own pools. */
+async function checkShapes(pool: DbPool): Promise<void> {
+  const { rows: [row] } = await pool.query("select 1::int8 as n, '2024-01-02'::date as d", []);
+  if (typeof row.n !== "bigint" || row.d !== "2024-01-02") {
+    throw new TypeError(
+      "Cannot use the postgres.js 'client' as it must return int8 as bigint and dates as text: create it with { types: postgresResultTypes } from @gochat/kit/drivers/postgres",
+    );
   }
 }
 

@@ -5,7 +5,8 @@ import { eventually } from "../testing/eventually.ts";
 import { freePort } from "../testing/server.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
-import { postgresDb } from "./postgres.ts";
+import postgres from "postgres";
+import { postgresDb, postgresResultTypes } from "./postgres.ts";
 
 const url = serviceUrl("postgres");
 
@@ -104,6 +105,53 @@ Deno.test({
       (error: Error) =>
         error instanceof db.DriverError && error.driver === "postgres" &&
         error.operation === "connect",
+    );
+  },
+});
+
+Deno.test({
+  name:
+    "[postgres] an application's own postgres.js client: used as the primary, checked for result shapes, left open",
+  ignore: url === undefined,
+  async fn() {
+    const client = postgres(url!, { max: 2, onnotice: () => {}, types: postgresResultTypes });
+    try {
+      {
+        await using database = await db.create(db.defaultConfig("production"), {
+          driver: postgresDb({ client }),
+        });
+        assert.deepEqual(await database.sql`select ${5n}::int8 as n, current_database() as name`, [
+          { n: 5n, name: new URL(url!).pathname.slice(1) },
+        ]);
+        const table = db.identifier(`own_client_${crypto.randomUUID().slice(0, 8)}`);
+        await database.transaction(async (tx) => {
+          await tx.sql`create temp table ${table} (id int4) on commit drop`;
+          await tx.sql`insert into ${table} values (1)`;
+          assert.deepEqual(await tx.sql`select id from ${table}`, [{ id: 1 }]);
+        });
+      }
+      assert.deepEqual(
+        Array.from(await client`select 1 as one`),
+        [{ one: 1 }],
+        "the provider's close left the client open",
+      );
+    } finally {
+      await client.end({ timeout: 5 });
+    }
+
+    const plain = postgres(url!, { max: 1, onnotice: () => {} });
+    try {
+      await assert.rejects(
+        db.create(db.defaultConfig("production"), { driver: postgresDb({ client: plain }) }),
+        /must return int8 as bigint and dates as text/,
+      );
+      assert.deepEqual(Array.from(await plain`select 2 as two`), [{ two: 2 }], "still open");
+    } finally {
+      await plain.end({ timeout: 5 });
+    }
+    assert.throws(
+      () => postgresDb({ client: {} as never }),
+      /'client' must be a postgres.js client/,
     );
   },
 });

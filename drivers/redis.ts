@@ -48,8 +48,30 @@ import {
   type RecordHandler,
 } from "../mq/mod.ts";
 
+/**
+ * An ioredis client the application already has (`new Redis(…)` from npm:ioredis), for
+ * {@linkcode RedisOptions.client}. Declared by the kit, not imported from ioredis, so the kit's
+ * public types stay its own; any ioredis `Redis` instance fits.
+ */
+export interface RedisClient {
+  /** ioredis's connection status (`wait`, `connecting`, `ready`, …). */
+  readonly status: string;
+  /** Opens a new connection with the same settings. */
+  duplicate(): unknown;
+  /** Runs a cached Lua script. */
+  evalsha(sha: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
 /** Connection options shared by the Redis drivers. */
 export interface RedisOptions {
+  /**
+   * An existing ioredis client to use instead of opening a connection from the options below,
+   * which are then ignored. Its own settings apply (an offline queue, if it has one, makes calls
+   * wait through an outage instead of failing at once); the driver never closes it, and
+   * connections it opens from it with `duplicate()` (the mq driver's blocking reader) it closes.
+   * A Redis Cluster client is refused: lock, once and mq scripts touch several keys in one call.
+   */
+  readonly client?: RedisClient;
   /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS; overrides host/port/db. */
   readonly url?: string;
   /**
@@ -184,6 +206,22 @@ function validate(options: RedisOptions): void {
       `Cannot create Redis driver as 'options' must be an object: current value is ${options}`,
     );
   }
+  const client = options.client as Partial<Redis> & { isCluster?: boolean } | undefined;
+  if (client !== undefined) {
+    if (client?.isCluster === true) {
+      throw new TypeError(
+        "Cannot create Redis driver as 'client' is a Redis Cluster client, which the kit does not support (its scripts touch several keys in one call)",
+      );
+    }
+    if (
+      typeof client?.evalsha !== "function" || typeof client.duplicate !== "function" ||
+      typeof client.on !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create Redis driver as 'client' must be an ioredis Redis client: current value is ${client}`,
+      );
+    }
+  }
   if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
     throw new TypeError(
       `Cannot create Redis driver as 'url' must start with redis:// or rediss://: current value is ${
@@ -204,12 +242,36 @@ function validate(options: RedisOptions): void {
 /** One ioredis connection with the kit's error handling and script registry. */
 class Connection {
   readonly client: Redis;
+  /** Whether the client is the driver's own (opened, and so closed, by it). */
+  readonly #owned: boolean;
   readonly #logger: Logger;
+  readonly #listeners: [string, (error?: Error) => void][];
   #outage = false;
 
   constructor(options: RedisOptions) {
     validate(options);
     this.#logger = options.logger ?? namespace("redis");
+    this.#owned = options.client === undefined;
+    this.client = options.client as unknown as Redis ?? Connection.#open(options);
+    const reportOutage = (error?: Error) => {
+      if (this.#outage) return;
+      this.#outage = true;
+      this.#logger.warn("redis connection lost; reconnecting", error ? { err: error } : {});
+    };
+    // Without an "error" listener ioredis prints every failed reconnect itself.
+    this.#listeners = [
+      ["error", reportOutage],
+      ["reconnecting", () => reportOutage()],
+      ["ready", () => {
+        if (!this.#outage) return;
+        this.#outage = false;
+        this.#logger.info("redis connection restored");
+      }],
+    ];
+    for (const [event, listener] of this.#listeners) this.client.on(event, listener);
+  }
+
+  static #open(options: RedisOptions): Redis {
     const settings: IORedisOptions = {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 6379,
@@ -228,20 +290,7 @@ class Connection {
     if (options.tls) {
       settings.tls = options.tls === true ? {} : { ...options.tls };
     }
-    this.client = options.url ? new Redis(options.url, settings) : new Redis(settings);
-    const reportOutage = (error?: Error) => {
-      if (this.#outage) return;
-      this.#outage = true;
-      this.#logger.warn("redis connection lost; reconnecting", error ? { err: error } : {});
-    };
-    // Without an "error" listener ioredis prints every failed reconnect itself.
-    this.client.on("error", reportOutage);
-    this.client.on("reconnecting", () => reportOutage());
-    this.client.on("ready", () => {
-      if (!this.#outage) return;
-      this.#outage = false;
-      this.#logger.info("redis connection restored");
-    });
+    return options.url ? new Redis(options.url, settings) : new Redis(settings);
   }
 
   #connecting: Promise<void> | undefined;
@@ -250,12 +299,31 @@ class Connection {
   connect(): Promise<void> {
     return this.#connecting ??= (async () => {
       try {
-        if (this.client.status === "wait") await this.client.connect();
+        const status = this.client.status;
+        if (status === "wait") await this.client.connect();
+        else if (status === "connecting" || status === "connect") await this.#readyEvent();
         await this.client.ping();
       } finally {
         this.#connecting = undefined;
       }
     })();
+  }
+
+  /** An application's client may still be connecting: wait for it, or for its failure. */
+  #readyEvent(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error) => {
+        this.client.off("ready", done);
+        this.client.off("error", done);
+        this.client.off("end", done);
+        if (error !== undefined || this.client.status !== "ready") {
+          reject(error ?? new Error(`the client's connection ended (${this.client.status})`));
+        } else resolve();
+      };
+      this.client.once("ready", done);
+      this.client.once("error", done);
+      this.client.once("end", done);
+    });
   }
 
   /** Resolves at once when connected; otherwise connects first. */
@@ -276,6 +344,10 @@ class Connection {
   }
 
   async close(): Promise<void> {
+    if (!this.#owned) {
+      for (const [event, listener] of this.#listeners) this.client.off(event, listener);
+      return;
+    }
     if (this.client.status === "ready") {
       await this.client.quit().catch(() => this.client.disconnect());
     } else {
