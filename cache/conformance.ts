@@ -238,7 +238,12 @@ export function cacheConformance(options: CacheSuiteOptions): void {
   test("getOrLoad: a caller's signal ends its wait while the load goes on for the others", async () => {
     await using env = await pair("load abort");
     let release!: (value: string) => void;
-    const loader = () => new Promise<string>((resolve) => (release = resolve));
+    let loading!: () => void;
+    const loaderStarted = new Promise<void>((resolve) => (loading = resolve));
+    const loader = () => {
+      loading();
+      return new Promise<string>((resolve) => (release = resolve));
+    };
     const first = env.a.getOrLoad("k", loader, { ttlMs: 10_000, earlyRefresh: false });
     const controller = new AbortController();
     const impatient = env.a.getOrLoad("k", loader, {
@@ -246,7 +251,7 @@ export function cacheConformance(options: CacheSuiteOptions): void {
       earlyRefresh: false,
       signal: controller.signal,
     });
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await loaderStarted;
     controller.abort(new Error("deadline passed"));
     await assert.rejects(impatient, /deadline passed/);
     release("loaded");

@@ -31,6 +31,13 @@ export interface OnceSuiteOptions {
  *
  * @param options The driver under test.
  */
+/** A promise that resolves once `mark` is called: "fn has started". */
+function started(): { promise: Promise<void>; mark: () => void } {
+  let mark!: () => void;
+  const promise = new Promise<void>((resolve) => (mark = resolve));
+  return { promise, mark };
+}
+
 export function onceConformance(options: OnceSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${options.name}] once: ${title}`, ignore: options.ignore, fn });
@@ -113,12 +120,12 @@ export function onceConformance(options: OnceSuiteOptions): void {
       1,
     );
     let release!: () => void;
-    const running = env.a.execute(
-      "slow",
-      60_000,
-      () => new Promise<string>((resolve) => (release = () => resolve("ok"))),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const slow = started();
+    const running = env.a.execute("slow", 60_000, () => {
+      slow.mark();
+      return new Promise<string>((resolve) => (release = () => resolve("ok")));
+    });
+    await slow.promise;
     await assert.rejects(
       env.b.execute("slow", 60_000, () => Promise.resolve("x"), { wait: false }),
       once.OnceInProgressError,
@@ -130,12 +137,12 @@ export function onceConformance(options: OnceSuiteOptions): void {
   test("a caller's signal ends its wait; a runner's signal reaches fn and its failure frees the key", async () => {
     await using env = await pair();
     let release!: () => void;
-    const running = env.a.execute(
-      "waited",
-      60_000,
-      () => new Promise<string>((resolve) => (release = () => resolve("done"))),
-    );
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const first = started();
+    const running = env.a.execute("waited", 60_000, () => {
+      first.mark();
+      return new Promise<string>((resolve) => (release = () => resolve("done")));
+    });
+    await first.promise;
     const waiter = new AbortController();
     const waiting = env.b.execute("waited", 60_000, () => Promise.resolve("never"), {
       signal: waiter.signal,
@@ -147,16 +154,19 @@ export function onceConformance(options: OnceSuiteOptions): void {
     assert.equal(await env.b.execute("waited", 60_000, () => Promise.resolve("never")), "done");
 
     const runner = new AbortController();
+    const cancelled = started();
     const aborted = env.a.execute(
       "cancelled",
       60_000,
-      (signal) =>
-        new Promise<string>((_, reject) =>
+      (signal) => {
+        cancelled.mark();
+        return new Promise<string>((_, reject) =>
           signal.addEventListener("abort", () => reject(signal.reason), { once: true })
-        ),
+        );
+      },
       { signal: runner.signal },
     );
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await cancelled.promise;
     runner.abort(new Error("request cancelled"));
     await assert.rejects(aborted, /request cancelled/);
     assert.equal(
@@ -164,6 +174,15 @@ export function onceConformance(options: OnceSuiteOptions): void {
       "retried",
       "the failed run left the key free",
     );
+    const early = new AbortController();
+    let ranEarly = false;
+    const gone = env.a.execute("early", 60_000, () => Promise.resolve(ranEarly = true), {
+      signal: early.signal,
+    });
+    early.abort(new Error("gone before the lock was taken"));
+    await assert.rejects(gone, /gone before the lock was taken/);
+    assert.equal(ranEarly, false, "fn never ran");
+    assert.equal(await env.b.execute("early", 60_000, () => Promise.resolve(2)), 2, "key free");
     await assert.rejects(
       env.a.execute("x", 60_000, () => Promise.resolve(1), { signal: {} as AbortSignal }),
       /'signal' must be an AbortSignal/,

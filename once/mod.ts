@@ -265,6 +265,11 @@ export function create(
     for (;;) {
       const requestedAt = Date.now();
       const state = await driver.begin(key, token, fingerprint, config.lockTtlMs);
+      if (state.state === "acquired" && signal?.aborted) {
+        // The caller gave up while the lock was being taken: run nothing, free the key.
+        await driver.abandon(key, token);
+        throw signal.reason;
+      }
       if (state.state === "acquired") {
         const keeper = new TtlKeeper({
           ttlMs: config.lockTtlMs,
