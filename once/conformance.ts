@@ -26,11 +26,6 @@ export interface OnceSuiteOptions {
   readonly ignore?: boolean;
 }
 
-/**
- * Registers the once conformance cases with `Deno.test`.
- *
- * @param options The driver under test.
- */
 /** A promise that resolves once `mark` is called: "fn has started". */
 function started(): { promise: Promise<void>; mark: () => void } {
   let mark!: () => void;
@@ -38,6 +33,11 @@ function started(): { promise: Promise<void>; mark: () => void } {
   return { promise, mark };
 }
 
+/**
+ * Registers the once conformance cases with `Deno.test`.
+ *
+ * @param options The driver under test.
+ */
 export function onceConformance(options: OnceSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${options.name}] once: ${title}`, ignore: options.ignore, fn });
