@@ -55,7 +55,9 @@ Deno.bench("kit vs raw, alternating rounds on fresh pools (ratio printed)", {
   const median = await alternateSegments(30, 35, 10, async () => {
     const raw = rawClient();
     const control = rawClient();
+    // create() checks the kit's pool with a query; the raw pools connect the same way first.
     const kit = await kitProvider();
+    await Promise.all([raw`select 1`, control`select 1`]);
     return {
       sides: {
         raw: () => Promise.all(batch.map(() => raw`select 1 as one`)),
