@@ -16,8 +16,8 @@ import {
 /** Options of {@linkcode memoryRateLimit}. */
 export interface MemoryRateLimitOptions {
   /**
-   * Most keys tracked (over all rules); beyond it, idle (full) buckets go first, then the
-   * oldest created, rule by rule.
+   * Most keys tracked (over all rules); beyond it, each new key drops an idle (full) bucket
+   * among the 16 oldest created, or else the oldest.
    * @default {100000}
    */
   readonly maxKeys?: number;
@@ -104,12 +104,7 @@ class MemoryRateLimit implements RateLimitDriver {
   /** Forgets buckets that are full again: they behave exactly like absent ones. */
   sweep(now: number = this.#clock.now()): void {
     for (const [ruleName, buckets] of this.#rules) {
-      for (const [key, bucket] of buckets) {
-        if (bucket.fullAt <= now) {
-          buckets.delete(key);
-          this.#size--;
-        }
-      }
+      for (const [key, bucket] of buckets) if (bucket.fullAt <= now) this.#drop(buckets, key);
       if (buckets.size === 0) this.#rules.delete(ruleName);
     }
   }
