@@ -296,6 +296,46 @@ export function mqConformance(options: MqSuiteOptions): void {
     assert.deepEqual(again, [], "it was committed, so the group does not see it again");
   });
 
+  test("a subscription's signal closes it like close(): the message in flight finishes first", async () => {
+    await using env = await providers("signal", 2);
+    const [a, b] = env.mqs;
+    // One partition: while the first member holds it, a second member of the group gets nothing.
+    const topic = `${env.topic}.one`;
+    await a.admin.createTopic(topic, 1);
+    const seen: number[] = [];
+    let started!: () => void;
+    const inFlight = new Promise<void>((resolve) => (started = resolve));
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => (finish = resolve));
+    const controller = new AbortController();
+    await a.consumer("g").subscribe<number>([topic], async (m) => {
+      started();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      seen.push(m.value);
+      finish();
+    }, { signal: controller.signal });
+    await a.producer().sendSync({ topic: topic, key: "k", value: 1 });
+    await inFlight;
+    controller.abort();
+    await finished;
+    assert.deepEqual(seen, [1], "the message in flight finished");
+    await a.producer().sendSync({ topic: topic, key: "k", value: 2 });
+    const next: number[] = [];
+    await using _b = await b.consumer("g").subscribe<number>(
+      [topic],
+      (m) => void next.push(m.value),
+    );
+    await eventually(() => assert.deepEqual(next, [2]), { timeoutMs: 10_000 });
+    assert.deepEqual(seen, [1], "the aborted member took nothing more");
+    await assert.rejects(
+      a.consumer("h").subscribe([topic], () => Promise.resolve(), {
+        signal: controller.signal,
+      }),
+      (error: Error) => error.name === "AbortError",
+      "an aborted signal joins nothing",
+    );
+  });
+
   test("a new group starts at the earliest or the latest message as asked", async () => {
     await using env = await providers("start", 1);
     const [queue] = env.mqs;

@@ -31,7 +31,7 @@
 import { type Logger, namespace, withTrace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
-import { sleep } from "../internal/queue.ts";
+import { optionalSignal, sleep } from "../internal/queue.ts";
 import { memoryMq } from "./memory.ts";
 import { traceHeaders, traceOf } from "./trace.ts";
 import type {
@@ -156,6 +156,11 @@ export interface SubscribeOptions {
    * @default {"earliest"}
    */
   readonly start?: "earliest" | "latest";
+  /**
+   * Closes the subscription when it aborts, as `close()` does: the message in hand finishes (or
+   * stays uncommitted, to come again), then the member leaves the group.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** A consumer group member factory. */
@@ -476,6 +481,8 @@ export async function create(
             `Cannot subscribe group '${groupId}' as 'handler' must be a function`,
           );
         }
+        const signal = optionalSignal(`subscribe group '${groupId}'`, options.signal);
+        signal?.throwIfAborted();
         for (const topic of topics) await ensureTopic(topic);
         let closing = false;
 
@@ -558,9 +565,14 @@ export async function create(
           fromBeginning: (options.start ?? "earliest") === "earliest",
         }, deliver);
         let closed: Promise<void> | undefined;
+        const onAbort = () =>
+          void close().catch((error) =>
+            logger.warn("closing an aborted subscription failed", { group: groupId, err: error })
+          );
         const close = (): Promise<void> =>
           closed ??= (async () => {
             closing = true;
+            signal?.removeEventListener("abort", onAbort);
             subscriptions.delete(subscription);
             await inner.close();
           })();
@@ -572,6 +584,8 @@ export async function create(
           [Symbol.asyncDispose]: close,
         };
         subscriptions.add(subscription);
+        if (signal?.aborted) onAbort(); // aborted while joining
+        else signal?.addEventListener("abort", onAbort, { once: true });
         return subscription;
       },
     };
