@@ -153,7 +153,7 @@ local stored = tonumber(redis.call('GET', KEYS[1]))
 local fullAt = now
 if stored and stored > now then fullAt = stored end
 local nxt = fullAt + ARGV[3] * interval
-if nxt - now > ARGV[2] * interval + 1e-6 then return -math.floor((fullAt - now) * 1000) - 1 end
+if nxt - now > ARGV[2] * interval + 1e-3 then return -math.floor((fullAt - now) * 1000) - 1 end
 local slot = math.floor(nxt / 5000)
 if stored and math.floor(stored / 5000) == slot then
   redis.call('SET', KEYS[1], nxt, 'KEEPTTL')

@@ -63,8 +63,11 @@ export interface BucketState {
   fullAt: number;
 }
 
-/** Float slack for `fullAt` built from fractional intervals: 1 ns. */
-const EPSILON_MS = 1e-6;
+/**
+ * Float slack, 1 µs: `fullAt` is an epoch time in ms built up from fractional intervals, and a
+ * double near 1.7e12 only resolves about 0.25 µs, so an exact boundary can land a few ulps off.
+ */
+const EPSILON_MS = 1e-3;
 
 /**
  * The decision for a key whose bucket is full again `untilFullMs` from now:
@@ -84,7 +87,7 @@ export function decision(
   untilFullMs: number,
 ): Decision {
   const interval = 1000 / rule.rate;
-  const remaining = Math.floor((rule.burst * interval - untilFullMs) / interval + EPSILON_MS);
+  const remaining = Math.floor((rule.burst * interval - untilFullMs + EPSILON_MS) / interval);
   return {
     allowed,
     remaining: remaining > 0 ? remaining : 0,
