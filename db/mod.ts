@@ -165,8 +165,9 @@ export interface TransactionOptions {
    */
   readonly retries?: number;
   /**
-   * Aborts the transaction: it rolls back, no further statement of it is sent, no retry starts,
-   * and the call rejects with the signal's reason. A statement already running finishes first.
+   * Aborts the transaction: a statement running is cancelled on the server where the driver
+   * can (PostgreSQL; PGlite lets it finish), the transaction rolls back, no further statement of
+   * it is sent, no retry starts, and the call rejects with the signal's reason.
    */
   readonly signal?: AbortSignal;
 }
@@ -388,7 +389,9 @@ export async function create(
     const runner: QueryRunner = {
       send: signal
         ? (text, params, parts) =>
-          signal.aborted ? Promise.reject(signal.reason) : executor().query(text, params, parts)
+          signal.aborted
+            ? Promise.reject(signal.reason)
+            : executor().query(text, params, parts, signal)
         : (text, params, parts) => executor().query(text, params, parts),
       timed,
       finished,

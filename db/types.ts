@@ -67,9 +67,16 @@ export interface QueryResult {
 export interface DbExecutor {
   /**
    * Runs one statement with bound parameters. `parts` are the literal pieces of `text` around the
-   * `$n` placeholders, for clients with a faster tagged-template path.
+   * `$n` placeholders, for clients with a faster tagged-template path. When `signal` aborts while
+   * the statement runs, a driver that can cancels it on the server (PostgreSQL's cancel request);
+   * the statement then fails, and its transaction can roll back at once.
    */
-  query(text: string, params: readonly unknown[], parts?: readonly string[]): Promise<QueryResult>;
+  query(
+    text: string,
+    params: readonly unknown[],
+    parts?: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<QueryResult>;
   /** Runs a script of one or more statements without parameters (migrations). */
   exec(script: string): Promise<void>;
 }

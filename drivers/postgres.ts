@@ -97,10 +97,18 @@ export interface PostgresDbOptions {
 
 type Sql = ReturnType<typeof postgres>;
 
-type TaggedClient = (
-  strings: TemplateStringsArray,
-  ...values: unknown[]
-) => Promise<unknown[] & { count?: number }>;
+type PendingQuery = Promise<unknown[] & { count?: number }> & { cancel(): unknown };
+
+type TaggedClient = (strings: TemplateStringsArray, ...values: unknown[]) => PendingQuery;
+
+/** Sends PostgreSQL's cancel request for `pending` when `signal` aborts before it settles. */
+function cancelOnAbort(pending: PendingQuery, signal: AbortSignal): void {
+  const cancel = () => void pending.cancel();
+  if (signal.aborted) return cancel();
+  signal.addEventListener("abort", cancel, { once: true });
+  const forget = () => signal.removeEventListener("abort", cancel);
+  pending.then(forget, forget);
+}
 
 /**
  * Template-strings arrays by statement text. postgres.js's tagged-template path is faster than
@@ -129,11 +137,13 @@ function executor(client: Pick<Sql, "unsafe">) {
       text: string,
       params: readonly unknown[],
       parts?: readonly string[],
+      signal?: AbortSignal,
     ): Promise<QueryResult> {
       // Plain .then chaining: this is the hot path.
       const pending = parts
         ? (client as unknown as TaggedClient)(templateFor(text, parts), ...normalizeParams(params))
         : client.unsafe(text, normalizeParams(params) as never[], { prepare: true });
+      if (signal) cancelOnAbort(pending, signal);
       return pending.then(
         (result) => {
           // A plain array, like PGlite's, not postgres.js's Result subclass. An indexed copy:

@@ -155,3 +155,37 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name:
+    "[postgres] an aborted transaction cancels its running statement on the server and returns at once",
+  ignore: url === undefined,
+  async fn() {
+    const applicationName = `kit-cancel-${crypto.randomUUID().slice(0, 8)}`;
+    await using database = await db.create({ ...db.defaultConfig("production"), url }, {
+      driver: postgresDb({ applicationName }),
+      logger: quietLogger(),
+    });
+    const sleeping = async () => {
+      const [row] = await database.sql<{ n: number }>`select count(*)::int4 as n
+        from pg_stat_activity where application_name = ${applicationName}
+        and pid <> pg_backend_pid() and state = 'active' and query like ${"%pg_sleep(30)%"}`;
+      return row.n;
+    };
+    const controller = new AbortController();
+    const startedAt = Date.now();
+    const running = database.transaction(async (tx) => {
+      await tx.sql`select pg_sleep(30)`;
+    }, { signal: controller.signal });
+    const outcome = running.then(() => "committed", (error: Error) => error.message);
+    try {
+      await eventually(async () => assert.equal(await sleeping(), 1, "the statement is running"));
+    } finally {
+      controller.abort(new Error("request deadline"));
+    }
+    assert.equal(await outcome, "request deadline");
+    const tookMs = Date.now() - startedAt;
+    assert.ok(tookMs < 5000, `returned after ${tookMs} ms, not after the 30 s statement`);
+    assert.equal(await sleeping(), 0, "the server no longer runs it");
+  },
+});
