@@ -193,6 +193,28 @@ export function dbConformance(options: DbSuiteOptions): void {
     );
   });
 
+  test("reader and writer take a signal: an aborted one sends nothing and rejects with the reason", async () => {
+    await using env = await setup("query signal");
+    const log = env.table("log");
+    await env.a.sql`create table ${log} (entry text)`;
+    const controller = new AbortController();
+    const live = env.a.writer({ signal: controller.signal });
+    await live.sql`insert into ${log} values ('sent')`;
+    assert.deepEqual(
+      await env.a.reader({ signal: controller.signal }).sql`select entry from ${log}`,
+      [
+        { entry: "sent" },
+      ],
+    );
+    controller.abort(new Error("caller left"));
+    await assert.rejects(live.sql`insert into ${log} values ('not sent')`, /caller left/);
+    assert.deepEqual(await env.b.sql`select entry from ${log}`, [{ entry: "sent" }]);
+    assert.throws(
+      () => env.a.writer({ signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
   test("nested transactions are savepoints: an inner failure rolls back only the inner work", async () => {
     await using env = await setup("savepoint");
     const log = env.table("log");

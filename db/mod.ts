@@ -4,7 +4,8 @@
  * in cluster mode (`@gochat/kit/drivers/postgres`).
  *
  * - `sql` tagged template: values are bound parameters, never text.
- * - `reader()` / `writer()`: reads to replicas when configured.
+ * - `reader({ signal })` / `writer({ signal })`: reads to replicas when configured; a signal
+ *   aborts (and on PostgreSQL cancels) the queries made through them.
  * - `transaction(fn, { isolation, retries, signal })`: all or nothing, nested calls are savepoints,
  *   retried on serialization failure and deadlock.
  * - `migrate(migrations)`: each applied once, under an advisory lock.
@@ -220,14 +221,24 @@ export interface ShardedTable {
   for(key: unknown): Identifier;
 }
 
+/** Options of `reader` and `writer`. */
+export interface QueryOptions {
+  /**
+   * Aborts the queries made through the returned `sql`: one not sent yet is not sent, one running
+   * is cancelled on the server where the driver can (PostgreSQL), and each rejects with the
+   * signal's reason.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** A db provider. */
 export interface Db extends Queryable, AsyncDisposable {
   /** Name of the driver in use. */
   readonly driver: string;
   /** Queries for reads: on a replica when configured (round robin), else on the primary. */
-  reader(): Queryable;
+  reader(options?: QueryOptions): Queryable;
   /** Queries on the primary. */
-  writer(): Queryable;
+  writer(options?: QueryOptions): Queryable;
   /** Runs `fn` in a transaction on the primary; commits when it resolves, rolls back when it throws. */
   transaction<R>(fn: (tx: Transaction) => Promise<R>, options?: TransactionOptions): Promise<R>;
   /** Applies the migrations not applied yet, in order; resolves to the ids applied now. */
@@ -391,7 +402,7 @@ export async function create(
         ? (text, params, parts) =>
           signal.aborted
             ? Promise.reject(signal.reason)
-            : executor().query(text, params, parts, signal)
+            : abortable(executor().query(text, params, parts, signal), signal)
         : (text, params, parts) => executor().query(text, params, parts),
       timed,
       finished,
@@ -400,11 +411,20 @@ export async function create(
       new Query<T>(strings, values, runner);
   };
 
-  const writerQueryable: Queryable = { sql: tagFor(() => writer) };
+  const toWriter = () => writer;
   let nextReader = 0;
-  const readerQueryable: Queryable = readers.length === 0
-    ? writerQueryable
-    : { sql: tagFor(() => readers[nextReader++ % readers.length]) };
+  const toReader = readers.length === 0 ? toWriter : () => readers[nextReader++ % readers.length];
+  const writerQueryable: Queryable = { sql: tagFor(toWriter) };
+  const readerQueryable: Queryable = { sql: tagFor(toReader) };
+  const queryable = (
+    action: string,
+    shared: Queryable,
+    executor: () => DbExecutor,
+    options: QueryOptions | undefined,
+  ): Queryable => {
+    const signal = optionalSignal(action, options?.signal);
+    return signal ? { sql: tagFor(executor, signal) } : shared;
+  };
 
   const transactionOn = (
     connection: DbExecutor,
@@ -518,8 +538,8 @@ export async function create(
   return {
     driver: driver.name,
     sql: writerQueryable.sql,
-    reader: () => readerQueryable,
-    writer: () => writerQueryable,
+    reader: (options) => queryable("query a reader", readerQueryable, toReader, options),
+    writer: (options) => queryable("query the writer", writerQueryable, toWriter, options),
     transaction,
     migrate,
     sharded,

@@ -189,3 +189,33 @@ Deno.test({
     assert.equal(await sleeping(), 0, "the server no longer runs it");
   },
 });
+
+Deno.test({
+  name: "[postgres] writer({ signal }): an abort cancels the running query on the server",
+  ignore: url === undefined,
+  async fn() {
+    const applicationName = `kit-cancel-q-${crypto.randomUUID().slice(0, 8)}`;
+    await using database = await db.create({ ...db.defaultConfig("production"), url }, {
+      driver: postgresDb({ applicationName }),
+      logger: quietLogger(),
+    });
+    const sleeping = async () => {
+      const [row] = await database.sql<{ n: number }>`select count(*)::int4 as n
+        from pg_stat_activity where application_name = ${applicationName}
+        and pid <> pg_backend_pid() and state = 'active' and query like ${"%pg_sleep(30)%"}`;
+      return row.n;
+    };
+    const controller = new AbortController();
+    const startedAt = Date.now();
+    const outcome = database.writer({ signal: controller.signal }).sql`select pg_sleep(30)`
+      .then(() => "finished", (error) => (error as Error).message);
+    try {
+      await eventually(async () => assert.equal(await sleeping(), 1, "the query is running"));
+    } finally {
+      controller.abort(new Error("request deadline"));
+    }
+    assert.equal(await outcome, "request deadline");
+    assert.ok(Date.now() - startedAt < 5000, "it returned at once");
+    await eventually(async () => assert.equal(await sleeping(), 0, "the server no longer runs it"));
+  },
+});
