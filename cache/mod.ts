@@ -23,6 +23,7 @@
  */
 import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
+import { abortable } from "../internal/queue.ts";
 import { encodeJson } from "../internal/json.ts";
 import { prefixedKey, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
@@ -166,10 +167,31 @@ export interface ZSetOps {
   incrBy(key: string, member: string, delta: number): Promise<number>;
 }
 
+/** The operations of a cache, bound to an AbortSignal by {@linkcode Cache.withSignal}. */
+export interface CacheOps {
+  /** String operations. */
+  readonly string: StringOps;
+  /** Hash operations. */
+  readonly hash: HashOps;
+  /** Set operations. */
+  readonly set: SetOps;
+  /** Sorted-set operations. */
+  readonly zset: ZSetOps;
+  /** As {@linkcode Cache.getOrLoad}; the bound signal ends the wait unless `options` has one. */
+  getOrLoad<T>(key: string, loader: () => Promise<T>, options: GetOrLoadOptions): Promise<T>;
+}
+
 /** A cache provider. */
 export interface Cache extends AsyncDisposable {
   /** Name of the driver in use. */
   readonly driver: string;
+  /**
+   * Every operation bound to `signal`: once it aborts, a call not sent yet is not sent, and a
+   * call in flight stops waiting (a command already on the wire may still apply, as with a
+   * cancelled context in Go); each rejects with the signal's reason. Pass a request's signal to
+   * give its cache calls the request's deadline.
+   */
+  withSignal(signal: AbortSignal): CacheOps;
   /** String operations. */
   readonly string: StringOps;
   /** Hash operations. */
@@ -364,8 +386,8 @@ export async function create(
     },
     getSet: async (name, value) =>
       decode(await driver.getSet(key("getSet", name), encode(value, name))),
-    incr: (name) => driver.incrBy(key("incr", name), 1),
-    decr: (name) => driver.incrBy(key("decr", name), -1),
+    incr: async (name) => await driver.incrBy(key("incr", name), 1),
+    decr: async (name) => await driver.incrBy(key("decr", name), -1),
     incrBy: async (name, delta) =>
       await driver.incrBy(key("incrBy", name), integer("incrBy", "delta", delta)),
     exists: async (...names) => await driver.exists(keys("exists", names)),
@@ -493,8 +515,24 @@ export async function create(
       await Promise.all([...background]);
       await driver.close();
     })();
+  const withSignal = (signal: AbortSignal): CacheOps => {
+    if (!(signal instanceof AbortSignal)) {
+      throw new TypeError(
+        `Cannot bind cache operations as 'signal' must be an AbortSignal: current value is ${signal}`,
+      );
+    }
+    return {
+      string: bindSignal(string, signal),
+      hash: bindSignal(hash, signal),
+      set: bindSignal(set, signal),
+      zset: bindSignal(zset, signal),
+      getOrLoad: (key, loader, options) =>
+        getOrLoad(key, loader, { ...options, signal: options?.signal ?? signal }),
+    };
+  };
   return {
     driver: driver.name,
+    withSignal,
     string,
     hash,
     set,
@@ -504,4 +542,21 @@ export async function create(
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** A copy of an operation group whose calls are refused, or stop waiting, once `signal` aborts. */
+function bindSignal<T extends object>(group: T, signal: AbortSignal): T {
+  const bound: Record<string, unknown> = {};
+  for (const [name, operation] of Object.entries(group)) {
+    const call = operation as (...args: unknown[]) => Promise<unknown>;
+    bound[name] = (...args: unknown[]) => {
+      if (signal.aborted) return Promise.reject(signal.reason);
+      try {
+        return abortable(call(...args), signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+  }
+  return bound as T;
 }

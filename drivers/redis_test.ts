@@ -116,3 +116,27 @@ Deno.test({
     assert.throws(() => redisCache({ port: -1 }), /'port' must be a non-negative integer/);
   },
 });
+
+Deno.test({
+  name: "[redis] withSignal: a call waiting on a frozen Redis stops waiting when the signal aborts",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    await using server = await startServer("redis");
+    await using c = await cache.create(cache.defaultConfig("production"), {
+      driver: redisCache({ url: server.url, logger: quietLogger() }),
+    });
+    await c.string.set("k", "v");
+    Deno.kill(server.pid!, "SIGSTOP"); // the connection stays open; replies stop
+    try {
+      const controller = new AbortController();
+      const startedAt = Date.now();
+      const waiting = c.withSignal(controller.signal).string.get("k");
+      setTimeout(() => controller.abort(new Error("deadline")), 100);
+      await assert.rejects(waiting, /deadline/);
+      assert.ok(Date.now() - startedAt < 2000, `waited ${Date.now() - startedAt} ms`);
+    } finally {
+      Deno.kill(server.pid!, "SIGCONT");
+    }
+    assert.equal(await c.string.get("k"), "v", "the provider works again once Redis answers");
+  },
+});
