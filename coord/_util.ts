@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 
@@ -168,4 +168,25 @@ export function relabel(source: AbortSignal, wrap: (reason: unknown) => Error): 
       once: true,
     });}
   return controller.signal;
+}
+
+/** Options of coord's single calls (`config.get`, `registry.discover`, …). */
+export interface CallOptions {
+  /**
+   * Ends the wait with the signal's reason: once aborted, the call is not sent; in flight, its
+   * answer is no longer awaited (a change already sent may still apply).
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Runs one driver call under `options.signal`. */
+export function call<T>(
+  action: string,
+  options: CallOptions | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  const signal = optionalSignal(action, options?.signal);
+  if (signal === undefined) return run();
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return abortable(run(), signal);
 }

@@ -7,7 +7,7 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { encodeJson } from "../internal/json.ts";
-import { type CoordContext, decodeJson, requireKey } from "./_util.ts";
+import { call, type CallOptions, type CoordContext, decodeJson, requireKey } from "./_util.ts";
 import { resumableWatch } from "./watch.ts";
 
 /** A value with the version to pass to `compareAndSet`. */
@@ -55,25 +55,33 @@ export interface ConfigManager<T> extends AsyncDisposable {
 /** The `config` group of a coord provider. */
 export interface ConfigCenter {
   /** The value of a key, or undefined when absent. */
-  get<T = unknown>(key: string): Promise<T | undefined>;
+  get<T = unknown>(key: string, options?: CallOptions): Promise<T | undefined>;
   /**
    * Stores a JSON value.
    *
    * @throws {TypeError} When the value cannot be stored as JSON (undefined, bigint, NaN, a cycle…).
    */
-  set(key: string, value: unknown): Promise<void>;
+  set(key: string, value: unknown, options?: CallOptions): Promise<void>;
   /** Deletes a key; resolves to whether it existed. */
-  delete(key: string): Promise<boolean>;
+  delete(key: string, options?: CallOptions): Promise<boolean>;
   /** Every key under a prefix with its value, sorted by key. */
-  list<T = unknown>(prefix: string): Promise<{ key: string; value: T }[]>;
+  list<T = unknown>(prefix: string, options?: CallOptions): Promise<{ key: string; value: T }[]>;
   /** The value and its version, or undefined when absent. */
-  getWithVersion<T = unknown>(key: string): Promise<Versioned<T> | undefined>;
+  getWithVersion<T = unknown>(
+    key: string,
+    options?: CallOptions,
+  ): Promise<Versioned<T> | undefined>;
   /**
    * Stores `value` only if the key's version is still `expectedVersion` (0: only if absent).
    *
    * @returns Whether it was stored.
    */
-  compareAndSet(key: string, value: unknown, expectedVersion: number): Promise<boolean>;
+  compareAndSet(
+    key: string,
+    value: unknown,
+    expectedVersion: number,
+    options?: CallOptions,
+  ): Promise<boolean>;
   /** The key's current value as a `put` (if present), then every change, until the signal aborts. */
   watch<T = unknown>(
     key: string,
@@ -156,35 +164,41 @@ export function configCenter(context: CoordContext): ConfigCenter {
   }
 
   const center: ConfigCenter = {
-    async get<T>(key: string): Promise<T | undefined> {
+    async get<T>(key: string, options?: CallOptions): Promise<T | undefined> {
       requireKey("get config", "key", key);
-      const kv = await driver.get(key);
+      const kv = await call("get config", options, () => driver.get(key));
       return kv ? decodeJson<T>(kv) : undefined;
     },
 
-    async set(key: string, value: unknown): Promise<void> {
+    async set(key: string, value: unknown, options?: CallOptions): Promise<void> {
       requireKey("set config", "key", key);
-      await driver.put(key, encodeJson(value, `config key '${key}'`));
+      const text = encodeJson(value, `config key '${key}'`);
+      await call("set config", options, () => driver.put(key, text));
     },
 
-    async delete(key: string): Promise<boolean> {
+    async delete(key: string, options?: CallOptions): Promise<boolean> {
       requireKey("delete config", "key", key);
-      return await driver.delete(key);
+      return await call("delete config", options, () => driver.delete(key));
     },
 
-    async list<T>(prefix: string): Promise<{ key: string; value: T }[]> {
+    async list<T>(prefix: string, options?: CallOptions): Promise<{ key: string; value: T }[]> {
       requireKey("list config", "prefix", prefix);
-      const { kvs } = await driver.list(prefix);
+      const { kvs } = await call("list config", options, () => driver.list(prefix));
       return kvs.map((kv) => ({ key: kv.key, value: decodeJson<T>(kv) }));
     },
 
-    async getWithVersion<T>(key: string): Promise<Versioned<T> | undefined> {
+    async getWithVersion<T>(key: string, options?: CallOptions): Promise<Versioned<T> | undefined> {
       requireKey("get config", "key", key);
-      const kv = await driver.get(key);
+      const kv = await call("get config", options, () => driver.get(key));
       return kv ? { value: decodeJson<T>(kv), version: kv.modRevision } : undefined;
     },
 
-    async compareAndSet(key: string, value: unknown, expectedVersion: number): Promise<boolean> {
+    async compareAndSet(
+      key: string,
+      value: unknown,
+      expectedVersion: number,
+      options?: CallOptions,
+    ): Promise<boolean> {
       requireKey("compare-and-set config", "key", key);
       if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
         throw new RangeError(
@@ -192,11 +206,12 @@ export function configCenter(context: CoordContext): ConfigCenter {
         );
       }
       const text = encodeJson(value, `config key '${key}'`);
-      const result = await driver.txn(
-        [{ key, target: "modRevision", op: "==", value: expectedVersion }],
-        [{ type: "put", key, value: text }],
-        [],
-      );
+      const result = await call("compare-and-set config", options, () =>
+        driver.txn(
+          [{ key, target: "modRevision", op: "==", value: expectedVersion }],
+          [{ type: "put", key, value: text }],
+          [],
+        ));
       return result.succeeded;
     },
 

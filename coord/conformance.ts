@@ -104,6 +104,36 @@ export function coordConformance(options: CoordSuiteOptions): void {
     assert.equal(await a.provider.config.get(`${prefix}flag`), undefined);
   });
 
+  test("single calls take a signal: once it aborts nothing is sent and each rejects with its reason", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const prefix = `/config/${testKeyspace("config signal")}`;
+    const controller = new AbortController();
+    const signal = controller.signal;
+    await a.provider.config.set(`${prefix}k`, 1, { signal });
+    assert.equal(await a.provider.config.get(`${prefix}k`, { signal }), 1);
+    assert.deepEqual(await a.provider.registry.discover("no-such-service", { signal }), []);
+    controller.abort(new Error("request over"));
+    for (
+      const call of [
+        () => a.provider.config.set(`${prefix}k`, 2, { signal }),
+        () => a.provider.config.get(`${prefix}k`, { signal }),
+        () => a.provider.config.getWithVersion(`${prefix}k`, { signal }),
+        () => a.provider.config.compareAndSet(`${prefix}k`, 3, 0, { signal }),
+        () => a.provider.config.delete(`${prefix}k`, { signal }),
+        () => a.provider.config.list(prefix, { signal }),
+        () => a.provider.registry.discover("no-such-service", { signal }),
+      ]
+    ) {
+      await assert.rejects(call(), /request over/);
+    }
+    assert.equal(await b.provider.config.get(`${prefix}k`), 1, "the refused writes were not sent");
+    await assert.rejects(
+      a.provider.config.get(`${prefix}k`, { signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
   test("compareAndSet only writes over the version it read, so concurrent updates never get lost", async () => {
     await using both = await pair();
     const key = `/config/${testKeyspace("cas")}counter`;

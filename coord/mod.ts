@@ -45,6 +45,7 @@ import { Session } from "./session.ts";
 import type { CoordDriver } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { CallOptions } from "./_util.ts";
 export { configKey } from "./config.ts";
 export type {
   ConfigCenter,

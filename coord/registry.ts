@@ -8,7 +8,14 @@
  */
 import { encodeJson } from "../internal/json.ts";
 import { sleep } from "../internal/queue.ts";
-import { type CoordContext, decodeJson, requireKey, requireTtl } from "./_util.ts";
+import {
+  call,
+  type CallOptions,
+  type CoordContext,
+  decodeJson,
+  requireKey,
+  requireTtl,
+} from "./_util.ts";
 import type { Session } from "./session.ts";
 import type { KeyValue } from "./types.ts";
 import { eventKeyValue, resumableWatch } from "./watch.ts";
@@ -79,7 +86,7 @@ export interface Registry {
   /** Removes an instance registered by this provider; resolves to false when it had none with that id. */
   unregister(id: string): Promise<boolean>;
   /** The live instances of a service. */
-  discover(name: string): Promise<ServiceInfo[]>;
+  discover(name: string, options?: CallOptions): Promise<ServiceInfo[]>;
   /** A snapshot of the instances, then every put and delete in order, until the signal aborts. */
   watch(name: string, options?: { signal?: AbortSignal }): AsyncIterable<RegistryEvent>;
   /**
@@ -272,9 +279,13 @@ export function registry(context: CoordContext): Registry {
       return true;
     },
 
-    async discover(name: string): Promise<ServiceInfo[]> {
+    async discover(name: string, options?: CallOptions): Promise<ServiceInfo[]> {
       requireKey("discover service", "name", name, { slash: false });
-      const { kvs } = await driver.list(`${PREFIX}${name}/`);
+      const { kvs } = await call(
+        "discover service",
+        options,
+        () => driver.list(`${PREFIX}${name}/`),
+      );
       return kvs.map(decode).filter((info): info is ServiceInfo => info !== undefined);
     },
 
