@@ -336,6 +336,34 @@ export function mqConformance(options: MqSuiteOptions): void {
     );
   });
 
+  test("sendSync takes a signal: aborted before its batch leaves, the message is not sent", async () => {
+    await using env = await providers("send signal", 1);
+    const [a] = env.mqs;
+    const producer = a.producer();
+    const controller = new AbortController();
+    const first = producer.sendSync({ topic: env.topic, key: "k", value: 1 });
+    const second = producer.sendSync({ topic: env.topic, key: "k", value: 2 }, {
+      signal: controller.signal,
+    });
+    const secondOutcome = second.then(() => "sent", (error: Error) => error.message);
+    controller.abort(new Error("client gone")); // before either batch has left
+    await first;
+    assert.equal(await secondOutcome, "client gone");
+    await assert.rejects(
+      producer.sendSync({ topic: env.topic, value: 9 }, { signal: controller.signal }),
+      /client gone/,
+    );
+    await producer.sendSync({ topic: env.topic, key: "k", value: 3 });
+    const seen: number[] = [];
+    await using _subscription = await a.consumer("g").subscribe<number>(
+      [env.topic],
+      (m) => void seen.push(m.value),
+    );
+    await eventually(() => assert.deepEqual(seen, [1, 3]), { timeoutMs: 10_000 });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.deepEqual(seen, [1, 3], "2 and 9 were never sent");
+  });
+
   test("a new group starts at the earliest or the latest message as asked", async () => {
     await using env = await providers("start", 1);
     const [queue] = env.mqs;

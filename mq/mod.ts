@@ -185,8 +185,12 @@ export interface Producer {
    * @throws {MessageTooLargeError} Over `maxMessageBytes`.
    */
   send<T>(message: Message<T>, callback?: (error: Error | undefined) => void): void;
-  /** Sends a message and resolves once it is stored. */
-  sendSync<T>(message: Message<T>): Promise<void>;
+  /**
+   * Sends a message and resolves once it is stored. When `signal` aborts before the message's
+   * batch leaves, it is not sent; after that, the call stops waiting and the message may still
+   * be stored. Either way the call rejects with the signal's reason.
+   */
+  sendSync<T>(message: Message<T>, options?: { signal?: AbortSignal }): Promise<void>;
   /** Sends everything queued now. */
   flush(): Promise<void>;
 }
@@ -399,16 +403,23 @@ export async function create(
   };
 
   // Batching: one flush at a time, in order, so messages keep the order they were sent in.
-  let queued: { record: OutgoingRecord; callback?: (error: Error | undefined) => void }[] = [];
+  let queued: {
+    record: OutgoingRecord;
+    callback?: (error: Error | undefined) => void;
+    /** sendSync's signal: aborted before its batch leaves, the message is not sent. */
+    signal?: AbortSignal;
+  }[] = [];
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const flush = (): Promise<void> => {
     if (lingerTimer !== undefined) clearTimeout(lingerTimer);
     lingerTimer = undefined;
-    const batch = queued;
+    const taken = queued;
     queued = [];
-    if (batch.length === 0) return flushing;
+    if (taken.length === 0) return flushing;
     flushing = flushing.then(async () => {
+      const batch = taken.filter((item) => !item.signal?.aborted);
+      if (batch.length === 0) return;
       let error: Error | undefined;
       try {
         for (const topic of new Set(batch.map((item) => item.record.topic))) {
@@ -439,12 +450,21 @@ export async function create(
       if (queued.length >= config.maxBatchSize) void flush();
       else lingerTimer ??= setTimeout(() => void flush(), config.lingerMs);
     },
-    sendSync(message) {
+    sendSync(message, options) {
       return new Promise<void>((resolve, reject) => {
+        const signal = optionalSignal("send", options?.signal);
+        signal?.throwIfAborted();
+        const onAbort = () => reject(signal?.reason);
         queued.push({
           record: toRecord(message),
-          callback: (error) => (error ? reject(error) : resolve()),
+          callback: (error) => {
+            signal?.removeEventListener("abort", onAbort);
+            if (error) reject(error);
+            else resolve();
+          },
+          signal,
         });
+        signal?.addEventListener("abort", onAbort, { once: true });
         void flush();
       });
     },

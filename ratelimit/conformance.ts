@@ -108,6 +108,23 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
     assert.ok(after.retryAfterMs > 0 && after.retryAfterMs <= 1000, `retry ${after.retryAfterMs}`);
   });
 
+  test("allow takes a signal: an aborted call rejects with its reason and takes nothing", async () => {
+    await using a = await limiter({ r: { rate: 1, burst: 2 } });
+    const key = testKeyspace("signal");
+    const controller = new AbortController();
+    const first = await a.allow(key, "r", { signal: controller.signal });
+    assert.deepEqual([first.allowed, first.remaining], [true, 1]);
+    controller.abort(new Error("request over"));
+    await assert.rejects(a.allow(key, "r", { signal: controller.signal }), /request over/);
+    await assert.rejects(a.allowN(key, "r", 1, { signal: controller.signal }), /request over/);
+    const after = await a.allow(key, "r");
+    assert.deepEqual([after.allowed, after.remaining], [true, 0], "the aborted calls took nothing");
+    await assert.rejects(
+      a.allow(key, "r", { signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
   test("keys and rules are separate buckets", async () => {
     await using a = await limiter({ one: { rate: 1, burst: 1 }, two: { rate: 1, burst: 1 } });
     const key = testKeyspace("separate");

@@ -26,6 +26,7 @@ import { configKey, type ConfigManager } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { DriverError } from "../internal/errors.ts";
+import { abortable, optionalSignal } from "../internal/queue.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
@@ -72,14 +73,24 @@ export interface CreateOptions {
   readonly logger?: Logger;
 }
 
+/** Options of `allow` and `allowN`. */
+export interface AllowOptions {
+  /** Ends the call with the signal's reason. */
+  readonly signal?: AbortSignal;
+}
+
 /** A rate limiter. */
 export interface RateLimiter extends AsyncDisposable {
   /** Name of the driver in use. */
   readonly driver: string;
-  /** Decides one request of `key` under the rule `ruleName`. */
-  allow(key: string, ruleName: string): Promise<Decision>;
+  /**
+   * Decides one request of `key` under the rule `ruleName`. With `signal`, an aborted call
+   * rejects with its reason (taking nothing if not yet sent; a decision in flight may still have
+   * taken its units).
+   */
+  allow(key: string, ruleName: string, options?: AllowOptions): Promise<Decision>;
   /** Decides a request costing `n` units. */
-  allowN(key: string, ruleName: string, n: number): Promise<Decision>;
+  allowN(key: string, ruleName: string, n: number, options?: AllowOptions): Promise<Decision>;
   /** The rules in force now. */
   rules(): Readonly<Record<string, Rule>>;
   /** Stops watching the rules and closes the driver. */
@@ -210,7 +221,13 @@ export async function create(
   const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
   let outage = false;
 
-  const allowN = (key: string, ruleName: string, n: number): Promise<Decision> => {
+  const allowN = (
+    key: string,
+    ruleName: string,
+    n: number,
+    options?: AllowOptions,
+  ): Promise<Decision> => {
+    if (options?.signal !== undefined) return allowWithSignal(key, ruleName, n, options.signal);
     if (typeof key !== "string" || key.length === 0) {
       return Promise.reject(
         new TypeError(
@@ -271,6 +288,22 @@ export async function create(
     });
   };
 
+  // Off the hot path: only calls that pass a signal come here.
+  const allowWithSignal = (
+    key: string,
+    ruleName: string,
+    n: number,
+    signal: AbortSignal,
+  ): Promise<Decision> => {
+    try {
+      optionalSignal("rate-limit", signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (signal.aborted) return Promise.reject(signal.reason);
+    return abortable(allowN(key, ruleName, n), signal);
+  };
+
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
@@ -280,7 +313,7 @@ export async function create(
     })();
   return {
     driver: driver.name,
-    allow: (key, ruleName) => allowN(key, ruleName, 1),
+    allow: (key, ruleName, options) => allowN(key, ruleName, 1, options),
     allowN,
     rules,
     close,
