@@ -156,66 +156,51 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name:
-    "[postgres] an aborted transaction cancels its running statement on the server and returns at once",
-  ignore: url === undefined,
-  async fn() {
-    const applicationName = `kit-cancel-${crypto.randomUUID().slice(0, 8)}`;
-    await using database = await db.create({ ...db.defaultConfig("production"), url }, {
-      driver: postgresDb({ applicationName }),
-      logger: quietLogger(),
-    });
-    const sleeping = async () => {
-      const [row] = await database.sql<{ n: number }>`select count(*)::int4 as n
-        from pg_stat_activity where application_name = ${applicationName}
-        and pid <> pg_backend_pid() and state = 'active' and query like ${"%pg_sleep(30)%"}`;
-      return row.n;
-    };
-    const controller = new AbortController();
-    const startedAt = Date.now();
-    const running = database.transaction(async (tx) => {
-      await tx.sql`select pg_sleep(30)`;
-    }, { signal: controller.signal });
-    const outcome = running.then(() => "committed", (error: Error) => error.message);
-    try {
-      await eventually(async () => assert.equal(await sleeping(), 1, "the statement is running"));
-    } finally {
-      controller.abort(new Error("request deadline"));
-    }
-    assert.equal(await outcome, "request deadline");
-    const tookMs = Date.now() - startedAt;
-    assert.ok(tookMs < 5000, `returned after ${tookMs} ms, not after the 30 s statement`);
-    assert.equal(await sleeping(), 0, "the server no longer runs it");
-  },
-});
-
-Deno.test({
-  name: "[postgres] writer({ signal }): an abort cancels the running query on the server",
-  ignore: url === undefined,
-  async fn() {
-    const applicationName = `kit-cancel-q-${crypto.randomUUID().slice(0, 8)}`;
-    await using database = await db.create({ ...db.defaultConfig("production"), url }, {
-      driver: postgresDb({ applicationName }),
-      logger: quietLogger(),
-    });
-    const sleeping = async () => {
-      const [row] = await database.sql<{ n: number }>`select count(*)::int4 as n
-        from pg_stat_activity where application_name = ${applicationName}
-        and pid <> pg_backend_pid() and state = 'active' and query like ${"%pg_sleep(30)%"}`;
-      return row.n;
-    };
-    const controller = new AbortController();
-    const startedAt = Date.now();
-    const outcome = database.writer({ signal: controller.signal }).sql`select pg_sleep(30)`
-      .then(() => "finished", (error) => (error as Error).message);
-    try {
-      await eventually(async () => assert.equal(await sleeping(), 1, "the query is running"));
-    } finally {
-      controller.abort(new Error("request deadline"));
-    }
-    assert.equal(await outcome, "request deadline");
-    assert.ok(Date.now() - startedAt < 5000, "it returned at once");
-    await eventually(async () => assert.equal(await sleeping(), 0, "the server no longer runs it"));
-  },
-});
+// A 30 s statement, aborted while it runs: the call returns at once and the server stops it.
+const cancellable: [string, (database: db.Db, signal: AbortSignal) => Promise<unknown>][] = [
+  [
+    "an aborted transaction cancels its running statement on the server and returns at once",
+    (database, signal) =>
+      database.transaction(async (tx) => {
+        await tx.sql`select pg_sleep(30)`;
+      }, { signal }),
+  ],
+  [
+    "writer({ signal }): an abort cancels the running query on the server and returns at once",
+    (database, signal) => database.writer({ signal }).sql`select pg_sleep(30)`,
+  ],
+];
+for (const [title, start] of cancellable) {
+  Deno.test({
+    name: `[postgres] ${title}`,
+    ignore: url === undefined,
+    async fn() {
+      const applicationName = `kit-cancel-${crypto.randomUUID().slice(0, 8)}`;
+      await using database = await db.create({ ...db.defaultConfig("production"), url }, {
+        driver: postgresDb({ applicationName }),
+        logger: quietLogger(),
+      });
+      const sleeping = async () => {
+        const [row] = await database.sql<{ n: number }>`select count(*)::int4 as n
+          from pg_stat_activity where application_name = ${applicationName}
+          and pid <> pg_backend_pid() and state = 'active' and query like ${"%pg_sleep(30)%"}`;
+        return row.n;
+      };
+      const controller = new AbortController();
+      const startedAt = Date.now();
+      const outcome = start(database, controller.signal)
+        .then(() => "finished", (error) => (error as Error).message);
+      try {
+        await eventually(async () => assert.equal(await sleeping(), 1, "the statement is running"));
+      } finally {
+        controller.abort(new Error("request deadline"));
+      }
+      assert.equal(await outcome, "request deadline");
+      const tookMs = Date.now() - startedAt;
+      assert.ok(tookMs < 5000, `returned after ${tookMs} ms, not after the 30 s statement`);
+      await eventually(async () =>
+        assert.equal(await sleeping(), 0, "the server no longer runs it")
+      );
+    },
+  });
+}
