@@ -80,3 +80,34 @@ Deno.test("memory cache keeps an entry's expiry on a write without ttl and clear
   await c.string.set("n", 3); // a plain SET clears it, as in Redis
   assert.equal(await c.string.ttl("n"), -1);
 });
+
+Deno.test("memory cache evicts exactly as a reference LRU over 20,000 random operations", async () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+  const maxEntries = 50;
+  await using c = await cache.create(cache.defaultConfig("development"), {
+    driver: cache.memoryCache({ maxEntries }),
+  });
+  const reference = new Map<string, number>(); // insertion order = recency, oldest first
+  const touch = (key: string, value: number) => {
+    reference.delete(key);
+    reference.set(key, value);
+    if (reference.size > maxEntries) reference.delete(reference.keys().next().value!);
+  };
+  for (let i = 0; i < 20_000; i++) {
+    const key = `k${Math.floor(random() * 120)}`;
+    const op = random();
+    if (op < 0.45) {
+      await c.string.set(key, i);
+      touch(key, i);
+    } else if (op < 0.9) {
+      const expected = reference.get(key);
+      if (expected !== undefined) touch(key, expected);
+      assert.equal(await c.string.get(key), expected, `get ${key} at step ${i}`);
+    } else {
+      assert.equal(await c.string.del(key), reference.delete(key) ? 1 : 0, `del ${key} at ${i}`);
+    }
+  }
+  const held = await c.string.mget([...Array(120).keys()].map((n) => `k${n}`));
+  assert.equal(held.filter((value) => value !== undefined).length, reference.size);
+});
