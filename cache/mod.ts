@@ -23,7 +23,7 @@
  */
 import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
-import { abortable } from "../internal/queue.ts";
+import { underSignal } from "../internal/queue.ts";
 import { encodeJson } from "../internal/json.ts";
 import { prefixedKey, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
@@ -549,14 +549,7 @@ function bindSignal<T extends object>(group: T, signal: AbortSignal): T {
   const bound: Record<string, unknown> = {};
   for (const [name, operation] of Object.entries(group)) {
     const call = operation as (...args: unknown[]) => Promise<unknown>;
-    bound[name] = (...args: unknown[]) => {
-      if (signal.aborted) return Promise.reject(signal.reason);
-      try {
-        return abortable(call(...args), signal);
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
+    bound[name] = (...args: unknown[]) => underSignal(signal, () => call(...args));
   }
   return bound as T;
 }

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import { optionalSignal, sleep, underSignal } from "../internal/queue.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 
@@ -185,8 +185,5 @@ export function call<T>(
   options: CallOptions | undefined,
   run: () => Promise<T>,
 ): Promise<T> {
-  const signal = optionalSignal(action, options?.signal);
-  if (signal === undefined) return run();
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return abortable(run(), signal);
+  return underSignal(optionalSignal(action, options?.signal), run);
 }

@@ -28,7 +28,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { turnClock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
-import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep, underSignal } from "../internal/queue.ts";
 import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
 import {
   type DbConfig,
@@ -400,9 +400,7 @@ export async function create(
     const runner: QueryRunner = {
       send: signal
         ? (text, params, parts) =>
-          signal.aborted
-            ? Promise.reject(signal.reason)
-            : abortable(executor().query(text, params, parts, signal), signal)
+          underSignal(signal, () => executor().query(text, params, parts, signal))
         : (text, params, parts) => executor().query(text, params, parts),
       timed,
       finished,

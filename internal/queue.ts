@@ -121,6 +121,27 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
 }
 
 /**
+ * Runs `run` under `signal`: refused with the signal's reason once it has aborted, and no longer
+ * awaited when it aborts while `run` is in flight. Without a signal, just `run()`.
+ *
+ * @param signal The caller's signal, if any.
+ * @param run Starts the work.
+ * @returns The work's outcome, or a rejection with the signal's reason.
+ */
+export function underSignal<T>(
+  signal: AbortSignal | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  if (signal === undefined) return run();
+  if (signal.aborted) return Promise.reject(signal.reason);
+  try {
+    return abortable(run(), signal);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * Checks an optional `signal` option.
  *
  * @throws {TypeError} When it is given and not an AbortSignal.

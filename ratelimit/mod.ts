@@ -26,7 +26,7 @@ import { configKey, type ConfigManager } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { DriverError } from "../internal/errors.ts";
-import { abortable, optionalSignal } from "../internal/queue.ts";
+import { optionalSignal, underSignal } from "../internal/queue.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
@@ -300,8 +300,7 @@ export async function create(
     } catch (error) {
       return Promise.reject(error);
     }
-    if (signal.aborted) return Promise.reject(signal.reason);
-    return abortable(allowN(key, ruleName, n), signal);
+    return underSignal(signal, () => allowN(key, ruleName, n));
   };
 
   let closed: Promise<void> | undefined;
