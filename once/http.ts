@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { OnceCallOptions } from "./mod.ts";
+import type { Once } from "./mod.ts";
 
 /** Options of {@linkcode idempotencyHandler}. */
 export interface IdempotencyHandlerOptions {
@@ -24,15 +24,7 @@ export interface IdempotencyHandlerOptions {
 }
 
 /** The part of a once provider the handler needs. */
-export interface Executor {
-  /** Runs `fn` once per key and returns its stored result to every caller. */
-  execute<T>(
-    key: string,
-    ttlMs: number,
-    fn: (signal: AbortSignal) => Promise<T>,
-    options?: OnceCallOptions,
-  ): Promise<T>;
-}
+export type Executor = Pick<Once, "execute">;
 
 interface StoredResponse {
   status: number;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { RateLimiter } from "./mod.ts";
 import type { Decision } from "./types.ts";
 
 /** Options of {@linkcode rateLimitHandler}. */
@@ -17,10 +18,7 @@ export interface RateLimitHandlerOptions {
 }
 
 /** The part of a rate limiter the handler needs. */
-export interface Limiter {
-  /** Decides a request costing `n` units. */
-  allowN(key: string, ruleName: string, n: number): Promise<Decision>;
-}
+export type Limiter = Pick<RateLimiter, "allowN">;
 
 function headers(decision: Decision): Record<string, string> {
   return {
