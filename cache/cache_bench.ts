@@ -6,7 +6,8 @@
  * Each iteration runs 1,000 operations in a loop, so the harness's own cost of
  * calling and awaiting an async bench function (about 300 ns on Deno 2.9, more
  * than the operations measured) is spread over them: divide by 1,000 for one.
- * The `await lru-cache` rows are the floor of any promise API over lru-cache.
+ * The `await lru-cache` rows are the floor of any promise API over lru-cache,
+ * and `await Map.get` the floor of any promise API over a hash map.
  *
  * Run: deno bench --allow-all cache/cache_bench.ts
  */
@@ -25,6 +26,7 @@ for (const key of keys) {
   await kit.string.set(key, value);
   lru.set(key, value);
 }
+const map = new Map(keys.map((key) => [key, value]));
 let i = 0;
 
 Deno.bench("kit memory: 1,000 × await string.get (hit)", {
@@ -38,6 +40,10 @@ Deno.bench("lru-cache: 1,000 × get (hit)", { group: "get hit" }, () => {
 });
 Deno.bench("lru-cache: 1,000 × await get (hit)", { group: "get hit" }, async () => {
   for (let n = 0; n < batch; n++) await lru.get(keys[i++ % entries]);
+});
+// No LRU, no TTL, no decoding: what one await adds to a bare hash lookup.
+Deno.bench("floor: 1,000 × await Map.get (hit)", { group: "get hit" }, async () => {
+  for (let n = 0; n < batch; n++) await map.get(keys[i++ % entries]);
 });
 
 Deno.bench("kit memory: 1,000 × await string.set", {
