@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { optionalSignal, sleep, underSignal } from "../internal/queue.ts";
+import { sleep, underSignalOption } from "../internal/queue.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 
@@ -185,5 +185,5 @@ export function call<T>(
   options: CallOptions | undefined,
   run: () => Promise<T>,
 ): Promise<T> {
-  return underSignal(optionalSignal(action, options?.signal), run);
+  return underSignalOption(action, options?.signal, run);
 }

@@ -134,6 +134,110 @@ export function coordConformance(options: CoordSuiteOptions): void {
     );
   });
 
+  test("handles take a signal too: once it aborts each call rejects with its reason and changes nothing", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = testKeyspace("handle signal");
+    const service = key.replaceAll("/", "-");
+    const lock = await a.provider.lock.acquire(`${key}/lock`);
+    const registration = await a.provider.registry.register({
+      id: "i1",
+      name: service,
+      address: "h",
+      port: 1,
+    });
+    const election = a.provider.election<string>(`${key}/election`);
+    const leadership = await election.campaign("a");
+    const instanceId = await a.provider.instanceIds.allocate(service, 1);
+    const controller = new AbortController();
+    controller.abort(new Error("request over"));
+    const signal = controller.signal;
+    for (
+      const call of [
+        () => lock.renew({ signal }),
+        () => lock.ttl({ signal }),
+        () => lock.unlock({ signal }),
+        () => a.provider.lock.tryAcquire(`${key}/other`, { signal }),
+        () => a.provider.lock.acquire(`${key}/other`, { signal }),
+        () => registration.unregister({ signal }),
+        () => a.provider.registry.unregister("i1", { signal }),
+        () =>
+          a.provider.registry.register({ id: "i2", name: service, address: "h", port: 2 }, {
+            signal,
+          }),
+        () => a.provider.registry.pick(service, { signal }),
+        () => leadership.proclaim("a2", { signal }),
+        () => leadership.resign({ signal }),
+        () => election.leader({ signal }),
+        () => election.campaign("again", { signal }),
+        () => instanceId.release({ signal }),
+        () => a.provider.instanceIds.allocate(`${service}-2`, 1, { signal }),
+      ]
+    ) {
+      await assert.rejects(call(), /request over/);
+    }
+    assert.equal(lock.lost.aborted, false);
+    assert.equal(await b.provider.lock.tryAcquire(`${key}/lock`), null, "still held");
+    const other = await b.provider.lock.tryAcquire(`${key}/other`);
+    assert.ok(other, "the refused acquire and tryAcquire took nothing");
+    await other.unlock();
+    assert.deepEqual((await b.provider.registry.discover(service)).map((s) => s.id), ["i1"]);
+    assert.equal((await b.provider.election<string>(`${key}/election`).leader())?.value, "a");
+    await assert.rejects(b.provider.instanceIds.allocate(service, 1), /all 1 ids are taken/);
+    await assert.rejects(
+      a.provider.lock.tryAcquire(key, { signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
+  test("what a call gets after its caller aborted is given back: a lock, a registration, a leadership, an instance id", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const key = testKeyspace("abandoned");
+    const service = key.replaceAll("/", "-");
+    /** Starts a call, then aborts while it is in flight: the caller is told at once. */
+    const abandon = async (start: (signal: AbortSignal) => Promise<unknown>) => {
+      const controller = new AbortController();
+      const pending = start(controller.signal);
+      controller.abort(new Error("caller left"));
+      await assert.rejects(pending, /caller left/);
+    };
+    await abandon((signal) => a.provider.lock.tryAcquire(`${key}/try`, { signal }));
+    await abandon((signal) => a.provider.lock.acquire(`${key}/wait`, { signal }));
+    await abandon((signal) =>
+      a.provider.registry.register({ id: "i1", name: service, address: "h", port: 1 }, { signal })
+    );
+    await abandon((signal) =>
+      a.provider.election<string>(`${key}/election`).campaign("a", { signal })
+    );
+    await abandon((signal) => a.provider.instanceIds.allocate(service, 1, { signal }));
+    // a stays open and keeps its leases alive, so only a release frees these before close().
+    for (const lockKey of [`${key}/try`, `${key}/wait`]) {
+      await eventually(async () => {
+        const lock = await b.provider.lock.tryAcquire(lockKey);
+        assert.ok(lock, `lock ${lockKey} was given back`);
+        await lock.unlock();
+      });
+    }
+    await eventually(async () =>
+      assert.deepEqual(await b.provider.registry.discover(service), [], "entry removed")
+    );
+    const again = await a.provider.registry.register({
+      id: "i1",
+      name: service,
+      address: "h",
+      port: 1,
+    });
+    await again.unregister();
+    const leadership = await b.provider.election<string>(`${key}/election`).campaign("b", {
+      signal: AbortSignal.timeout(5000),
+    });
+    await leadership.resign();
+    const id = await eventually(() => b.provider.instanceIds.allocate(service, 1));
+    assert.equal(id.id, 0);
+    await id.release();
+  });
+
   test("compareAndSet only writes over the version it read, so concurrent updates never get lost", async () => {
     await using both = await pair();
     const key = `/config/${testKeyspace("cas")}counter`;

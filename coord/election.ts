@@ -7,7 +7,16 @@
  * @module
  */
 import { encodeJson } from "../internal/json.ts";
-import { type CoordContext, decodeJson, relabel, requireKey, waitForTurn } from "./_util.ts";
+import { acquireUnderSignal } from "../internal/queue.ts";
+import {
+  call,
+  type CallOptions,
+  type CoordContext,
+  decodeJson,
+  relabel,
+  requireKey,
+  waitForTurn,
+} from "./_util.ts";
 import type { Session } from "./session.ts";
 import type { KeyValue } from "./types.ts";
 import { eventKeyValue, resumableWatch } from "./watch.ts";
@@ -49,9 +58,23 @@ export interface Leadership<T> extends AsyncDisposable {
   /** Fires with a {@linkcode LeadershipLostError} when the lease is lost; never after `resign()`. */
   readonly lost: AbortSignal;
   /** Publishes a new value while staying leader. */
-  proclaim(value: T): Promise<void>;
-  /** Gives up leadership; the next candidate takes over. */
-  resign(): Promise<void>;
+  proclaim(value: T, options?: CallOptions): Promise<void>;
+  /**
+   * Gives up leadership; the next candidate takes over. Safe to call twice. An aborted signal
+   * ends only the wait: the resignation, once started, goes on.
+   */
+  resign(options?: CallOptions): Promise<void>;
+}
+
+/** Options of `campaign`. */
+export interface CampaignOptions {
+  /**
+   * Gives up when aborted: the call rejects with the signal's reason at once, and a leadership
+   * won afterwards is resigned.
+   */
+  readonly signal?: AbortSignal;
+  /** Lease TTL of the candidacy; the provider's `leaseTtlMs` by default. */
+  readonly ttlMs?: number;
 }
 
 /** One named election. */
@@ -61,9 +84,9 @@ export interface Election<T> {
    *
    * @throws The signal's reason when aborted; `LeaseLostError` when the lease is lost while campaigning.
    */
-  campaign(value: T, options?: { signal?: AbortSignal; ttlMs?: number }): Promise<Leadership<T>>;
+  campaign(value: T, options?: CampaignOptions): Promise<Leadership<T>>;
   /** The current leader, or undefined when there is none. */
-  leader(): Promise<LeaderInfo<T> | undefined>;
+  leader(options?: CallOptions): Promise<LeaderInfo<T> | undefined>;
   /** The leader now and after every change (undefined while there is none), until the signal aborts. */
   observe(options?: { signal?: AbortSignal }): AsyncIterable<LeaderInfo<T> | undefined>;
 }
@@ -85,34 +108,34 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
   const toInfo = (kv: KeyValue | undefined): LeaderInfo<T> | undefined =>
     kv ? { value: decodeJson<T>(kv), token: kv.createRevision } : undefined;
 
-  return {
-    async campaign(
-      value: T,
-      options: { signal?: AbortSignal; ttlMs?: number } = {},
-    ): Promise<Leadership<T>> {
-      options.signal?.throwIfAborted();
-      const text = encodeJson(value, `campaign value of election '${name}'`);
-      const session: Session = await context.openSession(options.ttlMs ?? context.leaseTtlMs);
-      const myKey = prefix + session.leaseId;
-      try {
-        const result = await driver.txn(
-          [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
-          [{ type: "put", key: myKey, value: text, lease: session.leaseId }],
-          [{ type: "get", key: myKey }],
-        );
-        const token = result.succeeded
-          ? result.revision
-          : result.gets[0]?.createRevision ?? result.revision;
-        const signals = [session.lost, context.closed];
-        if (options.signal) signals.push(options.signal);
-        await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
-        const lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
-        const resign = () => session.close();
-        return {
-          name,
-          token,
-          lost,
-          async proclaim(next: T): Promise<void> {
+  const campaign = async (
+    text: string,
+    ttlMs: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Leadership<T>> => {
+    const session: Session = await context.openSession(ttlMs ?? context.leaseTtlMs);
+    const myKey = prefix + session.leaseId;
+    try {
+      const result = await driver.txn(
+        [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
+        [{ type: "put", key: myKey, value: text, lease: session.leaseId }],
+        [{ type: "get", key: myKey }],
+      );
+      const token = result.succeeded
+        ? result.revision
+        : result.gets[0]?.createRevision ?? result.revision;
+      const signals = [session.lost, context.closed];
+      if (signal) signals.push(signal);
+      await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
+      const lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
+      const resign = (options?: CallOptions) =>
+        call(`resign from election '${name}'`, options, () => session.close());
+      return {
+        name,
+        token,
+        lost,
+        proclaim(next: T, options?: CallOptions): Promise<void> {
+          return call(`proclaim in election '${name}'`, options, async () => {
             if (lost.aborted) throw lost.reason;
             const proclaimed = await driver.txn(
               [{ key: myKey, target: "createRevision", op: "==", value: token }],
@@ -125,18 +148,44 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
               [],
             );
             if (!proclaimed.succeeded) throw new LeadershipLostError(name);
-          },
-          resign,
-          [Symbol.asyncDispose]: resign,
-        };
+          });
+        },
+        resign,
+        [Symbol.asyncDispose]: () => resign(),
+      };
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  };
+
+  return {
+    campaign(value: T, options: CampaignOptions = {}): Promise<Leadership<T>> {
+      let text: string;
+      try {
+        text = encodeJson(value, `campaign value of election '${name}'`);
       } catch (error) {
-        await session.close();
-        throw error;
+        return Promise.reject(error);
       }
+      return acquireUnderSignal(
+        `campaign in election '${name}'`,
+        options.signal,
+        () => campaign(text, options.ttlMs, options.signal),
+        (leadership) => leadership.resign(),
+        (error) =>
+          logger.warn("could not resign an abandoned leadership; it ends with its lease", {
+            election: name,
+            err: error,
+          }),
+      );
     },
 
-    async leader(): Promise<LeaderInfo<T> | undefined> {
-      return toInfo(oldest((await driver.list(prefix)).kvs));
+    leader(options?: CallOptions): Promise<LeaderInfo<T> | undefined> {
+      return call(
+        `read the leader of election '${name}'`,
+        options,
+        async () => toInfo(oldest((await driver.list(prefix)).kvs)),
+      );
     },
 
     async *observe(

@@ -5,7 +5,16 @@
  *
  * @module
  */
-import { type CoordContext, ownerToken, relabel, requireKey, requireTtl } from "./_util.ts";
+import { acquireUnderSignal } from "../internal/queue.ts";
+import {
+  call,
+  type CallOptions,
+  type CoordContext,
+  ownerToken,
+  relabel,
+  requireKey,
+  requireTtl,
+} from "./_util.ts";
 
 /** The reason an instance id's `lost` signal fires. */
 export class InstanceIdLostError extends Error {
@@ -37,8 +46,22 @@ export interface InstanceId extends AsyncDisposable {
   readonly id: number;
   /** Fires with an {@linkcode InstanceIdLostError} when the lease is lost; never after `release()`. */
   readonly lost: AbortSignal;
-  /** Gives the id back, deleting its key only if this process still owns it. */
-  release(): Promise<void>;
+  /**
+   * Gives the id back, deleting its key only if this process still owns it. Safe to call twice. An
+   * aborted signal ends only the wait: the release, once started, goes on.
+   */
+  release(options?: CallOptions): Promise<void>;
+}
+
+/** Options of `instanceIds.allocate`. */
+export interface AllocateOptions {
+  /** Lease TTL of the id; the provider's `leaseTtlMs` by default. */
+  readonly ttlMs?: number;
+  /**
+   * Gives up when aborted: the call rejects with the signal's reason at once, and an id leased
+   * afterwards is released.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /** The `instanceIds` group of a coord provider. */
@@ -48,7 +71,7 @@ export interface InstanceIds {
    *
    * @throws {RangeError} When every id is taken, or `maxId` is not a positive integer.
    */
-  allocate(service: string, maxId: number, options?: { ttlMs?: number }): Promise<InstanceId>;
+  allocate(service: string, maxId: number, options?: AllocateOptions): Promise<InstanceId>;
 }
 
 const PREFIX = "/instances/";
@@ -56,68 +79,90 @@ const PREFIX = "/instances/";
 /** Creates the instance id allocator over a provider context. */
 export function instanceIds(context: CoordContext): InstanceIds {
   const { driver, logger } = context;
-  return {
-    async allocate(
-      service: string,
-      maxId: number,
-      options: { ttlMs?: number } = {},
-    ): Promise<InstanceId> {
-      requireKey("allocate instance id", "service", service, { slash: false });
-      if (!Number.isSafeInteger(maxId) || maxId < 1) {
-        throw new RangeError(
-          `Cannot allocate instance id as 'maxId' must be a positive integer: current value is ${maxId}`,
+  const allocate = async (service: string, maxId: number, ttlMs: number): Promise<InstanceId> => {
+    const session = await context.openSession(ttlMs);
+    const owner = ownerToken();
+    try {
+      // Start at a random id so that processes starting together rarely collide.
+      const start = Math.floor(Math.random() * maxId);
+      for (let offset = 0; offset < maxId; offset++) {
+        const id = (start + offset) % maxId;
+        const key = `${PREFIX}${service}/${id}`;
+        const result = await driver.txn(
+          [{ key, target: "createRevision", op: "==", value: 0 }],
+          [{ type: "put", key, value: owner, lease: session.leaseId }],
+          [],
         );
-      }
-      const ttlMs = requireTtl(
-        `allocate instance id of '${service}'`,
-        options.ttlMs ?? context.leaseTtlMs,
-        driver,
-      );
-      const session = await context.openSession(ttlMs);
-      const owner = ownerToken();
-      try {
-        // Start at a random id so that processes starting together rarely collide.
-        const start = Math.floor(Math.random() * maxId);
-        for (let offset = 0; offset < maxId; offset++) {
-          const id = (start + offset) % maxId;
-          const key = `${PREFIX}${service}/${id}`;
-          const result = await driver.txn(
-            [{ key, target: "createRevision", op: "==", value: 0 }],
-            [{ type: "put", key, value: owner, lease: session.leaseId }],
-            [],
+        if (!result.succeeded) continue;
+        const releaseNow = async () => {
+          if (!session.done) {
+            // Only our own key: if the lease was lost and the id re-leased, the new owner keeps it.
+            await driver.txn([{ key, target: "value", op: "==", value: owner }], [{
+              type: "delete",
+              key,
+            }], [])
+              .catch((error) =>
+                logger.warn("could not delete instance id key; it expires with its lease", {
+                  key,
+                  err: error,
+                })
+              );
+          }
+          await session.close();
+        };
+        let released: Promise<void> | undefined;
+        const release = (options?: CallOptions) =>
+          call(
+            `release instance id ${id} of '${service}'`,
+            options,
+            () => released ??= releaseNow(),
           );
-          if (!result.succeeded) continue;
-          const release = async () => {
-            if (!session.done) {
-              // Only our own key: if the lease was lost and the id re-leased, the new owner keeps it.
-              await driver.txn([{ key, target: "value", op: "==", value: owner }], [{
-                type: "delete",
-                key,
-              }], [])
-                .catch((error) =>
-                  logger.warn("could not delete instance id key; it expires with its lease", {
-                    key,
-                    err: error,
-                  })
-                );
-            }
-            await session.close();
-          };
-          logger.info("instance id allocated", { service, id });
-          return {
-            id,
-            lost: relabel(session.lost, (reason) => new InstanceIdLostError(service, id, reason)),
-            release,
-            [Symbol.asyncDispose]: release,
-          };
-        }
-      } catch (error) {
-        await session.close();
-        throw error;
+        logger.info("instance id allocated", { service, id });
+        return {
+          id,
+          lost: relabel(session.lost, (reason) => new InstanceIdLostError(service, id, reason)),
+          release,
+          [Symbol.asyncDispose]: () => release(),
+        };
       }
+    } catch (error) {
       await session.close();
-      throw new RangeError(
-        `Cannot allocate instance id of service '${service}' as all ${maxId} ids are taken`,
+      throw error;
+    }
+    await session.close();
+    throw new RangeError(
+      `Cannot allocate instance id of service '${service}' as all ${maxId} ids are taken`,
+    );
+  };
+
+  return {
+    allocate(service: string, maxId: number, options: AllocateOptions = {}): Promise<InstanceId> {
+      let ttlMs: number;
+      try {
+        requireKey("allocate instance id", "service", service, { slash: false });
+        if (!Number.isSafeInteger(maxId) || maxId < 1) {
+          throw new RangeError(
+            `Cannot allocate instance id as 'maxId' must be a positive integer: current value is ${maxId}`,
+          );
+        }
+        ttlMs = requireTtl(
+          `allocate instance id of '${service}'`,
+          options.ttlMs ?? context.leaseTtlMs,
+          driver,
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      return acquireUnderSignal(
+        `allocate instance id of '${service}'`,
+        options.signal,
+        () => allocate(service, maxId, ttlMs),
+        (instanceId) => instanceId.release(),
+        (error) =>
+          logger.warn("could not release an abandoned instance id; it expires with its lease", {
+            service,
+            err: error,
+          }),
       );
     },
   };

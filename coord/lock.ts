@@ -5,7 +5,10 @@
  *
  * @module
  */
+import { acquireUnderSignal } from "../internal/queue.ts";
 import {
+  call,
+  type CallOptions,
   type CoordContext,
   ownerToken,
   relabel,
@@ -46,7 +49,10 @@ export interface AcquireOptions {
    * The provider's `lockTtlMs` by default.
    */
   readonly ttlMs?: number;
-  /** Gives up waiting when aborted (acquire only). */
+  /**
+   * Gives up when aborted: the call rejects with the signal's reason at once, and a lock it still
+   * gets afterwards is released, never left held for a caller that has gone.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -59,11 +65,14 @@ export interface Lock extends AsyncDisposable {
   /** Fires with a {@linkcode LockLostError} when the lease is lost while held; never after `unlock()`. */
   readonly lost: AbortSignal;
   /** Refreshes the lease now (it is also refreshed automatically). */
-  renew(): Promise<void>;
+  renew(options?: CallOptions): Promise<void>;
   /** Remaining lease time in ms as the backend sees it. */
-  ttl(): Promise<number>;
-  /** Releases the lock. Safe to call twice, and after loss. */
-  unlock(): Promise<void>;
+  ttl(options?: CallOptions): Promise<number>;
+  /**
+   * Releases the lock. Safe to call twice, and after loss. An aborted signal ends only the wait:
+   * the release, once started, goes on.
+   */
+  unlock(options?: CallOptions): Promise<void>;
 }
 
 /** Lock acquisition, the `lock` group of a coord provider. */
@@ -76,7 +85,7 @@ export interface LockService {
    */
   acquire(key: string, options?: AcquireOptions): Promise<Lock>;
   /** Acquires the lock if it is free right now; resolves to null when it is held. */
-  tryAcquire(key: string, options?: Omit<AcquireOptions, "signal">): Promise<Lock | null>;
+  tryAcquire(key: string, options?: AcquireOptions): Promise<Lock | null>;
 }
 
 const PREFIX = "/locks/";
@@ -94,20 +103,25 @@ class HeldLock implements Lock {
     this.lost = relabel(session.lost, (reason) => new LockLostError(key, token, reason));
   }
 
-  async renew(): Promise<void> {
-    if (this.lost.aborted) throw this.lost.reason;
-    await this.#session.renew().catch((error) => {
-      throw this.lost.aborted ? this.lost.reason : error;
+  renew(options?: CallOptions): Promise<void> {
+    return call(`renew lock '${this.key}'`, options, async () => {
+      if (this.lost.aborted) throw this.lost.reason;
+      await this.#session.renew().catch((error) => {
+        throw this.lost.aborted ? this.lost.reason : error;
+      });
     });
   }
 
-  async ttl(): Promise<number> {
-    if (this.lost.aborted) return 0;
-    return await this.#session.remainingMs();
+  ttl(options?: CallOptions): Promise<number> {
+    return call(
+      `read the TTL of lock '${this.key}'`,
+      options,
+      async () => this.lost.aborted ? 0 : await this.#session.remainingMs(),
+    );
   }
 
-  unlock(): Promise<void> {
-    return this.#session.close();
+  unlock(options?: CallOptions): Promise<void> {
+    return call(`unlock '${this.key}'`, options, () => this.#session.close());
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -144,45 +158,71 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
     }
   };
 
+  /** Runs `take` under the caller's signal; a lock that arrives after the caller left is released. */
+  const guarded = <T extends Lock | null>(
+    action: string,
+    key: string,
+    signal: unknown,
+    take: () => Promise<T>,
+  ): Promise<T> =>
+    acquireUnderSignal(
+      action,
+      signal,
+      take,
+      async (lock) => await lock?.unlock(),
+      (error) => context.logger.warn("could not release an abandoned lock", { key, err: error }),
+    );
+
+  const acquire = async (key: string, options: AcquireOptions): Promise<Lock> => {
+    const { session, prefix, myKey, myRevision, held } = await enqueue(
+      `acquire lock '${key}'`,
+      key,
+      options.ttlMs,
+    );
+    if (held) return new HeldLock(key, myRevision, session);
+    const signals = [session.lost, context.closed];
+    if (options.signal) signals.push(options.signal);
+    try {
+      await waitForTurn(
+        context.driver,
+        prefix,
+        myKey,
+        myRevision,
+        AbortSignal.any(signals),
+        context.logger,
+      );
+      return new HeldLock(key, myRevision, session);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+  };
+
+  const tryAcquire = async (key: string, options: AcquireOptions): Promise<Lock | null> => {
+    const { session, myRevision, held } = await enqueue(
+      `try to acquire lock '${key}'`,
+      key,
+      options.ttlMs,
+    );
+    if (held) return new HeldLock(key, myRevision, session);
+    await session.close();
+    return null;
+  };
+
   return {
-    async acquire(key: string, options: AcquireOptions = {}): Promise<Lock> {
-      options.signal?.throwIfAborted();
-      const { session, prefix, myKey, myRevision, held } = await enqueue(
+    acquire: (key: string, options: AcquireOptions = {}): Promise<Lock> =>
+      guarded(
         `acquire lock '${key}'`,
         key,
-        options.ttlMs,
-      );
-      if (held) return new HeldLock(key, myRevision, session);
-      const signals = [session.lost, context.closed];
-      if (options.signal) signals.push(options.signal);
-      try {
-        await waitForTurn(
-          context.driver,
-          prefix,
-          myKey,
-          myRevision,
-          AbortSignal.any(signals),
-          context.logger,
-        );
-        return new HeldLock(key, myRevision, session);
-      } catch (error) {
-        await session.close();
-        throw error;
-      }
-    },
-
-    async tryAcquire(
-      key: string,
-      options: Omit<AcquireOptions, "signal"> = {},
-    ): Promise<Lock | null> {
-      const { session, myRevision, held } = await enqueue(
+        options.signal,
+        () => acquire(key, options),
+      ),
+    tryAcquire: (key: string, options: AcquireOptions = {}): Promise<Lock | null> =>
+      guarded(
         `try to acquire lock '${key}'`,
         key,
-        options.ttlMs,
-      );
-      if (held) return new HeldLock(key, myRevision, session);
-      await session.close();
-      return null;
-    },
+        options.signal,
+        () => tryAcquire(key, options),
+      ),
   };
 }

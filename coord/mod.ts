@@ -55,9 +55,9 @@ export type {
   Versioned,
 } from "./config.ts";
 export { LeadershipLostError } from "./election.ts";
-export type { Election, LeaderInfo, Leadership } from "./election.ts";
+export type { CampaignOptions, Election, LeaderInfo, Leadership } from "./election.ts";
 export { InstanceIdLostError } from "./instance_ids.ts";
-export type { InstanceId, InstanceIds } from "./instance_ids.ts";
+export type { AllocateOptions, InstanceId, InstanceIds } from "./instance_ids.ts";
 export { LockLostError } from "./lock.ts";
 export type { AcquireOptions, Lock, LockService } from "./lock.ts";
 export { memoryCoord, MemoryCoordDriver, MemoryCoordStore } from "./memory.ts";
@@ -65,7 +65,9 @@ export type { MemoryCoordOptions, MemoryCoordStoreOptions } from "./memory.ts";
 export { prefixedDriver } from "./prefix.ts";
 export { NoInstanceError } from "./registry.ts";
 export type {
+  PickOptions,
   PickStrategy,
+  RegisterOptions,
   Registration,
   Registry,
   RegistryEvent,

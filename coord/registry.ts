@@ -7,7 +7,7 @@
  * @module
  */
 import { encodeJson } from "../internal/json.ts";
-import { sleep } from "../internal/queue.ts";
+import { acquireUnderSignal, sleep } from "../internal/queue.ts";
 import {
   call,
   type CallOptions,
@@ -48,8 +48,31 @@ export interface Registration extends AsyncDisposable {
   readonly status: "registered" | "re-registering" | "closed";
   /** How many times the registration was restored after a lost lease. */
   readonly restored: number;
-  /** Removes the instance from the registry. */
-  unregister(): Promise<void>;
+  /**
+   * Removes the instance from the registry. Safe to call twice. An aborted signal ends only the
+   * wait: the removal, once started, goes on.
+   */
+  unregister(options?: CallOptions): Promise<void>;
+}
+
+/** Options of `registry.register`. */
+export interface RegisterOptions {
+  /** Lease TTL: how long the entry outlives an instance that stopped (crash, partition). */
+  readonly ttlMs?: number;
+  /**
+   * Gives up when aborted: the call rejects with the signal's reason at once, and an entry
+   * written afterwards is removed again.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** Options of `registry.pick`. */
+export interface PickOptions extends CallOptions {
+  /**
+   * How to choose among live instances.
+   * @default {"round-robin"}
+   */
+  readonly strategy?: PickStrategy;
 }
 
 /** How `pick` chooses among live instances. */
@@ -82,9 +105,9 @@ export interface Registry {
    * @throws {TypeError} On a missing id, name, address or a bad port.
    * @throws {RangeError} On a TTL below what the driver grants.
    */
-  register(service: ServiceInfo, options?: { ttlMs?: number }): Promise<Registration>;
+  register(service: ServiceInfo, options?: RegisterOptions): Promise<Registration>;
   /** Removes an instance registered by this provider; resolves to false when it had none with that id. */
-  unregister(id: string): Promise<boolean>;
+  unregister(id: string, options?: CallOptions): Promise<boolean>;
   /** The live instances of a service. */
   discover(name: string, options?: CallOptions): Promise<ServiceInfo[]>;
   /** A snapshot of the instances, then every put and delete in order, until the signal aborts. */
@@ -94,7 +117,7 @@ export interface Registry {
    *
    * @throws {NoInstanceError} When the service has no live instance.
    */
-  pick(name: string, options?: { strategy?: PickStrategy }): Promise<ServiceInfo>;
+  pick(name: string, options?: PickOptions): Promise<ServiceInfo>;
   /** Stops every registration and picker of this provider. */
   close(): Promise<void>;
 }
@@ -172,110 +195,143 @@ export function registry(context: CoordContext): Registry {
     }
   };
 
-  const self: Registry = {
-    async register(input: ServiceInfo, options: { ttlMs?: number } = {}): Promise<Registration> {
-      const service = validateService(input);
-      const ttlMs = requireTtl(
-        `register service '${service.name}'`,
-        options.ttlMs ?? context.leaseTtlMs,
-        driver,
-      );
-      const key = `${PREFIX}${service.name}/${service.id}`;
-      const value = encodeJson(service, `service '${service.name}'`);
-      if (registrations.has(service.id)) {
-        throw new TypeError(
-          `Cannot register service as id '${service.id}' is already registered by this provider`,
-        );
+  /** Ids being registered now: a second register of one of them is refused, not raced. */
+  const pending = new Set<string>();
+  const registerNow = async (
+    service: ServiceInfo,
+    value: string,
+    ttlMs: number,
+  ): Promise<Registration> => {
+    const key = `${PREFIX}${service.name}/${service.id}`;
+    const stop = new AbortController();
+    const put = async (): Promise<Session> => {
+      const session = await context.openSession(ttlMs);
+      try {
+        await driver.put(key, value, session.leaseId);
+        return session;
+      } catch (error) {
+        await session.close();
+        throw error;
       }
-      const stop = new AbortController();
-      const put = async (): Promise<Session> => {
-        const session = await context.openSession(ttlMs);
-        try {
-          await driver.put(key, value, session.leaseId);
-          return session;
-        } catch (error) {
-          await session.close();
-          throw error;
-        }
-      };
-      let session = await put();
-      let status: Registration["status"] = "registered";
-      let restored = 0;
+    };
+    let session = await put();
+    let status: Registration["status"] = "registered";
+    let restored = 0;
 
-      // After a lost lease, register again with a new one until it works or we are told to stop.
-      const keepRegistered = async (): Promise<void> => {
+    // After a lost lease, register again with a new one until it works or we are told to stop.
+    const keepRegistered = async (): Promise<void> => {
+      while (!stop.signal.aborted) {
+        await new Promise<void>((resolve) => {
+          if (session.lost.aborted || stop.signal.aborted) return resolve();
+          const done = () => resolve();
+          session.lost.addEventListener("abort", done, { once: true });
+          stop.signal.addEventListener("abort", done, { once: true });
+        });
+        if (stop.signal.aborted) return;
+        status = "re-registering";
+        logger.warn("registration lost its lease; registering again", {
+          service: service.name,
+          id: service.id,
+        });
+        let backoffMs = 100;
         while (!stop.signal.aborted) {
-          await new Promise<void>((resolve) => {
-            if (session.lost.aborted || stop.signal.aborted) return resolve();
-            const done = () => resolve();
-            session.lost.addEventListener("abort", done, { once: true });
-            stop.signal.addEventListener("abort", done, { once: true });
-          });
-          if (stop.signal.aborted) return;
-          status = "re-registering";
-          logger.warn("registration lost its lease; registering again", {
-            service: service.name,
-            id: service.id,
-          });
-          let backoffMs = 100;
-          while (!stop.signal.aborted) {
-            try {
-              const next = await put();
-              if (stop.signal.aborted) {
-                await next.close();
-                return;
-              }
-              session = next;
-              status = "registered";
-              restored++;
-              logger.info("registration restored", { service: service.name, id: service.id });
-              break;
-            } catch (error) {
-              logger.debug("re-registration failed; retrying", {
-                service: service.name,
-                err: error,
-              });
-              await sleep(backoffMs, stop.signal).catch(() => {});
-              backoffMs = Math.min(backoffMs * 2, 2000);
+          try {
+            const next = await put();
+            if (stop.signal.aborted) {
+              await next.close();
+              return;
             }
+            session = next;
+            status = "registered";
+            restored++;
+            logger.info("registration restored", { service: service.name, id: service.id });
+            break;
+          } catch (error) {
+            logger.debug("re-registration failed; retrying", {
+              service: service.name,
+              err: error,
+            });
+            await sleep(backoffMs, stop.signal).catch(() => {});
+            backoffMs = Math.min(backoffMs * 2, 2000);
           }
         }
-      };
-      const loop = keepRegistered();
+      }
+    };
+    const loop = keepRegistered();
 
-      const unregister = async (): Promise<void> => {
-        if (stop.signal.aborted) return loop;
-        stop.abort();
-        status = "closed";
-        registrations.delete(service.id);
-        await loop;
-        await session.close();
-      };
-      const registration: Registration = {
-        service,
-        get status() {
-          return status;
-        },
-        get restored() {
-          return restored;
-        },
-        unregister,
-        [Symbol.asyncDispose]: unregister,
-      };
-      registrations.set(service.id, registration);
-      logger.info("service registered", {
-        service: service.name,
-        id: service.id,
-        address: service.address,
-        port: service.port,
-      });
-      return registration;
+    let unregistered: Promise<void> | undefined;
+    const unregister = (options?: CallOptions): Promise<void> =>
+      call(
+        `unregister service '${service.name}'`,
+        options,
+        () =>
+          unregistered ??= (async () => {
+            stop.abort();
+            status = "closed";
+            registrations.delete(service.id);
+            await loop;
+            await session.close();
+          })(),
+      );
+    const registration: Registration = {
+      service,
+      get status() {
+        return status;
+      },
+      get restored() {
+        return restored;
+      },
+      unregister,
+      [Symbol.asyncDispose]: () => unregister(),
+    };
+    registrations.set(service.id, registration);
+    logger.info("service registered", {
+      service: service.name,
+      id: service.id,
+      address: service.address,
+      port: service.port,
+    });
+    return registration;
+  };
+
+  const self: Registry = {
+    register(input: ServiceInfo, options: RegisterOptions = {}): Promise<Registration> {
+      let service: ServiceInfo, value: string, ttlMs: number;
+      try {
+        service = validateService(input);
+        ttlMs = requireTtl(
+          `register service '${service.name}'`,
+          options.ttlMs ?? context.leaseTtlMs,
+          driver,
+        );
+        value = encodeJson(service, `service '${service.name}'`);
+        if (registrations.has(service.id) || pending.has(service.id)) {
+          throw new TypeError(
+            `Cannot register service as id '${service.id}' is already registered by this provider`,
+          );
+        }
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      pending.add(service.id);
+      return acquireUnderSignal(
+        `register service '${service.name}'`,
+        options.signal,
+        () => registerNow(service, value, ttlMs).finally(() => pending.delete(service.id)),
+        (registration) => registration.unregister(),
+        (error) =>
+          logger.warn("could not remove an abandoned registration; it expires with its lease", {
+            service: service.name,
+            id: service.id,
+            err: error,
+          }),
+      );
     },
 
-    async unregister(id: string): Promise<boolean> {
+    async unregister(id: string, options?: CallOptions): Promise<boolean> {
       const registration = registrations.get(id);
       if (!registration) return false;
-      await registration.unregister();
+      await registration.unregister(options);
       return true;
     },
 
@@ -319,8 +375,12 @@ export function registry(context: CoordContext): Registry {
       }
     },
 
-    pick(name: string, options: { strategy?: PickStrategy } = {}): Promise<ServiceInfo> {
-      requireKey("pick service", "name", name, { slash: false });
+    pick(name: string, options: PickOptions = {}): Promise<ServiceInfo> {
+      try {
+        requireKey("pick service", "name", name, { slash: false });
+      } catch (error) {
+        return Promise.reject(error);
+      }
       const strategy = options.strategy ?? "round-robin";
       if (strategy !== "round-robin" && strategy !== "random") {
         return Promise.reject(
@@ -333,7 +393,8 @@ export function registry(context: CoordContext): Registry {
       }
       let picker = pickers.get(name);
       if (!picker) pickers.set(name, picker = new Picker(self, name));
-      return picker.pick(name, strategy);
+      const chosen = picker;
+      return call(`pick an instance of '${name}'`, options, () => chosen.pick(name, strategy));
     },
 
     async close(): Promise<void> {
