@@ -198,6 +198,45 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     await next?.unlock();
   });
 
+  test("lock: calls take a signal; once aborted they change nothing, and a lock got after its caller left is released", async () => {
+    await using env = await pair("lock signal");
+    const held = await env.a.lock.acquire("res", { ttlMs: 2000 });
+    const gone = new AbortController();
+    gone.abort(new Error("request over"));
+    const signal = gone.signal;
+    for (
+      const call of [
+        () => held.renew({ signal }),
+        () => held.unlock({ signal }),
+        () => env.a.lock.tryAcquire("other", { signal }),
+        () => env.a.lock.acquire("other", { signal }),
+      ]
+    ) {
+      await assert.rejects(call(), /request over/);
+    }
+    assert.equal(await env.b.lock.tryAcquire("res"), null, "still held");
+    const other = await env.b.lock.tryAcquire("other");
+    assert.ok(other, "the refused calls took nothing");
+    await other.unlock();
+    await held.unlock();
+    // Aborted while in flight: the caller is told at once, and what the call still gets goes back.
+    for (const take of [env.a.lock.tryAcquire, env.a.lock.acquire]) {
+      const leaving = new AbortController();
+      const pending = take("res", { ttlMs: 2000, signal: leaving.signal });
+      leaving.abort(new Error("caller left"));
+      await assert.rejects(pending, /caller left/);
+      await eventually(async () => {
+        const lock = await env.b.lock.tryAcquire("res");
+        assert.ok(lock, "the abandoned lock was released");
+        await lock.unlock();
+      }, { timeoutMs: 1500 });
+    }
+    await assert.rejects(
+      env.a.lock.tryAcquire("res", { signal: "soon" as unknown as AbortSignal }),
+      /'signal' must be an AbortSignal/,
+    );
+  });
+
   test("lock: a holder whose key vanished gets `lost`, and its unlock leaves the next holder alone", async () => {
     await using env = await pair("lock lost");
     const held = await env.a.lock.acquire("res", { ttlMs: 300 });

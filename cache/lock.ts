@@ -8,7 +8,7 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
-import { sleep } from "../internal/queue.ts";
+import { acquireUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
@@ -45,16 +45,28 @@ export interface CacheLock extends AsyncDisposable {
   /** Fires with a {@linkcode CacheLockLostError} when the lock is lost while held; never after `unlock()`. */
   readonly lost: AbortSignal;
   /** Extends the lock now (it is also extended automatically). */
-  renew(): Promise<void>;
-  /** Releases the lock if still held. Safe to call twice, and after loss. */
-  unlock(): Promise<void>;
+  renew(options?: CacheLockCallOptions): Promise<void>;
+  /**
+   * Releases the lock if still held. Safe to call twice, and after loss. An aborted signal ends
+   * only the wait: the release, once started, goes on.
+   */
+  unlock(options?: CacheLockCallOptions): Promise<void>;
+}
+
+/** Options of a held lock's `renew` and `unlock`. */
+export interface CacheLockCallOptions {
+  /** Ends the wait with the signal's reason; once aborted, nothing is sent. */
+  readonly signal?: AbortSignal;
 }
 
 /** Options of `lock.acquire` and `lock.tryAcquire`. */
 export interface CacheLockOptions {
   /** How long the lock outlives a holder that stopped renewing; the provider's `lockTtlMs` by default. */
   readonly ttlMs?: number;
-  /** Gives up waiting when aborted (acquire only). */
+  /**
+   * Gives up when aborted: the call rejects with the signal's reason at once, and a lock it still
+   * gets afterwards is released, never left held for a caller that has gone.
+   */
   readonly signal?: AbortSignal;
 }
 
@@ -63,7 +75,7 @@ export interface CacheLockService {
   /** Waits until acquired, polling with backoff; rejects with the signal's reason when aborted. */
   acquire(key: string, options?: CacheLockOptions): Promise<CacheLock>;
   /** Acquires if free right now; resolves to null when held. */
-  tryAcquire(key: string, options?: Omit<CacheLockOptions, "signal">): Promise<CacheLock | null>;
+  tryAcquire(key: string, options?: CacheLockOptions): Promise<CacheLock | null>;
 }
 
 /** What the lock service needs from its provider. */
@@ -118,34 +130,56 @@ export function cacheLockService(context: LockContext): CacheLockService {
       key,
       token,
       lost: keeper.lost,
-      renew: () => keeper.renew(),
-      unlock,
+      renew: (options) =>
+        underSignalOption(`renew lock '${key}'`, options?.signal, () => keeper.renew()),
+      unlock: (options) => underSignalOption(`unlock '${key}'`, options?.signal, unlock),
       [Symbol.asyncDispose]: unlock,
     };
     context.held.add(lock);
     return lock;
   };
 
+  /** Runs `take` under the caller's signal; a lock that arrives after the caller left is released. */
+  const guarded = <T extends CacheLock | null>(
+    action: string,
+    key: string,
+    options: CacheLockOptions,
+    take: (ttlMs: number) => Promise<T>,
+  ): Promise<T> => {
+    let ttlMs: number;
+    try {
+      ttlMs = context.ttl(action, options.ttlMs ?? context.defaultTtlMs);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return acquireUnderSignal(
+      action,
+      options.signal,
+      () => take(ttlMs),
+      async (lock) => await lock?.unlock(),
+      (error) => logger.warn("could not release an abandoned lock", { lock: key, err: error }),
+    );
+  };
+
   return {
-    async acquire(key: string, options: CacheLockOptions = {}): Promise<CacheLock> {
+    acquire(key: string, options: CacheLockOptions = {}): Promise<CacheLock> {
       const action = `acquire lock '${key}'`;
-      const ttlMs = context.ttl(action, options.ttlMs ?? context.defaultTtlMs);
-      let backoffMs = 10;
-      for (;;) {
-        options.signal?.throwIfAborted();
-        const lock = await attempt(key, ttlMs, action);
-        if (lock) return lock;
-        // Jittered backoff keeps waiters from polling in lockstep.
-        await sleep(backoffMs * (0.5 + Math.random()), options.signal);
-        backoffMs = Math.min(backoffMs * 2, 250);
-      }
+      const { signal } = options;
+      return guarded(action, key, options, async (ttlMs) => {
+        let backoffMs = 10;
+        for (;;) {
+          signal?.throwIfAborted();
+          const lock = await attempt(key, ttlMs, action);
+          if (lock) return lock;
+          // Jittered backoff keeps waiters from polling in lockstep.
+          await sleep(backoffMs * (0.5 + Math.random()), signal);
+          backoffMs = Math.min(backoffMs * 2, 250);
+        }
+      });
     },
-    tryAcquire(
-      key: string,
-      options: Omit<CacheLockOptions, "signal"> = {},
-    ): Promise<CacheLock | null> {
+    tryAcquire(key: string, options: CacheLockOptions = {}): Promise<CacheLock | null> {
       const action = `try to acquire lock '${key}'`;
-      return attempt(key, context.ttl(action, options.ttlMs ?? context.defaultTtlMs), action);
+      return guarded(action, key, options, (ttlMs) => attempt(key, ttlMs, action));
     },
   };
 }

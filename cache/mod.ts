@@ -34,7 +34,13 @@ import type { CacheDriver, ZMember } from "./types.ts";
 export { DriverError } from "../internal/errors.ts";
 export { prefixedKey, requireTtl } from "./_util.ts";
 export { CacheLockLostError, cacheLockService } from "./lock.ts";
-export type { CacheLock, CacheLockOptions, CacheLockService, LockContext } from "./lock.ts";
+export type {
+  CacheLock,
+  CacheLockCallOptions,
+  CacheLockOptions,
+  CacheLockService,
+  LockContext,
+} from "./lock.ts";
 export type { GetOrLoadOptions, Serializer } from "./load.ts";
 export { memoryCache, MemoryCacheDriver, MemoryCacheStore } from "./memory.ts";
 export type { MemoryCacheDriverOptions, MemoryCacheOptions } from "./memory.ts";
