@@ -596,6 +596,22 @@ export function coordConformance(options: CoordSuiteOptions): void {
       provider.registry.register({ id: "x", name: "s", address: "h", port: 70000 }),
       /'port'/,
     );
+    // Two registers of one id at once: the second is refused while the first is still in flight.
+    const twice = {
+      id: "twice",
+      name: testKeyspace("twice").replaceAll("/", "-"),
+      address: "h",
+      port: 1,
+    };
+    const [first, second] = await Promise.allSettled([
+      provider.registry.register(twice),
+      provider.registry.register(twice),
+    ]);
+    assert.equal(first.status, "fulfilled");
+    assert.ok(
+      second.status === "rejected" && /'twice' is already registered/.test(second.reason.message),
+    );
+    if (first.status === "fulfilled") await first.value.unregister();
     await assert.rejects(
       provider.instanceIds.allocate("s", 0),
       /'maxId' must be a positive integer/,
