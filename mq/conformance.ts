@@ -336,7 +336,7 @@ export function mqConformance(options: MqSuiteOptions): void {
     );
   });
 
-  test("sendSync takes a signal: aborted before its batch leaves, the message is not sent", async () => {
+  test("send and sendSync take a signal: aborted before its batch leaves, the message is not sent", async () => {
     await using env = await providers("send signal", 1);
     const [a] = env.mqs;
     const producer = a.producer();
@@ -346,9 +346,18 @@ export function mqConformance(options: MqSuiteOptions): void {
       signal: controller.signal,
     });
     const secondOutcome = second.then(() => "sent", (error: Error) => error.message);
-    controller.abort(new Error("client gone")); // before either batch has left
+    const outcomes: string[] = [];
+    const report = (error: Error | undefined) => outcomes.push(error?.message ?? "sent");
+    producer.send({ topic: env.topic, key: "k", value: 4 }, report, { signal: controller.signal });
+    producer.send({ topic: env.topic, key: "k", value: 5 }, report);
+    controller.abort(new Error("client gone")); // before any batch has left
     await first;
     assert.equal(await secondOutcome, "client gone");
+    await producer.flush();
+    assert.deepEqual(outcomes.sort(), ["client gone", "sent"]);
+    producer.send({ topic: env.topic, value: 9 }, report, { signal: controller.signal });
+    await eventually(() => assert.equal(outcomes.length, 3));
+    assert.equal(outcomes[2], "client gone");
     await assert.rejects(
       producer.sendSync({ topic: env.topic, value: 9 }, { signal: controller.signal }),
       /client gone/,
@@ -359,9 +368,9 @@ export function mqConformance(options: MqSuiteOptions): void {
       [env.topic],
       (m) => void seen.push(m.value),
     );
-    await eventually(() => assert.deepEqual(seen, [1, 3]), { timeoutMs: 10_000 });
+    await eventually(() => assert.deepEqual(seen, [1, 5, 3]), { timeoutMs: 10_000 });
     await new Promise((resolve) => setTimeout(resolve, 200));
-    assert.deepEqual(seen, [1, 3], "2 and 9 were never sent");
+    assert.deepEqual(seen, [1, 5, 3], "2, 4 and 9 were never sent");
   });
 
   test("a new group starts at the earliest or the latest message as asked", async () => {

@@ -175,6 +175,15 @@ export interface Consumer {
   ): Promise<Subscription>;
 }
 
+/** Options of `send` and `sendSync`. */
+export interface SendOptions {
+  /**
+   * Withdraws the message while its batch has not left: it is not sent, and the call (its
+   * callback) gets the signal's reason. A message whose batch has left is not withdrawn.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Sends messages, batched. */
 export interface Producer {
   /**
@@ -184,13 +193,17 @@ export interface Producer {
    * @throws {TypeError} When the value cannot be encoded.
    * @throws {MessageTooLargeError} Over `maxMessageBytes`.
    */
-  send<T>(message: Message<T>, callback?: (error: Error | undefined) => void): void;
+  send<T>(
+    message: Message<T>,
+    callback?: (error: Error | undefined) => void,
+    options?: SendOptions,
+  ): void;
   /**
    * Sends a message and resolves once it is stored. When `signal` aborts before the message's
    * batch leaves, it is not sent; after that, the call stops waiting and the message may still
    * be stored. Either way the call rejects with the signal's reason.
    */
-  sendSync<T>(message: Message<T>, options?: { signal?: AbortSignal }): Promise<void>;
+  sendSync<T>(message: Message<T>, options?: SendOptions): Promise<void>;
   /** Sends everything queued now. */
   flush(): Promise<void>;
 }
@@ -406,7 +419,7 @@ export async function create(
   let queued: {
     record: OutgoingRecord;
     callback?: (error: Error | undefined) => void;
-    /** sendSync's signal: aborted before its batch leaves, the message is not sent. */
+    /** The caller's signal: aborted before its batch leaves, the message is not sent. */
     signal?: AbortSignal;
   }[] = [];
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
@@ -418,7 +431,11 @@ export async function create(
     queued = [];
     if (taken.length === 0) return flushing;
     flushing = flushing.then(async () => {
-      const batch = taken.filter((item) => !item.signal?.aborted);
+      const batch: typeof taken = [];
+      for (const item of taken) {
+        if (item.signal?.aborted) settle(item, item.signal.reason);
+        else batch.push(item);
+      }
       if (batch.length === 0) return;
       let error: Error | undefined;
       try {
@@ -430,23 +447,33 @@ export async function create(
         error = caught instanceof Error ? caught : new Error(String(caught));
       }
       for (const item of batch) {
-        if (item.callback) {
-          try {
-            item.callback(error);
-          } catch (callbackError) {
-            logger.error("send callback threw", { err: callbackError });
-          }
-        } else if (error) {
+        if (item.callback) settle(item, error);
+        else if (error) {
           logger.error("message could not be sent", { topic: item.record.topic, err: error });
         }
       }
     });
     return flushing;
   };
+  const settle = (item: (typeof queued)[number], error: unknown): void => {
+    try {
+      item.callback?.(
+        error === undefined || error instanceof Error ? error : new Error(String(error)),
+      );
+    } catch (callbackError) {
+      logger.error("send callback threw", { err: callbackError });
+    }
+  };
 
   const producer: Producer = {
-    send(message, callback) {
-      queued.push({ record: toRecord(message), callback });
+    send(message, callback, options) {
+      const signal = optionalSignal("send", options?.signal);
+      const item = { record: toRecord(message), callback, signal };
+      if (signal?.aborted) {
+        queueMicrotask(() => settle(item, signal.reason));
+        return;
+      }
+      queued.push(item);
       if (queued.length >= config.maxBatchSize) void flush();
       else lingerTimer ??= setTimeout(() => void flush(), config.lingerMs);
     },
