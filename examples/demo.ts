@@ -3,7 +3,7 @@
  *
  * Run: deno task demo
  */
-import { cache, clog, coord, db, mq, once, ratelimit, uid } from "../mod.ts";
+import { cache, clog, coord, db, mq, once, ratelimit, retry, uid } from "../mod.ts";
 
 const out = (text = ""): void => console.log(text);
 const heading = (title: string): void =>
@@ -278,6 +278,28 @@ out(
   `first call → ${JSON.stringify(firstPay)}; the client's retry → ${
     JSON.stringify(retried)
   }; charged ${payments} time`,
+);
+
+heading("retry: backoff with jitter, and a budget that stops retry storms");
+const budget = retry.budget({ ratio: 0.2, minPerSecond: 0 }); // retries ≤ 20% of calls
+for (let i = 0; i < 9; i++) budget.deposit(); // nine earlier calls that needed no retry
+let attempts = 0;
+const flakyInventory = () =>
+  ++attempts < 3 ? Promise.reject(new Error("503 from inventory")) : Promise.resolve({ stock: 12 });
+const stock = await retry.do(flakyInventory, {
+  maxRetries: 4,
+  backoff: retry.exponential(5, 2),
+  budget,
+  onRetry: ({ attempt, delayMs }) =>
+    out(`  attempt ${attempt} failed; next one in ${delayMs.toFixed(1)} ms (full jitter)`),
+});
+out(`call 10 → ${JSON.stringify(stock)} on attempt ${attempts}`);
+let downAttempts = 0;
+const down = () => (downAttempts++, Promise.reject(new Error("inventory down")));
+const outcome = await retry.do(down, { maxRetries: 4, backoff: retry.constant(1), budget })
+  .catch((error: Error) => error.message);
+out(
+  `call 11, backend down → '${outcome}' after ${downAttempts} attempt: the budget (20% of 11 calls) was spent`,
 );
 
 clog.close();
