@@ -3,7 +3,7 @@
  *
  * Run: deno task demo
  */
-import { cache, clog, coord, db, mq, once, ratelimit, retry, uid } from "../mod.ts";
+import { breaker, cache, clog, coord, db, mq, once, ratelimit, retry, uid } from "../mod.ts";
 
 const out = (text = ""): void => console.log(text);
 const heading = (title: string): void =>
@@ -301,6 +301,38 @@ const outcome = await retry.do(down, { maxRetries: 4, backoff: retry.constant(1)
 out(
   `call 11, backend down → '${outcome}' after ${downAttempts} attempt: the budget (20% of 11 calls) was spent`,
 );
+
+heading(
+  "breaker: a failing dependency is cut off, then probed back (policy from the config center)",
+);
+const breakerPolicies = coord.configKey("dev", "im-gateway", "breaker");
+await c.config.set(breakerPolicies, { default: { consecutiveFailures: 3, openMs: 200 } });
+await using breakers = await breaker.create({
+  ...breaker.defaultConfig("development"),
+  env: "dev",
+  service: "im-gateway",
+}, {
+  coord: c,
+  logger: clog.create({ ...clog.defaultConfig("development"), level: "error" }).namespace(
+    "breaker",
+  ),
+  onStateChange: ({ breaker, from, to }) => out(`  ${breaker}: ${from} → ${to}`),
+});
+const push = breakers.get("push-service");
+let pushUp = false;
+const sendPush = () => pushUp ? Promise.resolve("delivered") : Promise.reject(new Error("503"));
+const results: string[] = [];
+for (let i = 0; i < 5; i++) {
+  results.push(
+    await push.do(sendPush).catch((error: Error) =>
+      error instanceof breaker.BreakerOpenError ? "rejected at once" : error.message
+    ),
+  );
+}
+out(`five calls while push-service is down: ${results.join(", ")}`);
+pushUp = true;
+await new Promise((resolve) => setTimeout(resolve, 200));
+out(`after openMs, a probe: ${await push.do(sendPush)}; state now ${push.state}`);
 
 clog.close();
 out("\nDemo finished: every component ran on its memory driver, no service was used.");

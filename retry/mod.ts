@@ -26,6 +26,7 @@
  */
 import type { Clock } from "../internal/clock.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import { RollingCounts } from "../internal/window.ts";
 
 export type { Clock } from "../internal/clock.ts";
 
@@ -308,8 +309,6 @@ export interface RetryBudgetOptions {
   readonly clock?: Pick<Clock, "now">;
 }
 
-const BUCKETS = 10;
-
 /**
  * A retry budget, as in Finagle and Linkerd: over a sliding window, retries may make up at most
  * `ratio` of the calls plus `minPerSecond` a second. When a backend fails every call, its
@@ -319,13 +318,8 @@ const BUCKETS = 10;
 export class RetryBudget {
   readonly #ratio: number;
   readonly #reserve: number;
-  readonly #bucketMs: number;
-  readonly #clock: Pick<Clock, "now">;
-  readonly #calls = new Float64Array(BUCKETS);
-  readonly #retries = new Float64Array(BUCKETS);
-  #bucket = -1;
-  #totalCalls = 0;
-  #totalRetries = 0;
+  /** Calls (0) and retries (1). */
+  readonly #counts: RollingCounts;
 
   /**
    * Creates a budget; see {@linkcode budget}.
@@ -337,53 +331,32 @@ export class RetryBudget {
     const { ratio = 0.2, minPerSecond = 10, windowMs = 10_000 } = options;
     requireNumber("budget 'ratio'", ratio, 0);
     requireNumber("budget 'minPerSecond'", minPerSecond, 0);
-    requireNumber("budget 'windowMs'", windowMs, BUCKETS);
+    requireNumber("budget 'windowMs'", windowMs, 10);
     this.#ratio = ratio;
     this.#reserve = minPerSecond * windowMs / 1000;
-    this.#bucketMs = windowMs / BUCKETS;
-    this.#clock = options.clock ?? Date;
+    this.#counts = new RollingCounts(2, windowMs, options.clock ?? Date);
   }
 
   /** Retries the budget would allow right now. */
   get available(): number {
-    this.#advance();
-    return Math.max(
-      0,
-      Math.floor(this.#reserve + this.#ratio * this.#totalCalls - this.#totalRetries),
-    );
+    return Math.max(0, Math.floor(this.#left()));
   }
 
   /** Counts one call (its first attempt). */
   deposit(): void {
-    this.#calls[this.#advance()]++;
-    this.#totalCalls++;
+    this.#counts.add(0);
   }
 
   /** Takes one retry from the budget; false when none is left. */
   tryWithdraw(): boolean {
-    const index = this.#advance();
-    if (this.#reserve + this.#ratio * this.#totalCalls - this.#totalRetries < 1) return false;
-    this.#retries[index]++;
-    this.#totalRetries++;
+    if (this.#left() < 1) return false;
+    this.#counts.add(1);
     return true;
   }
 
-  /** Moves the window to now, forgetting buckets that fell out of it; the current bucket's index. */
-  #advance(): number {
-    const bucket = Math.floor(this.#clock.now() / this.#bucketMs);
-    // A clock that steps back leaves the window where it is.
-    if (bucket > this.#bucket) {
-      const expired = this.#bucket < 0 ? BUCKETS : Math.min(bucket - this.#bucket, BUCKETS);
-      for (let step = 1; step <= expired; step++) {
-        const index = (this.#bucket + step) % BUCKETS;
-        this.#totalCalls -= this.#calls[index];
-        this.#totalRetries -= this.#retries[index];
-        this.#calls[index] = 0;
-        this.#retries[index] = 0;
-      }
-      this.#bucket = bucket;
-    }
-    return this.#bucket % BUCKETS;
+  #left(): number {
+    this.#counts.advance();
+    return this.#reserve + this.#ratio * this.#counts.total(0) - this.#counts.total(1);
   }
 }
 
