@@ -307,15 +307,14 @@ heading(
 );
 const breakerPolicies = coord.configKey("dev", "im-gateway", "breaker");
 await c.config.set(breakerPolicies, { default: { consecutiveFailures: 3, openMs: 200 } });
+using breakerLog = clog.create({ ...clog.defaultConfig("development"), level: "error" });
 await using breakers = await breaker.create({
   ...breaker.defaultConfig("development"),
   env: "dev",
   service: "im-gateway",
 }, {
   coord: c,
-  logger: clog.create({ ...clog.defaultConfig("development"), level: "error" }).namespace(
-    "breaker",
-  ),
+  logger: breakerLog.namespace("breaker"),
   onStateChange: ({ breaker, from, to }) => out(`  ${breaker}: ${from} → ${to}`),
 });
 const push = breakers.get("push-service");
