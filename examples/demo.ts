@@ -3,7 +3,19 @@
  *
  * Run: deno task demo
  */
-import { breaker, cache, clog, coord, db, mq, once, ratelimit, retry, uid } from "../mod.ts";
+import {
+  breaker,
+  cache,
+  clog,
+  coord,
+  db,
+  metrics,
+  mq,
+  once,
+  ratelimit,
+  retry,
+  uid,
+} from "../mod.ts";
 
 const out = (text = ""): void => console.log(text);
 const heading = (title: string): void =>
@@ -332,6 +344,30 @@ out(`five calls while push-service is down: ${results.join(", ")}`);
 pushUp = true;
 await new Promise((resolve) => setTimeout(resolve, 200));
 out(`after openMs, a probe: ${await push.do(sendPush)}; state now ${push.state}`);
+
+heading("metrics: instruments, HTTP middleware, and /metrics for Prometheus (memory registry)");
+await using registry = await metrics.create({
+  ...metrics.defaultConfig("development"),
+  defaultLabels: { service: "im-gateway" },
+});
+const delivered = registry.counter("messages_delivered_total", {
+  help: "Messages delivered, by channel.",
+  labels: ["channel"],
+});
+delivered.add(3, { channel: "push" });
+delivered.inc({ channel: "sms" });
+const api = registry.http((request) =>
+  new Response("ok", { status: new URL(request.url).pathname === "/missing" ? 404 : 200 })
+);
+const info = {} as Deno.ServeHandlerInfo;
+for (const path of ["/users/7", "/users/8", "/missing"]) {
+  await (await api(new Request(`http://localhost${path}`), info)).body?.cancel();
+}
+const exposition = await registry.handler()(new Request("http://localhost/metrics")).text();
+out("GET /metrics (excerpt):");
+for (const line of exposition.split("\n")) {
+  if (/^(messages_delivered_total|http_requests_total)\{/.test(line)) out(`  ${line}`);
+}
 
 clog.close();
 out("\nDemo finished: every component ran on its memory driver, no service was used.");
