@@ -28,4 +28,5 @@ export * as ratelimit from "./ratelimit/mod.ts";
 export * as once from "./once/mod.ts";
 export * as breaker from "./breaker/mod.ts";
 export * as metrics from "./metrics/mod.ts";
+export * as es from "./es/mod.ts";
 export * as retry from "./retry/mod.ts";
