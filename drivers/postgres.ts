@@ -17,16 +17,35 @@
  */
 import postgres from "postgres";
 import {
+  create as createDb,
   databaseError,
+  type Db,
   type DbConfig,
   type DbDriver,
   type DbExecutor,
   type DbPool,
+  defaultConfig as defaultDbConfig,
   DriverError,
+  fragment,
+  type Identifier,
+  identifier,
   normalizeParams,
+  type Queryable,
   type QueryResult,
   SqlError,
+  type SqlFragment,
 } from "../db/mod.ts";
+import {
+  BM25_B,
+  BM25_K1,
+  type BulkResult,
+  type Doc,
+  type DriverQuery,
+  type FieldType,
+  type IndexedDoc,
+  type SearchDriver,
+  type SearchResult,
+} from "../es/mod.ts";
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
 export interface PostgresType<T> {
@@ -277,4 +296,318 @@ async function checkShapes(pool: DbPool): Promise<void> {
  */
 export function postgresDb(options: PostgresDbOptions = {}): DbDriver {
   return new PostgresDriver(options);
+}
+
+/** Options of {@linkcode postgresSearch}: a kit db provider to use, or a URL to connect to. */
+export interface PostgresSearchOptions {
+  /**
+   * A db provider of the application (PostgreSQL, or PGlite in process); the driver does not
+   * close it.
+   */
+  readonly db?: Db;
+  /** Or a PostgreSQL URL: the driver opens (and closes) a provider of its own. */
+  readonly url?: string;
+  /**
+   * Prefix of the driver's four tables (`<prefix>_indexes`, `_docs`, `_terms`, `_lengths`),
+   * created on first use.
+   * @default {"kit_search"}
+   */
+  readonly tablePrefix?: string;
+}
+
+type SearchItem = { op: "index"; doc: IndexedDoc } | { op: "delete"; id: string };
+
+/** Search on PostgreSQL: an inverted index in tables, ranked with BM25 in SQL like the memory driver. */
+class PostgresSearch implements SearchDriver {
+  readonly name = "postgres";
+  readonly #options: PostgresSearchOptions;
+  #db: Db | undefined;
+  #owned = false;
+  #schema: Promise<void> | undefined;
+  readonly #t: { indexes: Identifier; docs: Identifier; terms: Identifier; lengths: Identifier };
+
+  constructor(options: PostgresSearchOptions) {
+    const prefix = options.tablePrefix ?? "kit_search";
+    if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) {
+      throw new TypeError(
+        `Cannot create postgres search as 'tablePrefix' must be lowercase letters, digits and '_': current value is ${
+          JSON.stringify(prefix)
+        }`,
+      );
+    }
+    if (!options.db && !options.url) {
+      throw new TypeError("Cannot create postgres search as 'db' or 'url' is needed");
+    }
+    this.#options = options;
+    this.#t = {
+      indexes: identifier(`${prefix}_indexes`),
+      docs: identifier(`${prefix}_docs`),
+      terms: identifier(`${prefix}_terms`),
+      lengths: identifier(`${prefix}_lengths`),
+    };
+  }
+
+  /** The provider, connected on first use; the tables, created once per driver. */
+  async #ready(): Promise<Db> {
+    if (!this.#db) {
+      if (this.#options.db) this.#db = this.#options.db;
+      else {
+        this.#db = await createDb({ ...defaultDbConfig("production"), url: this.#options.url }, {
+          driver: postgresDb(),
+        });
+        this.#owned = true;
+      }
+    }
+    const database = this.#db;
+    const t = this.#t;
+    this.#schema ??= database.transaction(async (tx) => {
+      // Concurrent `create table if not exists` can collide in the catalog: one at a time.
+      await tx.sql`select pg_advisory_xact_lock(hashtext(${t.docs.quoted}))`;
+      await tx.sql`create table if not exists ${t.indexes} (
+        name text primary key, mappings jsonb not null)`;
+      await tx.sql`create table if not exists ${t.docs} (
+        index text not null, id text not null, doc jsonb not null, keys jsonb not null,
+        primary key (index, id))`;
+      await tx.sql`create table if not exists ${t.terms} (
+        index text not null, field text not null, term text not null, id text not null,
+        tf int not null, primary key (index, field, term, id))`;
+      await tx.sql`create table if not exists ${t.lengths} (
+        index text not null, field text not null, id text not null, len int not null,
+        primary key (index, field, id))`;
+    }).catch((error) => {
+      this.#schema = undefined;
+      throw error;
+    });
+    await this.#schema;
+    return database;
+  }
+
+  /** Runs `fn`, with failures as a DriverError naming the operation. */
+  async #run<T>(operation: string, fn: (database: Db) => Promise<T>): Promise<T> {
+    try {
+      return await fn(await this.#ready());
+    } catch (error) {
+      if (error instanceof DriverError && error.driver === this.name) throw error;
+      throw new DriverError(this.name, operation, error);
+    }
+  }
+
+  async #requireIndex(queryable: Queryable, index: string, operation: string): Promise<void> {
+    const found = await queryable.sql`select 1 from ${this.#t.indexes} where name = ${index}`;
+    if (found.length === 0) {
+      throw new DriverError(this.name, operation, new Error(`index '${index}' does not exist`));
+    }
+  }
+
+  ensureIndex(index: string, mappings: Readonly<Record<string, FieldType>>): Promise<void> {
+    return this.#run("ensureIndex", async (database) => {
+      await database.sql`insert into ${this.#t.indexes} (name, mappings)
+        values (${index}, ${JSON.stringify(mappings)}::jsonb)
+        on conflict (name) do update set mappings = excluded.mappings`;
+    });
+  }
+
+  bulk(index: string, items: readonly SearchItem[]): Promise<BulkResult> {
+    return this.#run("bulk", (database) =>
+      database.transaction(async (tx) => {
+        await this.#requireIndex(tx, index, "bulk");
+        const t = this.#t;
+        const touched = [
+          ...new Set(items.map((item) => item.op === "index" ? item.doc.id : item.id)),
+        ];
+        const existing = new Set(
+          (await tx.sql<{ id: string }>`select id from ${t.docs}
+            where index = ${index} and id = any(${touched}::text[])`).map((row) => row.id),
+        );
+        // Apply the operations in order to what exists, then write only the final state.
+        const final = new Map<string, IndexedDoc | null>();
+        let indexed = 0;
+        let deleted = 0;
+        for (const item of items) {
+          if (item.op === "index") {
+            indexed++;
+            existing.add(item.doc.id);
+            final.set(item.doc.id, item.doc);
+          } else {
+            if (existing.delete(item.id)) deleted++;
+            final.set(item.id, null);
+          }
+        }
+        for (const table of [t.terms, t.lengths, t.docs]) {
+          await tx
+            .sql`delete from ${table} where index = ${index} and id = any(${touched}::text[])`;
+        }
+        const docs = [...final.values()].filter((doc): doc is IndexedDoc => doc !== null);
+        if (docs.length > 0) {
+          await tx.sql`insert into ${t.docs} (index, id, doc, keys)
+            select ${index}, i, d::jsonb, k::jsonb
+            from unnest(${docs.map((doc) => doc.id)}::text[], ${
+            docs.map((doc) => JSON.stringify(doc.doc))
+          }::text[], ${docs.map((doc) => JSON.stringify(doc.keys))}::text[]) as u(i, d, k)`;
+          const terms = {
+            field: [] as string[],
+            term: [] as string[],
+            id: [] as string[],
+            tf: [] as string[],
+          };
+          const lengths = { field: [] as string[], id: [] as string[], len: [] as string[] };
+          for (const doc of docs) {
+            for (const [field, list] of Object.entries(doc.terms)) {
+              if (list.length === 0) continue;
+              lengths.field.push(field);
+              lengths.id.push(doc.id);
+              lengths.len.push(String(list.length));
+              const counts = new Map<string, number>();
+              for (const term of list) counts.set(term, (counts.get(term) ?? 0) + 1);
+              for (const [term, tf] of counts) {
+                terms.field.push(field);
+                terms.term.push(term);
+                terms.id.push(doc.id);
+                terms.tf.push(String(tf));
+              }
+            }
+          }
+          if (lengths.id.length > 0) {
+            await tx.sql`insert into ${t.lengths} (index, field, id, len)
+              select ${index}, f, i, l::int
+              from unnest(${lengths.field}::text[], ${lengths.id}::text[], ${lengths.len}::text[])
+                as u(f, i, l)`;
+            await tx.sql`insert into ${t.terms} (index, field, term, id, tf)
+              select ${index}, f, w, i, c::int
+              from unnest(${terms.field}::text[], ${terms.term}::text[], ${terms.id}::text[], ${terms.tf}::text[])
+                as u(f, w, i, c)`;
+          }
+        }
+        return { indexed, deleted };
+      }));
+  }
+
+  get(index: string, id: string): Promise<Doc | undefined> {
+    return this.#run("get", async (database) => {
+      const reader = database.reader();
+      await this.#requireIndex(reader, index, "get");
+      const [row] = await reader.sql<{ doc: Doc }>`select doc from ${this.#t.docs}
+        where index = ${index} and id = ${id}`;
+      return row?.doc;
+    });
+  }
+
+  search(
+    index: string,
+    mappings: Readonly<Record<string, FieldType>>,
+    query: DriverQuery,
+  ): Promise<SearchResult<Doc>> {
+    return this.#run("search", async (database) => {
+      const reader = database.reader();
+      await this.#requireIndex(reader, index, "search");
+      const t = this.#t;
+      const conditions: SqlFragment[] = [fragment`d.index = ${index}`];
+      const typed = (field: string) =>
+        mappings[field] === "keyword"
+          ? fragment`(d.keys ->> ${field})`
+          : mappings[field] === "boolean"
+          ? fragment`(d.keys ->> ${field})::boolean`
+          : fragment`(d.keys ->> ${field})::float8`;
+      for (const { field, values } of query.filters) {
+        // Sent as text[] and cast on the server: a typed array parameter is serialized by the
+        // client library's own rules (postgres.js turned the text 'true' into false).
+        const cast = mappings[field] === "keyword"
+          ? fragment`::text[]`
+          : mappings[field] === "boolean"
+          ? fragment`::text[]::boolean[]`
+          : fragment`::text[]::float8[]`;
+        conditions.push(fragment`${typed(field)} = any(${values.map(String)}${cast})`);
+      }
+      for (const { field, gte, gt, lte, lt } of query.ranges) {
+        const value = typed(field);
+        if (gte !== undefined) conditions.push(fragment`${value} >= ${gte}::float8`);
+        if (gt !== undefined) conditions.push(fragment`${value} > ${gt}::float8`);
+        if (lte !== undefined) conditions.push(fragment`${value} <= ${lte}::float8`);
+        if (lt !== undefined) conditions.push(fragment`${value} < ${lt}::float8`);
+      }
+      const where = conditions.reduce((all, one) => fragment`${all} and ${one}`);
+      const matches = query.terms.length === 0
+        ? fragment`select d.id, 0::float8 as score, d.doc, d.keys from ${t.docs} d where ${where}`
+        : fragment`with q as (select unnest(${query.terms}::text[]) as term),
+            f as (select unnest(${query.fields}::text[]) as field),
+            stats as (select l.field, count(*)::float8 as n, avg(l.len)::float8 as avgdl
+              from ${t.lengths} l where l.index = ${index} and l.field in (select field from f)
+              group by l.field),
+            df as (select w.field, w.term, count(*)::float8 as n from ${t.terms} w
+              where w.index = ${index} and w.field in (select field from f)
+                and w.term in (select term from q)
+              group by w.field, w.term),
+            per_field as (
+              select w.id, w.field, count(*) as matched,
+                sum(ln(1 + (s.n - df.n + 0.5) / (df.n + 0.5)) * w.tf * (${BM25_K1}::float8 + 1)
+                  / (w.tf + ${BM25_K1}::float8 * (1 - ${BM25_B}::float8
+                    + ${BM25_B}::float8 * l.len / s.avgdl))) as score
+              from ${t.terms} w
+              join df on df.field = w.field and df.term = w.term
+              join stats s on s.field = w.field
+              join ${t.lengths} l on l.index = w.index and l.field = w.field and l.id = w.id
+              where w.index = ${index}
+              group by w.id, w.field),
+            best as (select id, max(score) as score from per_field
+              where ${query.operator === "or"} or matched = ${query.terms.length}
+              group by id)
+            select d.id, b.score, d.doc, d.keys from best b
+            join ${t.docs} d on d.index = ${index} and d.id = b.id
+            where ${where}`;
+      const orderBy = query.sort.length === 0
+        ? fragment`m.score desc, m.id collate "C"`
+        : query.sort.map(({ field, order }) => {
+          const value = mappings[field] === "keyword"
+            ? fragment`(m.keys ->> ${field}) collate "C"`
+            : mappings[field] === "boolean"
+            ? fragment`(m.keys ->> ${field})::boolean`
+            : fragment`(m.keys ->> ${field})::float8`;
+          return order === "desc"
+            ? fragment`${value} desc nulls last`
+            : fragment`${value} asc nulls last`;
+        }).reduce((all, one) => fragment`${all}, ${one}`);
+      const rows = await reader.sql<
+        { id: string; score: number; doc: Doc; total: number | bigint }
+      >`
+        select m.id, m.score, m.doc, count(*) over () as total from (${matches}) m
+        order by ${orderBy}${query.sort.length === 0 ? fragment`` : fragment`, m.id collate "C"`}
+        offset ${query.from} limit ${query.size}`;
+      let total = rows.length > 0 ? Number(rows[0].total) : 0;
+      if (rows.length === 0 && (query.from > 0 || query.size === 0)) {
+        const [count] = await reader.sql<{ total: number | bigint }>`
+          select count(*) as total from (${matches}) m`;
+        total = Number(count.total);
+      }
+      return { total, hits: rows.map(({ id, score, doc }) => ({ id, score: Number(score), doc })) };
+    });
+  }
+
+  dropIndex(index: string): Promise<void> {
+    return this.#run("dropIndex", (database) =>
+      database.transaction(async (tx) => {
+        const t = this.#t;
+        for (const table of [t.terms, t.lengths, t.docs]) {
+          await tx.sql`delete from ${table} where index = ${index}`;
+        }
+        await tx.sql`delete from ${t.indexes} where name = ${index}`;
+      }));
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) await this.#db?.close();
+    this.#db = undefined;
+  }
+}
+
+/**
+ * Creates the PostgreSQL search driver: full-text search with the kit's analyzer (CJK
+ * bigrams included) and BM25 ranking in SQL, the same scores as the memory driver. It works on
+ * PostgreSQL and on PGlite through a kit db provider.
+ *
+ * @param options A db provider, or a URL; the tables' prefix.
+ * @returns The driver.
+ * @throws {TypeError} When neither `db` nor `url` is given, or on a bad table prefix.
+ */
+export function postgresSearch(options: PostgresSearchOptions): SearchDriver {
+  return new PostgresSearch(options);
 }
