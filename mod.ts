@@ -3,7 +3,7 @@
  * provider with an in-memory driver (standalone, the default) and a
  * distributed driver (cluster), swapped by passing a different `driver`.
  *
- * This root entry has one namespace per component that exists so far.
+ * This root entry has one namespace per component.
  *
  * @example Logging with a generated id
  * ```ts

@@ -1,5 +1,5 @@
 /**
- * A tour of every component built so far, on memory drivers: no service needed.
+ * A tour of every component, on memory drivers: no service needed.
  *
  * Run: deno task demo
  */
