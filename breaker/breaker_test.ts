@@ -3,6 +3,7 @@ import * as coord from "../coord/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { FakeClock } from "../testing/clock.ts";
 import { capturingLogger } from "../testing/logger.ts";
+import * as metrics from "../metrics/mod.ts";
 import * as breaker from "./mod.ts";
 
 const ok = () => Promise.resolve("ok");
@@ -270,4 +271,23 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
     breakers.get("a").do(ok, { signal: "soon" as unknown as AbortSignal }),
     /'signal' must be an AbortSignal/,
   );
+});
+
+Deno.test("with metrics, state and call outcomes are recorded per breaker", async () => {
+  await using registry = await metrics.create(metrics.defaultConfig("development"));
+  const { b, clock } = await setup({ consecutiveFailures: 2, openMs: 100 }, { metrics: registry });
+  const line = (name: string) =>
+    (registry.render() ?? "").split("\n").find((l) => l.startsWith(name))?.split(" ")[1];
+  assert.equal(line('breaker_state{breaker="payments"}'), "0");
+  await outcome(b, ok);
+  await outcome(b, down);
+  await outcome(b, down);
+  await outcome(b, ok); // rejected
+  assert.equal(line('breaker_state{breaker="payments"}'), "2");
+  assert.equal(line('breaker_calls_total{breaker="payments",outcome="success"}'), "1");
+  assert.equal(line('breaker_calls_total{breaker="payments",outcome="failure"}'), "2");
+  assert.equal(line('breaker_calls_total{breaker="payments",outcome="rejected"}'), "1");
+  clock.advance(100);
+  await outcome(b, ok);
+  assert.equal(line('breaker_state{breaker="payments"}'), "0", "half-open, then closed");
 });

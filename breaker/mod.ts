@@ -34,6 +34,7 @@ import { configKey, type ConfigManager } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import type { Clock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
+import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { optionalSignal } from "../internal/queue.ts";
 import { RollingCounts } from "../internal/window.ts";
 
@@ -120,6 +121,11 @@ export interface CreateOptions {
   readonly isFailure?: (error: unknown) => boolean;
   /** Told of every change of state, for metrics and alerts. */
   readonly onStateChange?: (change: StateChange) => void;
+  /**
+   * Where to record `breaker_state{breaker}` (0 closed, 1 half-open, 2 open) and
+   * `breaker_calls_total{breaker, outcome}` (`success`, `failure`, `rejected`).
+   */
+  readonly metrics?: Pick<Metrics, "counter" | "gauge">;
   /** Time source; the system clock by default. */
   readonly clock?: Pick<Clock, "now">;
 }
@@ -322,6 +328,9 @@ export function validatePolicies(value: unknown): Record<string, Required<Policy
 const CALLS = 0;
 const FAILURES = 1;
 
+/** `breaker_state` values. */
+const STATE_VALUES: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
+
 /** Given to `fn` when neither the caller nor a timeout can abort it. */
 const NEVER_ABORTED = new AbortController().signal;
 
@@ -368,7 +377,16 @@ export async function create(
     const current = policies();
     return current[name] ?? current.default ?? DEFAULT_POLICY;
   };
+  const stateGauge = options.metrics?.gauge("breaker_state", {
+    help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.",
+    labels: ["breaker"],
+  });
+  const calls = options.metrics?.counter("breaker_calls_total", {
+    help: "Calls through circuit breakers, by outcome: success, failure, rejected (not run).",
+    labels: ["breaker", "outcome"],
+  });
   const notify = (change: StateChange, fields: Record<string, unknown>) => {
+    stateGauge?.set(STATE_VALUES[change.to], { breaker: change.breaker });
     const message = `circuit breaker ${change.to === "half-open" ? "half-open" : change.to}`;
     if (change.to === "open") logger.warn(message, { breaker: change.breaker, ...fields });
     else logger.info(message, { breaker: change.breaker, ...fields });
@@ -391,7 +409,19 @@ export async function create(
             }`,
           );
         }
-        found = new CircuitBreaker(name, () => policyOf(name), clock, isFailure, notify);
+        found = new CircuitBreaker(
+          name,
+          () => policyOf(name),
+          clock,
+          isFailure,
+          notify,
+          calls && {
+            success: calls.with({ breaker: name, outcome: "success" }),
+            failure: calls.with({ breaker: name, outcome: "failure" }),
+            rejected: calls.with({ breaker: name, outcome: "rejected" }),
+          },
+        );
+        stateGauge?.set(0, { breaker: name });
         breakers.set(name, found);
       }
       return found;
@@ -412,6 +442,7 @@ class CircuitBreaker implements Breaker {
   readonly #clock: Pick<Clock, "now">;
   readonly #isFailure: (error: unknown) => boolean;
   readonly #notify: (change: StateChange, fields: Record<string, unknown>) => void;
+  readonly #counters: Record<"success" | "failure" | "rejected", BoundCounter> | undefined;
   #state: BreakerState = "closed";
   /** Bumped on every change of state: outcomes of calls started before it are not counted. */
   #generation = 0;
@@ -431,8 +462,10 @@ class CircuitBreaker implements Breaker {
     clock: Pick<Clock, "now">,
     isFailure: (error: unknown) => boolean,
     notify: (change: StateChange, fields: Record<string, unknown>) => void,
+    counters?: Record<"success" | "failure" | "rejected", BoundCounter>,
   ) {
     this.name = name;
+    this.#counters = counters;
     this.#policy = policy;
     this.#clock = clock;
     this.#isFailure = isFailure;
@@ -477,6 +510,7 @@ class CircuitBreaker implements Breaker {
       const refusal = this.#admitProbe(policy);
       if (refusal) {
         this.#rejected++;
+        this.#counters?.rejected.inc();
         return Promise.reject(refusal);
       }
     }
@@ -573,8 +607,9 @@ class CircuitBreaker implements Breaker {
     succeeded: boolean,
     error: unknown,
   ): void {
-    if (generation !== this.#generation) return;
     const failed = !succeeded && this.#isFailureSafe(error);
+    this.#counters?.[failed ? "failure" : "success"].inc();
+    if (generation !== this.#generation) return;
     if (probe) {
       this.#probing--;
       if (failed) return this.#open(policy, { probe: "failed", err: error });

@@ -16,6 +16,7 @@
 import assert from "node:assert/strict";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
+import * as metrics from "../metrics/mod.ts";
 import * as cache from "./mod.ts";
 import { capturingLogger } from "../testing/logger.ts";
 
@@ -57,6 +58,40 @@ export function cacheConformance(options: CacheSuiteOptions): void {
 
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${name}] cache: ${title}`, ignore: options.ignore, fn });
+
+  test("with metrics, get hits and misses and getOrLoad outcomes are counted", async () => {
+    await using registry = await metrics.create(metrics.defaultConfig("development"));
+    const config = {
+      ...cache.defaultConfig("development"),
+      keyPrefix: testKeyspace("metrics"),
+      loadLeaseMs: 2000,
+    };
+    await using c = await cache.create(config, {
+      driver: await options.makeDriver(),
+      logger: capturingLogger().logger,
+      metrics: registry,
+    });
+    await c.string.set("k", "v");
+    await c.string.get("k");
+    await c.string.get("k");
+    await c.string.get("absent");
+    const load = () => Promise.resolve(7);
+    await c.getOrLoad("loaded", load, { ttlMs: 10_000, earlyRefresh: false });
+    await c.getOrLoad("loaded", load, { ttlMs: 10_000, earlyRefresh: false });
+    await assert.rejects(
+      c.getOrLoad("broken", () => Promise.reject(new Error("db down")), { ttlMs: 10_000 }),
+      /db down/,
+    );
+    const count = (op: string, result: string) =>
+      (registry.render() ?? "").match(
+        new RegExp(`^cache_requests_total\\{op="${op}",result="${result}"\\} (\\d+)$`, "m"),
+      )?.[1];
+    assert.equal(count("get", "hit"), "2");
+    assert.equal(count("get", "miss"), "1");
+    assert.equal(count("getOrLoad", "loaded"), "1");
+    assert.equal(count("getOrLoad", "hit"), "1");
+    assert.equal(count("getOrLoad", "failed"), "1");
+  });
 
   test("string: typed values round-trip between two providers; a miss is undefined", async () => {
     await using env = await pair("string");

@@ -8,6 +8,7 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import type { BoundCounter } from "../metrics/mod.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** Turns values into stored text and back. */
@@ -58,6 +59,8 @@ export interface LoadContext {
   readonly inflight: Map<string, Promise<unknown>>;
   /** Background refreshes, awaited on provider close. */
   readonly background: Set<Promise<unknown>>;
+  /** Counters of getOrLoad: cached values served, loader outcomes. */
+  readonly counters?: Record<"hit" | "loaded" | "failed" | "stale", BoundCounter>;
 }
 
 interface Envelope {
@@ -106,14 +109,17 @@ export function getOrLoadFunction(context: LoadContext) {
           let value: T;
           try {
             value = await loader();
+            context.counters?.loaded.inc();
           } catch (error) {
             if (stale && Date.now() < stale.expiresAt + staleMs) {
+              context.counters?.stale.inc();
               logger.warn("loader failed; serving the stale value within its grace period", {
                 key: fullKey,
                 err: error,
               });
               return serializer.decode(stale.text) as T;
             }
+            context.counters?.failed.inc();
             throw error;
           }
           const text = serializer.encode(value, `value loaded for key '${fullKey}'`);
@@ -195,6 +201,7 @@ export function getOrLoadFunction(context: LoadContext) {
         context.background.add(refresh);
         refresh.finally(() => context.background.delete(refresh));
       }
+      context.counters?.hit.inc();
       return serializer.decode(cached.text) as T;
     }
     return await abortable(

@@ -25,6 +25,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { underSignal } from "../internal/queue.ts";
 import { encodeJson } from "../internal/json.ts";
+import type { Metrics } from "../metrics/mod.ts";
 import { prefixedKey, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
 import { getOrLoadFunction, type GetOrLoadOptions, type Serializer } from "./load.ts";
@@ -74,6 +75,12 @@ export interface CreateOptions {
   readonly logger?: Logger;
   /** Value encoding; JSON by default (refusing values JSON would change). */
   readonly serializer?: Serializer;
+  /**
+   * Where to record `cache_requests_total{op, result}`: `string.get` hits and misses, and
+   * `getOrLoad` outcomes (`hit`, `loaded`, `failed`, `stale` when a failed load served the old
+   * value).
+   */
+  readonly metrics?: Pick<Metrics, "counter">;
 }
 
 /** `ttlMs` option of writes; 0 or absent means no expiry. */
@@ -343,6 +350,17 @@ export async function create(
     return values;
   };
 
+  const requests = options.metrics?.counter("cache_requests_total", {
+    help: "Cache requests by operation and result.",
+    labels: ["op", "result"],
+  });
+  const hit = requests?.with({ op: "get", result: "hit" });
+  const miss = requests?.with({ op: "get", result: "miss" });
+  /** Counts a get's outcome when metrics are on; the text passes through. */
+  const counted = <V>(value: V | undefined): V | undefined => {
+    if (hit) (value === undefined ? miss! : hit).inc();
+    return value;
+  };
   const { getSync, setSync } = driver;
   const getDecoded = (driver as CacheDriver).getDecoded;
   const decodeText = (text: string): unknown => serializer.decode(text);
@@ -351,7 +369,7 @@ export async function create(
     get: getSync
       ? <T>(name: string): Promise<T | undefined> => {
         try {
-          return Promise.resolve(decode<T>(getSync.call(driver, key("get", name))));
+          return Promise.resolve(decode<T>(counted(getSync.call(driver, key("get", name)))));
         } catch (error) {
           return Promise.reject(error);
         }
@@ -362,6 +380,11 @@ export async function create(
           full = key("get", name);
         } catch (error) {
           return Promise.reject(error);
+        }
+        if (hit) {
+          return getDecoded
+            ? getDecoded.call(driver, full, decodeText).then(counted) as Promise<T | undefined>
+            : driver.get(full).then((text) => decode<T>(counted(text)));
         }
         return getDecoded
           ? getDecoded.call(driver, full, decodeText) as Promise<T | undefined>
@@ -512,6 +535,12 @@ export async function create(
     loadLeaseMs: config.loadLeaseMs,
     inflight: new Map(),
     background,
+    counters: requests && {
+      hit: requests.with({ op: "getOrLoad", result: "hit" }),
+      loaded: requests.with({ op: "getOrLoad", result: "loaded" }),
+      failed: requests.with({ op: "getOrLoad", result: "failed" }),
+      stale: requests.with({ op: "getOrLoad", result: "stale" }),
+    },
   });
 
   let closed: Promise<void> | undefined;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import * as coord from "../coord/mod.ts";
+import * as metrics from "../metrics/mod.ts";
 import { FakeClock } from "../testing/clock.ts";
 import { eventually } from "../testing/eventually.ts";
 import { rateLimitConformance } from "./conformance.ts";
@@ -225,4 +226,19 @@ Deno.test("decisions equal a reference token bucket's over 20,000 random request
     const elapsedS = (clock.now() - startedAt) / 1000;
     assert.ok(allowedCost <= rule.burst + rule.rate * elapsedS + 1e-6, "never more than the limit");
   }
+});
+
+Deno.test("with metrics, decisions are counted by rule; unknown rule names as (unknown)", async () => {
+  await using registry = await metrics.create(metrics.defaultConfig("development"));
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    rules: { login: { rate: 1, burst: 2 } },
+  }, { metrics: registry });
+  for (let i = 0; i < 3; i++) await limiter.allow("u", "login");
+  await limiter.allow("u", "no-such-rule");
+  await limiter.allowN("u", "login", 5); // more than the burst: denied
+  const text = registry.render() ?? "";
+  assert.match(text, /^ratelimit_decisions_total\{rule="login",decision="allowed"\} 2$/m);
+  assert.match(text, /^ratelimit_decisions_total\{rule="login",decision="denied"\} 2$/m);
+  assert.match(text, /^ratelimit_decisions_total\{rule="\(unknown\)",decision="denied"\} 1$/m);
 });

@@ -27,6 +27,7 @@ import type { Coord } from "../coord/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { DriverError } from "../internal/errors.ts";
 import { optionalSignal, underSignal } from "../internal/queue.ts";
+import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
@@ -71,6 +72,11 @@ export interface CreateOptions {
   readonly coord?: Pick<Coord, "config">;
   /** Logger; `clog.namespace("ratelimit")` by default. */
   readonly logger?: Logger;
+  /**
+   * Where to record `ratelimit_decisions_total{rule, decision}` (`allowed`, `denied`); a rule
+   * name no rule has is recorded as `(unknown)`.
+   */
+  readonly metrics?: Pick<Metrics, "counter">;
 }
 
 /** Options of `allow` and `allowN`. */
@@ -220,6 +226,26 @@ export async function create(
   const rules = (): Record<string, Required<Rule>> => manager?.current ?? staticRules;
   const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
   let outage = false;
+  const decisions = options.metrics?.counter("ratelimit_decisions_total", {
+    help: "Rate-limit decisions, by rule and decision (allowed, denied).",
+    labels: ["rule", "decision"],
+  });
+  /** Bound counters per rule name, so a decision costs one Map lookup to record. */
+  const byRule = new Map<string, { allowed: BoundCounter; denied: BoundCounter }>();
+  const record = (rule: string, decision: Decision): Decision => {
+    let bound = byRule.get(rule);
+    if (bound === undefined) {
+      byRule.set(
+        rule,
+        bound = {
+          allowed: decisions!.with({ rule, decision: "allowed" }),
+          denied: decisions!.with({ rule, decision: "denied" }),
+        },
+      );
+    }
+    (decision.allowed ? bound.allowed : bound.denied).inc();
+    return decision;
+  };
 
   const allowN = (
     key: string,
@@ -247,27 +273,32 @@ export async function create(
     const current = rules();
     let rule = current[ruleName];
     if (rule === undefined) {
-      if (config.unknownRule === "allow") return Promise.resolve(ALWAYS);
+      if (config.unknownRule === "allow") {
+        return Promise.resolve(decisions ? record("(unknown)", ALWAYS) : ALWAYS);
+      }
       if (config.unknownRule === "default" && current.default) rule = current.default;
-      else return Promise.resolve(NEVER);
+      else return Promise.resolve(decisions ? record("(unknown)", NEVER) : NEVER);
     }
     if (n > rule.burst) {
-      return Promise.resolve({
+      const never: Decision = {
         allowed: false,
         remaining: 0,
         retryAfterMs: Infinity,
         resetMs: 0,
         limit: rule.burst,
-      });
+      };
+      return Promise.resolve(decisions ? record(ruleName, never) : never);
     }
     if (fast) {
       try {
-        return Promise.resolve(fast(ruleName, key, rule, n));
+        const decision = fast(ruleName, key, rule, n);
+        return Promise.resolve(decisions ? record(ruleName, decision) : decision);
       } catch (error) {
         return Promise.reject(error);
       }
     }
     return driver.take(ruleName, key, rule, n).then((decision) => {
+      if (decisions) record(ruleName, decision);
       if (outage) {
         outage = false;
         logger.info("rate-limit backend reachable again", { driver: driver.name });
@@ -282,9 +313,10 @@ export async function create(
           err: error,
         });
       }
-      return config.failPolicy === "open"
+      const fallback = config.failPolicy === "open"
         ? rescue.takeSync(ruleName, key, rule, n)
         : { ...NEVER, retryAfterMs: 1000, resetMs: 1000, limit: rule.burst };
+      return decisions ? record(ruleName, fallback) : fallback;
     });
   };
 
