@@ -29,6 +29,7 @@ import { turnClock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
 import { abortable, optionalSignal, sleep, underSignal } from "../internal/queue.ts";
+import type { Metrics } from "../metrics/mod.ts";
 import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
 import {
   type DbConfig,
@@ -55,10 +56,14 @@ export type Row = Record<string, unknown>;
 export interface QueryRunner {
   /** Sends a rendered query. */
   send(text: string, params: readonly unknown[], parts: readonly string[]): Promise<QueryResult>;
-  /** Whether to time queries (slow-query logging is on). */
+  /** Whether to time queries (slow-query logging or metrics are on). */
   readonly timed: boolean;
-  /** Called once per query that succeeded, with its text and start time (Unix ms). */
+  /** The time a timed query starts at, in ms (its origin is the runner's own). */
+  now(): number;
+  /** Called once per query that succeeded, with its text and start time (from `now`). */
   finished(text: string, startedAt: number): void;
+  /** Called once per query that failed, when failures are counted. */
+  readonly failed?: () => void;
 }
 
 /**
@@ -99,8 +104,10 @@ export class Query<T> extends SqlFragment implements Promise<T[]> {
     }
     this.#text = rendered.text;
     // Whole milliseconds are enough for slow-query thresholds: one clock read per microtask turn.
-    if (this.#runner.timed) this.#startedAt = turnClock();
-    return this.#sent = this.#runner.send(rendered.text, rendered.params, rendered.parts);
+    if (this.#runner.timed) this.#startedAt = this.#runner.now();
+    this.#sent = this.#runner.send(rendered.text, rendered.params, rendered.parts);
+    if (this.#runner.failed) this.#sent.catch(this.#runner.failed);
+    return this.#sent;
   }
 
   #rows(result: QueryResult): T[] {
@@ -255,6 +262,11 @@ export interface CreateOptions {
   readonly driver?: DbDriver;
   /** Logger for slow queries and retries; `clog.namespace("db")` by default. */
   readonly logger?: Logger;
+  /**
+   * Where to record `db_query_duration_seconds{role}` (queries that succeeded) and
+   * `db_query_errors_total{role}`; `role` is `primary` or `replica`.
+   */
+  readonly metrics?: Pick<Metrics, "counter" | "histogram">;
 }
 
 /**
@@ -390,12 +402,41 @@ export async function create(
   const logger = options.logger ?? namespace("db");
   const { writer, readers } = await driver.connect(config);
 
-  const timed = config.slowQueryMs > 0;
-  const finished = (text: string, startedAt: number): void => {
-    const ms = turnClock() - startedAt;
-    if (ms >= config.slowQueryMs) logger.warn("slow query", { ms, statement: text });
+  const durations = options.metrics?.histogram("db_query_duration_seconds", {
+    help: "Time from sending a query to its result, for queries that succeeded.",
+    labels: ["role"],
+  });
+  const errors = options.metrics?.counter("db_query_errors_total", {
+    help: "Queries that failed.",
+    labels: ["role"],
+  });
+  const timed = config.slowQueryMs > 0 || durations !== undefined;
+  // Whole ms read once per microtask turn are enough for slow-query logs; metrics need more.
+  const now = durations ? () => performance.now() : turnClock;
+  type Role = "primary" | "replica";
+  const roleHooks = (role: Role): Pick<QueryRunner, "finished" | "failed"> => {
+    const observe = durations?.with({ role });
+    const error = errors?.with({ role });
+    return {
+      finished: (text, startedAt) => {
+        const ms = now() - startedAt;
+        if (config.slowQueryMs > 0 && ms >= config.slowQueryMs) {
+          logger.warn("slow query", { ms: Math.round(ms), statement: text });
+        }
+        observe?.observe(ms / 1000);
+      },
+      failed: error && (() => error.inc()),
+    };
   };
-  const tagFor = (executor: () => DbExecutor, signal?: AbortSignal): SqlTag => {
+  const hooks: Record<Role, Pick<QueryRunner, "finished" | "failed">> = {
+    primary: roleHooks("primary"),
+    replica: roleHooks("replica"),
+  };
+  const tagFor = (
+    executor: () => DbExecutor,
+    signal?: AbortSignal,
+    role: Role = "primary",
+  ): SqlTag => {
     // One runner per tag, not a closure per query.
     const runner: QueryRunner = {
       send: signal
@@ -403,7 +444,8 @@ export async function create(
           underSignal(signal, () => executor().query(text, params, parts, signal))
         : (text, params, parts) => executor().query(text, params, parts),
       timed,
-      finished,
+      now,
+      ...hooks[role],
     };
     return <T>(strings: TemplateStringsArray, ...values: unknown[]) =>
       new Query<T>(strings, values, runner);
@@ -413,15 +455,17 @@ export async function create(
   let nextReader = 0;
   const toReader = readers.length === 0 ? toWriter : () => readers[nextReader++ % readers.length];
   const writerQueryable: Queryable = { sql: tagFor(toWriter) };
-  const readerQueryable: Queryable = { sql: tagFor(toReader) };
+  const readerRole: Role = readers.length === 0 ? "primary" : "replica";
+  const readerQueryable: Queryable = { sql: tagFor(toReader, undefined, readerRole) };
   const queryable = (
     action: string,
     shared: Queryable,
     executor: () => DbExecutor,
     options: QueryOptions | undefined,
+    role: Role,
   ): Queryable => {
     const signal = optionalSignal(action, options?.signal);
-    return signal ? { sql: tagFor(executor, signal) } : shared;
+    return signal ? { sql: tagFor(executor, signal, role) } : shared;
   };
 
   const transactionOn = (
@@ -536,8 +580,10 @@ export async function create(
   return {
     driver: driver.name,
     sql: writerQueryable.sql,
-    reader: (options) => queryable("query a reader", readerQueryable, toReader, options),
-    writer: (options) => queryable("query the writer", writerQueryable, toWriter, options),
+    reader: (options) =>
+      queryable("query a reader", readerQueryable, toReader, options, readerRole),
+    writer: (options) =>
+      queryable("query the writer", writerQueryable, toWriter, options, "primary"),
     transaction,
     migrate,
     sharded,
