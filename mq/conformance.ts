@@ -22,6 +22,7 @@ import * as clog from "../clog/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import * as db from "../db/mod.ts";
+import * as metrics from "../metrics/mod.ts";
 import * as mq from "./mod.ts";
 import { capturingLogger } from "../testing/logger.ts";
 
@@ -53,7 +54,12 @@ export function mqConformance(options: MqSuiteOptions): void {
   const { name } = options;
   const failoverMs = options.failoverMs ?? 1000;
 
-  async function providers(label: string, count = 2, config: Partial<mq.MqConfig> = {}) {
+  async function providers(
+    label: string,
+    count = 2,
+    config: Partial<mq.MqConfig> = {},
+    meter?: metrics.Metrics,
+  ) {
     const topic = testKeyspace(label).replace(/[^a-zA-Z0-9._-]+/g, ".").replace(/\.+$/, "");
     const { logger, logs } = capturingLogger();
     const drivers: mq.MqDriver[] = [];
@@ -65,6 +71,7 @@ export function mqConformance(options: MqSuiteOptions): void {
         await mq.create({ ...mq.defaultConfig("development"), retryBackoffMs: 10, ...config }, {
           driver,
           logger,
+          metrics: meter,
         }),
       );
     }
@@ -206,6 +213,38 @@ export function mqConformance(options: MqSuiteOptions): void {
     assert.equal(dead[0].headers["x-error"], "cannot process poison");
     assert.equal(dead[0].headers["x-original-topic"], env.topic);
     assert.equal(dead[0].headers["x-attempts"], "4");
+  });
+
+  test("with metrics, messages sent and handler outcomes are counted, handler time measured", async () => {
+    await using registry = await metrics.create(metrics.defaultConfig("development"));
+    await using env = await providers("metrics", 1, { maxRetries: 1 }, registry);
+    const [queue] = env.mqs;
+    const done: string[] = [];
+    await using _subscription = await queue.consumer("g").subscribe<string>([env.topic], (m) => {
+      if (m.value === "flaky" && m.attempt === 1) throw new Error("temporary");
+      if (m.value === "poison") throw new Error("cannot process poison");
+      done.push(m.value);
+    });
+    for (const value of ["flaky", "poison", "fine"]) {
+      await queue.producer().sendSync({ topic: env.topic, key: "same", value });
+    }
+    const count = (name: string, labels: string) =>
+      Number(
+        (registry.render() ?? "").split("\n").find((line) => line.startsWith(`${name}{${labels}}`))
+          ?.split(" ")[1] ?? 0,
+      );
+    const consumed = (outcome: string) =>
+      count("mq_messages_consumed_total", `topic="${env.topic}",group="g",outcome="${outcome}"`);
+    await eventually(() => assert.equal(consumed("dead_lettered"), 1), { timeoutMs: 10_000 });
+    await eventually(() => assert.deepEqual(done, ["flaky", "fine"]), { timeoutMs: 10_000 });
+    assert.equal(consumed("ok"), 2);
+    assert.equal(consumed("retried"), 2, "flaky once, poison once before its last attempt");
+    assert.equal(count("mq_messages_produced_total", `topic="${env.topic}",outcome="ok"`), 3);
+    assert.equal(
+      count("mq_handler_duration_seconds_count", `topic="${env.topic}",group="g"`),
+      5,
+      "every attempt is timed",
+    );
   });
 
   test(

@@ -32,6 +32,7 @@ import { type Logger, namespace, withTrace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
+import type { Metrics } from "../metrics/mod.ts";
 import { memoryMq } from "./memory.ts";
 import { traceHeaders, traceOf } from "./trace.ts";
 import type {
@@ -228,6 +229,12 @@ export interface CreateOptions {
   readonly driver?: MqDriver;
   /** Logger; `clog.namespace("mq")` by default. */
   readonly logger?: Logger;
+  /**
+   * Where to record `mq_messages_produced_total{topic, outcome}` (`ok`, `error`),
+   * `mq_messages_consumed_total{topic, group, outcome}` (`ok`, `retried` per failed attempt,
+   * `dead_lettered`) and `mq_handler_duration_seconds{topic, group}`.
+   */
+  readonly metrics?: Pick<Metrics, "counter" | "histogram">;
 }
 
 /** A message over `maxMessageBytes`. */
@@ -373,6 +380,18 @@ export async function create(
     throw error;
   }
   const logger = options.logger ?? namespace("mq");
+  const produced = options.metrics?.counter("mq_messages_produced_total", {
+    help: "Messages sent, by topic and outcome (ok, error).",
+    labels: ["topic", "outcome"],
+  });
+  const consumed = options.metrics?.counter("mq_messages_consumed_total", {
+    help: "Handler runs, by topic, group and outcome (ok, retried, dead_lettered).",
+    labels: ["topic", "group", "outcome"],
+  });
+  const handled = options.metrics?.histogram("mq_handler_duration_seconds", {
+    help: "Time a handler took, successful or not.",
+    labels: ["topic", "group"],
+  });
   const knownTopics = new Set<string>();
 
   const ensureTopic = async (topic: string): Promise<void> => {
@@ -445,6 +464,10 @@ export async function create(
         await driver.produce(batch.map((item) => item.record));
       } catch (caught) {
         error = caught instanceof Error ? caught : new Error(String(caught));
+      }
+      if (produced) {
+        const outcome = error ? "error" : "ok";
+        for (const item of batch) produced.inc({ topic: item.record.topic, outcome });
       }
       for (const item of batch) {
         if (item.callback) settle(item, error);
@@ -589,12 +612,21 @@ export async function create(
               timestamp: record.timestamp,
               attempt,
             };
+            const started = handled ? performance.now() : 0;
+            const labels = { topic: record.topic, group: groupId };
             try {
               const run = () => handler(message);
               await (trace ? withTrace(trace.traceId, run, { spanId: trace.spanId }) : run());
+              handled?.observe((performance.now() - started) / 1000, labels);
+              consumed?.inc({ ...labels, outcome: "ok" });
               return;
             } catch (error) {
-              if (attempt > config.maxRetries) return await deadLetter(record, error, attempt);
+              handled?.observe((performance.now() - started) / 1000, labels);
+              if (attempt > config.maxRetries) {
+                consumed?.inc({ ...labels, outcome: "dead_lettered" });
+                return await deadLetter(record, error, attempt);
+              }
+              consumed?.inc({ ...labels, outcome: "retried" });
               logger.warn("handler failed; retrying", {
                 topic: record.topic,
                 offset: record.offset,
