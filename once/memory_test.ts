@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { onceConformance } from "./conformance.ts";
+import * as metrics from "../metrics/mod.ts";
 import * as once from "./mod.ts";
 
 const store = new once.MemoryOnceStore();
@@ -59,4 +60,34 @@ Deno.test("the Idempotency-Key helper answers 409 while in progress and 422 on a
   const replay = await handler(post('{"n":1}'), info);
   assert.equal(replay.status, 201);
   assert.equal(await replay.text(), "created");
+});
+
+Deno.test("with metrics, each call's outcome is counted", async () => {
+  await using registry = await metrics.create(metrics.defaultConfig("development"));
+  await using idempotency = await once.create({
+    ...once.defaultConfig("development"),
+    wait: false,
+  }, { metrics: registry });
+  await idempotency.execute("pay:1", 60_000, () => Promise.resolve({ id: 1 }));
+  await idempotency.execute("pay:1", 60_000, () => Promise.resolve({ id: 2 }));
+  await assert.rejects(
+    idempotency.execute("pay:1", 60_000, () => Promise.resolve({ id: 3 }), {
+      fingerprint: "other",
+    }),
+    once.OnceConflictError,
+  );
+  await assert.rejects(idempotency.do("boom", 60_000, () => Promise.reject(new Error("x"))), /x/);
+  let release!: () => void;
+  const slow = idempotency.do("slow", 60_000, () => new Promise<void>((r) => (release = r)));
+  await assert.rejects(
+    idempotency.do("slow", 60_000, () => Promise.resolve()),
+    once.OnceInProgressError,
+  );
+  release();
+  await slow;
+  const counts = Object.fromEntries(
+    [...(registry.render() ?? "").matchAll(/^once_calls_total\{outcome="(\w+)"\} (\d+)$/gm)]
+      .map(([, outcome, n]) => [outcome, Number(n)]),
+  );
+  assert.deepEqual(counts, { ran: 2, replayed: 1, conflict: 1, failed: 1, in_progress: 1 });
 });

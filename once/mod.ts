@@ -25,6 +25,7 @@ import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
+import type { Metrics } from "../metrics/mod.ts";
 import { memoryOnce } from "./memory.ts";
 import type { OnceDriver, OnceOutcome } from "./types.ts";
 
@@ -85,6 +86,11 @@ export interface CreateOptions {
   readonly driver?: OnceDriver;
   /** Logger; `clog.namespace("once")` by default. */
   readonly logger?: Logger;
+  /**
+   * Where to record `once_calls_total{outcome}`: `ran`, `failed` (fn threw), `replayed` (a stored
+   * result returned), `replayed_failure`, `conflict`, `in_progress`.
+   */
+  readonly metrics?: Pick<Metrics, "counter">;
 }
 
 /** The key is being run by another caller (and this one does not wait, or waited too long). */
@@ -232,6 +238,11 @@ export function create(
   }
   const driver = options.driver ?? memoryOnce();
   const logger = options.logger ?? namespace("once");
+  const calls = options.metrics?.counter("once_calls_total", {
+    help: "Idempotent calls by outcome.",
+    labels: ["outcome"],
+  });
+  const count = (outcome: string) => calls?.inc({ outcome });
 
   const run = async <T>(
     name: string,
@@ -286,6 +297,7 @@ export function create(
           try {
             value = await fn(signal ? AbortSignal.any([keeper.lost, signal]) : keeper.lost);
           } catch (error) {
+            count("failed");
             if (config.cacheFailures) {
               const message = error instanceof Error ? error.message : String(error);
               await driver.complete(key, token, { status: "error", payload: message }, ttlMs);
@@ -305,20 +317,30 @@ export function create(
           if (!(await driver.complete(key, token, outcome, ttlMs))) {
             logger.warn("once lock was lost before the result could be stored", { key: name });
           }
+          count("ran");
           return { ran: true, value };
         } finally {
           keeper.stop();
         }
       }
-      if (state.fingerprint !== fingerprint) throw new OnceConflictError(name);
+      if (state.fingerprint !== fingerprint) {
+        count("conflict");
+        throw new OnceConflictError(name);
+      }
       if (state.state === "done") {
         if (state.outcome.status === "error") {
+          count("replayed_failure");
           throw new OnceFailedError(name, state.outcome.payload);
         }
+        count("replayed");
         return { ran: false, value: JSON.parse(state.outcome.payload) as T };
       }
-      if (!wait) throw new OnceInProgressError(name);
+      if (!wait) {
+        count("in_progress");
+        throw new OnceInProgressError(name);
+      }
       if (Date.now() >= deadline) {
+        count("in_progress");
         throw new OnceInProgressError(name, `still running after ${config.waitTimeoutMs} ms`);
       }
       await sleep(backoffMs * (0.5 + Math.random()), signal);
