@@ -415,6 +415,10 @@ class PostgresSearch implements SearchDriver {
         const touched = [
           ...new Set(items.map((item) => item.op === "index" ? item.doc.id : item.id)),
         ];
+        // Bulks touching the same ids run one after another: without the locks two inserts of a
+        // new id collide on the key. Taken in sorted order, so two bulks cannot deadlock.
+        await tx.sql`select pg_advisory_xact_lock(hashtext(${index} || ':' || id))
+          from (select id from unnest(${touched}::text[]) as id order by id collate "C") ordered`;
         const existing = new Set(
           (await tx.sql<{ id: string }>`select id from ${t.docs}
             where index = ${index} and id = any(${touched}::text[])`).map((row) => row.id),

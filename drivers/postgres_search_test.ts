@@ -59,3 +59,29 @@ Deno.test("postgresSearch needs a db or a url and a safe table prefix", () => {
     /'tablePrefix' must be lowercase letters, digits and '_'/,
   );
 });
+
+Deno.test({
+  name: "[postgres] es: concurrent writes of one id all succeed; the index keeps one of them",
+  ignore: url === undefined,
+  async fn() {
+    await using search = await es.create(es.defaultConfig("development"), {
+      driver: postgresSearch({ url: url ?? "postgres://unset" }),
+    });
+    const index = await search.index<{ content: string }>(`race-${Date.now().toString(36)}`, {
+      content: "text",
+    });
+    for (let round = 0; round < 10; round++) {
+      await Promise.all(
+        [0, 1, 2, 3].map((i) => index.put("same", { content: `writer ${i} round ${round}` })),
+      );
+      await index.bulk([
+        { op: "index", id: "b", doc: { content: "x" } },
+        { op: "index", id: "a", doc: { content: "y" } },
+      ]);
+    }
+    const { total, hits } = await index.search({ text: "writer" });
+    assert.equal(total, 1);
+    assert.match(hits[0].doc.content, /^writer \d round 9$/);
+    await index.drop();
+  },
+});
