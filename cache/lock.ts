@@ -8,7 +8,12 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
-import { acquireUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
+import {
+  acquireUnderSignal,
+  releaseUnderSignal,
+  sleep,
+  underSignalOption,
+} from "../internal/queue.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
@@ -47,8 +52,8 @@ export interface CacheLock extends AsyncDisposable {
   /** Extends the lock now (it is also extended automatically). */
   renew(options?: CacheLockCallOptions): Promise<void>;
   /**
-   * Releases the lock if still held. Safe to call twice, and after loss. An aborted signal ends
-   * only the wait: the release, once started, goes on.
+   * Releases the lock if still held. Safe to call twice, and after loss. The release starts even
+   * when the signal has already aborted; the signal ends only the wait.
    */
   unlock(options?: CacheLockCallOptions): Promise<void>;
 }
@@ -132,7 +137,7 @@ export function cacheLockService(context: LockContext): CacheLockService {
       lost: keeper.lost,
       renew: (options) =>
         underSignalOption(`renew lock '${key}'`, options?.signal, () => keeper.renew()),
-      unlock: (options) => underSignalOption(`unlock '${key}'`, options?.signal, unlock),
+      unlock: (options) => releaseUnderSignal(`unlock '${key}'`, options?.signal, unlock),
       [Symbol.asyncDispose]: unlock,
     };
     context.held.add(lock);

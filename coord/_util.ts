@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { sleep, underSignalOption } from "../internal/queue.ts";
+import { releaseUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 
@@ -177,6 +177,15 @@ export interface CallOptions {
    * answer is no longer awaited (a change already sent may still apply).
    */
   readonly signal?: AbortSignal;
+}
+
+/** Runs a release (unlock, unregister, resign) that starts even once `options.signal` has aborted. */
+export function release<T>(
+  action: string,
+  options: CallOptions | undefined,
+  run: () => Promise<T>,
+): Promise<T> {
+  return releaseUnderSignal(action, options?.signal, run);
 }
 
 /** Runs one driver call under `options.signal`. */

@@ -134,7 +134,7 @@ export function coordConformance(options: CoordSuiteOptions): void {
     );
   });
 
-  test("handles take a signal too: once it aborts each call rejects with its reason and changes nothing", async () => {
+  test("handles take a signal too: once it aborts calls are refused, but releases still happen", async () => {
     await using both = await pair();
     const [a, b] = both;
     const key = testKeyspace("handle signal");
@@ -156,27 +156,21 @@ export function coordConformance(options: CoordSuiteOptions): void {
       const call of [
         () => lock.renew({ signal }),
         () => lock.ttl({ signal }),
-        () => lock.unlock({ signal }),
         () => a.provider.lock.tryAcquire(`${key}/other`, { signal }),
         () => a.provider.lock.acquire(`${key}/other`, { signal }),
-        () => registration.unregister({ signal }),
-        () => a.provider.registry.unregister("i1", { signal }),
         () =>
           a.provider.registry.register({ id: "i2", name: service, address: "h", port: 2 }, {
             signal,
           }),
         () => a.provider.registry.pick(service, { signal }),
         () => leadership.proclaim("a2", { signal }),
-        () => leadership.resign({ signal }),
         () => election.leader({ signal }),
         () => election.campaign("again", { signal }),
-        () => instanceId.release({ signal }),
         () => a.provider.instanceIds.allocate(`${service}-2`, 1, { signal }),
       ]
     ) {
       await assert.rejects(call(), /request over/);
     }
-    assert.equal(lock.lost.aborted, false);
     assert.equal(await b.provider.lock.tryAcquire(`${key}/lock`), null, "still held");
     const other = await b.provider.lock.tryAcquire(`${key}/other`);
     assert.ok(other, "the refused acquire and tryAcquire took nothing");
@@ -184,6 +178,38 @@ export function coordConformance(options: CoordSuiteOptions): void {
     assert.deepEqual((await b.provider.registry.discover(service)).map((s) => s.id), ["i1"]);
     assert.equal((await b.provider.election<string>(`${key}/election`).leader())?.value, "a");
     await assert.rejects(b.provider.instanceIds.allocate(service, 1), /all 1 ids are taken/);
+    // A request that has ended still cleans up: the releases reject with its reason, and happen.
+    for (
+      const release of [
+        () => lock.unlock({ signal }),
+        () => registration.unregister({ signal }),
+        () => leadership.resign({ signal }),
+        () => instanceId.release({ signal }),
+      ]
+    ) {
+      await assert.rejects(release(), /request over/);
+    }
+    await eventually(async () => {
+      const lockAgain = await b.provider.lock.tryAcquire(`${key}/lock`);
+      assert.ok(lockAgain, "unlocked");
+      await lockAgain.unlock();
+    });
+    await eventually(async () =>
+      assert.deepEqual(await b.provider.registry.discover(service), [], "unregistered")
+    );
+    await eventually(async () =>
+      assert.equal(await b.provider.election<string>(`${key}/election`).leader(), undefined)
+    );
+    const freed = await eventually(() => b.provider.instanceIds.allocate(service, 1));
+    await freed.release();
+    assert.equal(lock.lost.aborted, false, "an unlock is not a loss");
+    // A register refused for its signal leaves the id free to register.
+    await assert.rejects(
+      a.provider.registry.register({ id: "i3", name: service, address: "h", port: 3 }, { signal }),
+      /request over/,
+    );
+    await (await a.provider.registry.register({ id: "i3", name: service, address: "h", port: 3 }))
+      .unregister();
     await assert.rejects(
       a.provider.lock.tryAcquire(key, { signal: "soon" as unknown as AbortSignal }),
       /'signal' must be an AbortSignal/,

@@ -14,6 +14,7 @@ import {
   type CoordContext,
   decodeJson,
   relabel,
+  release,
   requireKey,
   waitForTurn,
 } from "./_util.ts";
@@ -60,8 +61,8 @@ export interface Leadership<T> extends AsyncDisposable {
   /** Publishes a new value while staying leader. */
   proclaim(value: T, options?: CallOptions): Promise<void>;
   /**
-   * Gives up leadership; the next candidate takes over. Safe to call twice. An aborted signal
-   * ends only the wait: the resignation, once started, goes on.
+   * Gives up leadership; the next candidate takes over. Safe to call twice. The resignation starts
+   * even when the signal has already aborted; the signal ends only the wait.
    */
   resign(options?: CallOptions): Promise<void>;
 }
@@ -129,7 +130,7 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
       await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
       const lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
       const resign = (options?: CallOptions) =>
-        call(`resign from election '${name}'`, options, () => session.close());
+        release(`resign from election '${name}'`, options, () => session.close());
       return {
         name,
         token,

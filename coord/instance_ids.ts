@@ -7,11 +7,11 @@
  */
 import { acquireUnderSignal } from "../internal/queue.ts";
 import {
-  call,
   type CallOptions,
   type CoordContext,
   ownerToken,
   relabel,
+  release as releaseCall,
   requireKey,
   requireTtl,
 } from "./_util.ts";
@@ -47,8 +47,8 @@ export interface InstanceId extends AsyncDisposable {
   /** Fires with an {@linkcode InstanceIdLostError} when the lease is lost; never after `release()`. */
   readonly lost: AbortSignal;
   /**
-   * Gives the id back, deleting its key only if this process still owns it. Safe to call twice. An
-   * aborted signal ends only the wait: the release, once started, goes on.
+   * Gives the id back, deleting its key only if this process still owns it. Safe to call twice. The
+   * release starts even when the signal has already aborted; the signal ends only the wait.
    */
   release(options?: CallOptions): Promise<void>;
 }
@@ -112,7 +112,7 @@ export function instanceIds(context: CoordContext): InstanceIds {
         };
         let released: Promise<void> | undefined;
         const release = (options?: CallOptions) =>
-          call(
+          releaseCall(
             `release instance id ${id} of '${service}'`,
             options,
             () => released ??= releaseNow(),

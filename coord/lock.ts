@@ -12,6 +12,7 @@ import {
   type CoordContext,
   ownerToken,
   relabel,
+  release,
   requireKey,
   requireTtl,
   waitForTurn,
@@ -69,8 +70,8 @@ export interface Lock extends AsyncDisposable {
   /** Remaining lease time in ms as the backend sees it. */
   ttl(options?: CallOptions): Promise<number>;
   /**
-   * Releases the lock. Safe to call twice, and after loss. An aborted signal ends only the wait:
-   * the release, once started, goes on.
+   * Releases the lock. Safe to call twice, and after loss. The release starts even when the signal
+   * has already aborted; the signal ends only the wait.
    */
   unlock(options?: CallOptions): Promise<void>;
 }
@@ -121,7 +122,7 @@ class HeldLock implements Lock {
   }
 
   unlock(options?: CallOptions): Promise<void> {
-    return call(`unlock '${this.key}'`, options, () => this.#session.close());
+    return release(`unlock '${this.key}'`, options, () => this.#session.close());
   }
 
   [Symbol.asyncDispose](): Promise<void> {

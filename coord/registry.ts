@@ -13,6 +13,7 @@ import {
   type CallOptions,
   type CoordContext,
   decodeJson,
+  release,
   requireKey,
   requireTtl,
 } from "./_util.ts";
@@ -49,8 +50,8 @@ export interface Registration extends AsyncDisposable {
   /** How many times the registration was restored after a lost lease. */
   readonly restored: number;
   /**
-   * Removes the instance from the registry. Safe to call twice. An aborted signal ends only the
-   * wait: the removal, once started, goes on.
+   * Removes the instance from the registry. Safe to call twice. The removal starts even when the
+   * signal has already aborted; the signal ends only the wait.
    */
   unregister(options?: CallOptions): Promise<void>;
 }
@@ -261,7 +262,7 @@ export function registry(context: CoordContext): Registry {
 
     let unregistered: Promise<void> | undefined;
     const unregister = (options?: CallOptions): Promise<void> =>
-      call(
+      release(
         `unregister service '${service.name}'`,
         options,
         () =>
@@ -313,11 +314,14 @@ export function registry(context: CoordContext): Registry {
       } catch (error) {
         return Promise.reject(error);
       }
-      pending.add(service.id);
       return acquireUnderSignal(
         `register service '${service.name}'`,
         options.signal,
-        () => registerNow(service, value, ttlMs).finally(() => pending.delete(service.id)),
+        () => {
+          // Marked only once the registration starts: a refused call leaves nothing behind.
+          pending.add(service.id);
+          return registerNow(service, value, ttlMs).finally(() => pending.delete(service.id));
+        },
         (registration) => registration.unregister(),
         (error) =>
           logger.warn("could not remove an abandoned registration; it expires with its lease", {

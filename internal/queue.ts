@@ -189,6 +189,29 @@ export function acquireUnderSignal<T>(
 }
 
 /**
+ * For releases (unlock, unregister, resign): the work starts whatever the signal says, so a
+ * caller whose request has ended still gives back what it holds; an aborted signal ends only the
+ * caller's wait.
+ *
+ * @param action What is being done, for the error on a `signal` that is not an AbortSignal.
+ * @param option The caller's `signal` option.
+ * @param run Starts the release.
+ * @returns The release's outcome, or a rejection with the signal's reason once it aborts.
+ */
+export function releaseUnderSignal<T>(
+  action: string,
+  option: unknown,
+  run: () => Promise<T>,
+): Promise<T> {
+  try {
+    const signal = optionalSignal(action, option);
+    return abortable(run(), signal);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/**
  * {@linkcode underSignal} for a caller's `signal` option, which is checked first.
  *
  * @param action What is being done, for the error on a `signal` that is not an AbortSignal.
