@@ -153,6 +153,20 @@ export function dbConformance(options: DbSuiteOptions): void {
       [70, 30],
       "the failed transfer left nothing behind",
     );
+    // The caller's own error comes back as thrown, even with a `code` like a library error's.
+    const own = Object.assign(new Error("insufficient funds"), { code: "APP_FUNDS" });
+    await assert.rejects(
+      env.a.transaction(async (tx) => {
+        await tx.sql`update ${accounts} set balance = balance - 10 where id = 1`;
+        throw own;
+      }),
+      (error) => error === own,
+    );
+    assert.equal(
+      (await env.b.sql<{ balance: number }>`select balance from ${accounts} where id = 1`)[0]
+        .balance,
+      70,
+    );
   });
 
   test("an aborted transaction rolls back, sends nothing more and rejects with the reason", async () => {

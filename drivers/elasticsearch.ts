@@ -29,7 +29,7 @@ import type {
   SearchDriver,
   SearchResult,
 } from "../es/mod.ts";
-import { DriverError } from "../es/mod.ts";
+import { DriverError, mergeMappings } from "../es/mod.ts";
 
 /** Options of {@linkcode elasticsearchSearch}. */
 export interface ElasticsearchSearchOptions {
@@ -118,11 +118,18 @@ class ElasticsearchSearch implements SearchDriver {
       // HEAD and some errors have no JSON body.
     }
     if (response.status >= 400) {
-      const cause = (json.error ?? {}) as { type?: string; reason?: string };
+      type Cause = { type?: string; reason?: string; root_cause?: Cause[] };
+      const cause = (json.error ?? {}) as Cause;
+      // Shard failures say only "all shards failed"; the reason is in the root cause.
+      const root = cause.root_cause?.[0];
       const error: EsError = {
         status: response.status,
         type: cause.type ?? `http_${response.status}`,
-        reason: cause.reason ?? text.slice(0, 200),
+        reason: [
+          cause.reason ?? text.slice(0, 200),
+          root?.reason && `caused by ${root.type}: ${root.reason}`,
+        ]
+          .filter(Boolean).join("; "),
       };
       if (!allowed(error)) {
         throw new DriverError(
@@ -151,7 +158,7 @@ class ElasticsearchSearch implements SearchDriver {
   async ensureIndex(index: string, mappings: Readonly<Record<string, FieldType>>): Promise<void> {
     const properties: Record<string, unknown> = { [ID_FIELD]: { type: "keyword" } };
     for (const [field, type] of Object.entries(mappings)) properties[field] = FIELD_MAPPINGS[type];
-    await this.#request("ensureIndex", "PUT", `/${index}`, {
+    const { status } = await this.#request("ensureIndex", "PUT", `/${index}`, {
       settings: {
         number_of_shards: 1,
         analysis: {
@@ -166,6 +173,27 @@ class ElasticsearchSearch implements SearchDriver {
       },
       mappings: { dynamic: false, properties },
     }, (error) => error.type === "resource_already_exists_exception");
+    if (status < 400) return;
+    // The index exists: a field's type may not change; new fields are added to its mapping.
+    const { json } = await this.#request("ensureIndex", "GET", `/${index}/_mapping`);
+    const existing: Record<string, FieldType> = {};
+    const had = ((json[index] as { mappings?: { properties?: Record<string, { type?: string }> } })
+      ?.mappings?.properties) ?? {};
+    for (const [field, { type }] of Object.entries(had)) {
+      const kind = (Object.keys(FIELD_MAPPINGS) as FieldType[]).find((k) =>
+        FIELD_MAPPINGS[k].type === type
+      );
+      if (kind && field !== ID_FIELD) existing[field] = kind;
+    }
+    mergeMappings(index, existing, mappings);
+    const added = Object.keys(mappings).filter((field) => !(field in existing));
+    if (added.length > 0) {
+      await this.#request("ensureIndex", "PUT", `/${index}/_mapping`, {
+        properties: Object.fromEntries(
+          added.map((field) => [field, FIELD_MAPPINGS[mappings[field]]]),
+        ),
+      });
+    }
   }
 
   async bulk(
@@ -234,6 +262,8 @@ class ElasticsearchSearch implements SearchDriver {
     mappings: Readonly<Record<string, FieldType>>,
     query: DriverQuery,
   ): Promise<SearchResult<Doc>> {
+    // No text field to match in: nothing matches (multi_match would fall back to every field).
+    if (query.terms.length > 0 && query.fields.length === 0) return { total: 0, hits: [] };
     const filter: unknown[] = [];
     for (const { field, values } of query.filters) filter.push({ terms: { [field]: values } });
     for (const { field, ...bounds } of query.ranges) {

@@ -43,9 +43,14 @@ import {
   type DriverQuery,
   type FieldType,
   type IndexedDoc,
+  MappingConflictError,
+  mergeMappings,
   type SearchDriver,
   type SearchResult,
 } from "../es/mod.ts";
+
+/** No error caught yet (an error can be any value, `undefined` included). */
+const NONE: unique symbol = Symbol("none");
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
 export interface PostgresType<T> {
@@ -242,9 +247,19 @@ class PostgresDriver implements DbDriver {
         fn: (connection: DbExecutor) => Promise<R>,
       ): Promise<R> {
         // sql.begin, not sql.reserve: begin survives a connection the server closed mid-transaction.
+        let fromCaller: unknown = NONE;
         try {
-          return await sql.begin(`isolation level ${isolation}`, (tx) => fn(executor(tx))) as R;
+          return await sql.begin(`isolation level ${isolation}`, async (tx) => {
+            try {
+              return await fn(executor(tx));
+            } catch (error) {
+              fromCaller = error;
+              throw error;
+            }
+          }) as R;
         } catch (error) {
+          // The caller's own error passes through as thrown, even one with a string `code`.
+          if (error === fromCaller) throw error;
           if (error instanceof SqlError || error instanceof DriverError) throw error;
           const code = (error as { code?: string })?.code;
           // Errors of our own or the caller's pass through; the library's own get translated.
@@ -388,6 +403,7 @@ class PostgresSearch implements SearchDriver {
       return await fn(await this.#ready());
     } catch (error) {
       if (error instanceof DriverError && error.driver === this.name) throw error;
+      if (error instanceof MappingConflictError) throw error; // the caller's, not the backend's
       throw new DriverError(this.name, operation, error);
     }
   }
@@ -400,11 +416,15 @@ class PostgresSearch implements SearchDriver {
   }
 
   ensureIndex(index: string, mappings: Readonly<Record<string, FieldType>>): Promise<void> {
-    return this.#run("ensureIndex", async (database) => {
-      await database.sql`insert into ${this.#t.indexes} (name, mappings)
-        values (${index}, ${JSON.stringify(mappings)}::jsonb)
-        on conflict (name) do update set mappings = excluded.mappings`;
-    });
+    return this.#run("ensureIndex", (database) =>
+      database.transaction(async (tx) => {
+        const [row] = await tx.sql<{ mappings: Record<string, FieldType> }>`
+          select mappings from ${this.#t.indexes} where name = ${index} for update`;
+        const merged = row ? mergeMappings(index, row.mappings, mappings) : mappings;
+        await tx.sql`insert into ${this.#t.indexes} (name, mappings)
+          values (${index}, ${JSON.stringify(merged)}::text::jsonb)
+          on conflict (name) do update set mappings = excluded.mappings`;
+      }));
   }
 
   bulk(index: string, items: readonly SearchItem[]): Promise<BulkResult> {
@@ -543,7 +563,7 @@ class PostgresSearch implements SearchDriver {
               group by w.field, w.term),
             per_field as (
               select w.id, w.field, count(*) as matched,
-                sum(ln(1 + (s.n - df.n + 0.5) / (df.n + 0.5)) * w.tf * (${BM25_K1}::float8 + 1)
+                sum(ln(1 + (s.n - df.n + 0.5) / (df.n + 0.5)) * w.tf
                   / (w.tf + ${BM25_K1}::float8 * (1 - ${BM25_B}::float8
                     + ${BM25_B}::float8 * l.len / s.avgdl))) as score
               from ${t.terms} w

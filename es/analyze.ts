@@ -2,15 +2,23 @@
  * The text analyzer of the memory and PostgreSQL search drivers, after
  * Elasticsearch's `cjk` analyzer: NFKC width folding, lowercase, words of
  * letters and digits, and overlapping bigrams of Chinese, Japanese and Korean
- * characters (which have no spaces between words).
+ * characters (which have no spaces between words). Latin and CJK text written
+ * together (`iPhone手机`) split where the script changes.
  *
  * @module
  */
 
-/** A run of CJK characters, or a run of other letters, digits and marks. */
-const TOKEN =
-  /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+|[\p{L}\p{N}\p{M}]+/gu;
-const CJK = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]/u;
+/** Letters of Chinese, Japanese and Korean, the kana prolonged sound mark and 々 included. */
+const CJK = String.raw`[\p{L}\p{M}]&&[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Hangul}]`;
+/** Letters, digits and `_` of other scripts. */
+const WORD = String.raw`[[\p{L}\p{N}\p{M}_]--[${CJK}]]`;
+/**
+ * A run of CJK letters, or a word: letters and digits, joined across `'`, `’` and `.` when both
+ * sides are letters or digits (`don't`, `3.14`, `u.s.a`), as Unicode word boundaries (UAX #29,
+ * Elasticsearch's standard tokenizer) keep them.
+ */
+const TOKEN = new RegExp(String.raw`[${CJK}]+|${WORD}+(?:['’.]${WORD}+)*`, "gv");
+const STARTS_CJK = new RegExp(String.raw`^[${CJK}]`, "v");
 
 /**
  * The terms of a text, in order, repeats kept.
@@ -30,7 +38,7 @@ const CJK = /^[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Han
 export function analyze(text: string): string[] {
   const terms: string[] = [];
   for (const [run] of text.normalize("NFKC").toLowerCase().matchAll(TOKEN)) {
-    if (!CJK.test(run)) {
+    if (!STARTS_CJK.test(run)) {
       terms.push(run);
       continue;
     }

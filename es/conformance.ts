@@ -199,6 +199,11 @@ export function searchConformance(options: SearchSuiteOptions): void {
       ["m4"],
     );
     assert.deepEqual(ids(await env.b.search({ filter: { sentAt: day(2) } })), ["m1"]);
+    assert.deepEqual(
+      ids(await env.b.search({ filter: { sentAt: day(2).replace(".000Z", "") } })),
+      ["m1"],
+      "a time without an offset is UTC, whatever the process's time zone",
+    );
     const page = await env.b.search({
       sort: [{ field: "likes", order: "desc" }],
       from: 2,
@@ -227,6 +232,21 @@ export function searchConformance(options: SearchSuiteOptions): void {
     assert.deepEqual(ids(await env.a.search({ text: "alpha" })), []);
     assert.deepEqual(ids(await env.a.search({ text: "delta" })), ["a"]);
     assert.deepEqual(await env.a.get("a"), { content: "delta" });
+    await env.a.bulk([
+      { op: "index", id: "k1", doc: { content: "x", room: "\u{1F600}" } },
+      { op: "index", id: "k2", doc: { content: "x", room: "\uFF5E" } },
+      { op: "index", id: "k3", doc: { content: "x", room: "z" } },
+    ], { refresh: true });
+    assert.deepEqual(
+      ids(
+        await env.b.search({
+          filter: { room: ["\u{1F600}", "\uFF5E", "z"] },
+          sort: [{ field: "room" }],
+        }),
+      ),
+      ["k3", "k2", "k1"],
+      "keywords sort by code point: z, U+FF5E, U+1F600",
+    );
   });
 
   test("a dropped index is gone: its calls fail with a DriverError, and opening it again gives an empty one", async () => {
@@ -241,6 +261,30 @@ export function searchConformance(options: SearchSuiteOptions): void {
     const again = await search.index<Message>(env.a.name.slice(`kit_${run}_`.length), MAPPINGS);
     assert.equal((await again.search({})).total, 0);
     await again.drop();
+    await search.close();
+  });
+
+  test("reopening an index may add fields, not change a field's type", async () => {
+    await using env = await pair("mappings");
+    await env.a.put("m1", { content: "hello", room: "r1" }, { refresh: true });
+    const search = await es.create({ indexPrefix: `kit_${run}_` }, {
+      driver: await options.makeDriver(),
+      logger: capturingLogger().logger,
+    });
+    const name = env.a.name.slice(`kit_${run}_`.length);
+    await assert.rejects(
+      search.index<Message>(name, { ...MAPPINGS, room: "number" }),
+      (error: Error) =>
+        error instanceof es.MappingConflictError &&
+        /field 'room' is keyword there, not number/.test(error.message),
+    );
+    const wider = await search.index<Message & { topic?: string }>(name, {
+      ...MAPPINGS,
+      topic: "keyword",
+    });
+    await wider.put("m2", { content: "bye", topic: "news" }, { refresh: true });
+    assert.deepEqual(ids(await wider.search({ filter: { topic: "news" } })), ["m2"]);
+    assert.deepEqual(ids(await env.b.search({ text: "hello" })), ["m1"], "earlier documents stay");
     await search.close();
   });
 
@@ -275,15 +319,23 @@ export function searchConformance(options: SearchSuiteOptions): void {
       env.a.put("x", { content: "x", likes: "many" } as unknown as Message),
       /field 'likes'.*a number field takes a finite number/,
     );
-    await assert.rejects(
-      env.a.put("x", { content: "x", sentAt: "yesterday" }),
-      /ISO-8601 date or epoch milliseconds/,
-    );
+    for (const sentAt of ["yesterday", "1", "2026-02-30", "Sun, 01 Nov 2026 08:00:00 GMT"]) {
+      await assert.rejects(
+        env.a.put("x", { content: "x", sentAt }),
+        /ISO-8601 date or epoch milliseconds/,
+        sentAt,
+      );
+    }
     await assert.rejects(
       env.a.put("x", { content: "x", big: 1n } as unknown as Message),
       /Cannot store document 'x' as JSON/,
     );
     await assert.rejects(env.a.put("", { content: "x" }), /'id' must be a string of 1 to 512/);
+    await assert.rejects(
+      env.a.put("字".repeat(200), { content: "x" }),
+      /1 to 512 bytes \(UTF-8\)/,
+      "200 characters, 600 bytes",
+    );
     await assert.rejects(
       env.a.search({ filter: { content: "x" } as es.SearchQuery<Message>["filter"] }),
       /'content' is not a keyword, number, boolean, date field/,

@@ -6,15 +6,16 @@
  * @module
  */
 import { DriverError } from "../internal/errors.ts";
-import type {
-  BulkResult,
-  Doc,
-  DriverQuery,
-  FieldType,
-  FilterValue,
-  IndexedDoc,
-  SearchDriver,
-  SearchResult,
+import {
+  type BulkResult,
+  type Doc,
+  type DriverQuery,
+  type FieldType,
+  type FilterValue,
+  type IndexedDoc,
+  mergeMappings,
+  type SearchDriver,
+  type SearchResult,
 } from "./types.ts";
 
 /** BM25's term-frequency saturation. */
@@ -23,7 +24,8 @@ export const BM25_K1 = 1.2;
 export const BM25_B = 0.75;
 
 /**
- * One term's BM25 score in one field of one document.
+ * One term's BM25 score in one field of one document, as Lucene 8+ computes it (without the
+ * constant `k1 + 1` factor older formulations carry, which changes no ranking).
  *
  * @param tf Occurrences of the term in the field.
  * @param length Terms in the field.
@@ -40,8 +42,7 @@ export function bm25(
   averageLength: number,
 ): number {
   const idf = Math.log(1 + (docs - docsWithTerm + 0.5) / (docsWithTerm + 0.5));
-  return idf * tf * (BM25_K1 + 1) /
-    (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / averageLength));
+  return idf * tf / (tf + BM25_K1 * (1 - BM25_B + BM25_B * length / averageLength));
 }
 
 interface Stored {
@@ -49,10 +50,16 @@ interface Stored {
   readonly keys: Readonly<Record<string, FilterValue>>;
   /** Terms per text field. */
   readonly lengths: Map<string, number>;
+  /** The distinct terms of each text field: what to take out of the postings on removal. */
+  readonly terms: Map<string, Set<string>>;
 }
 
 /** One index's documents and postings. */
 class MemoryIndex {
+  mappings: Readonly<Record<string, FieldType>>;
+  constructor(mappings: Readonly<Record<string, FieldType>>) {
+    this.mappings = mappings;
+  }
   readonly docs = new Map<string, Stored>();
   /** field → term → id → occurrences. */
   readonly postings = new Map<string, Map<string, Map<string, number>>>();
@@ -67,9 +74,12 @@ class MemoryIndex {
       stats.docs--;
       stats.length -= length;
     }
-    for (const terms of this.postings.values()) {
-      for (const [term, ids] of terms) {
-        if (ids.delete(id) && ids.size === 0) terms.delete(term);
+    for (const [field, terms] of stored.terms) {
+      const byTerm = this.postings.get(field)!;
+      for (const term of terms) {
+        const ids = byTerm.get(term)!;
+        ids.delete(id);
+        if (ids.size === 0) byTerm.delete(term);
       }
     }
     this.docs.delete(id);
@@ -79,9 +89,11 @@ class MemoryIndex {
   add(indexed: IndexedDoc): void {
     this.remove(indexed.id);
     const lengths = new Map<string, number>();
+    const distinct = new Map<string, Set<string>>();
     for (const [field, terms] of Object.entries(indexed.terms)) {
       if (terms.length === 0) continue;
       lengths.set(field, terms.length);
+      distinct.set(field, new Set(terms));
       let stats = this.fields.get(field);
       if (stats === undefined) this.fields.set(field, stats = { docs: 0, length: 0 });
       stats.docs++;
@@ -98,6 +110,7 @@ class MemoryIndex {
       doc: structuredClone(indexed.doc),
       keys: indexed.keys,
       lengths,
+      terms: distinct,
     });
   }
 }
@@ -118,6 +131,24 @@ function passes(keys: Readonly<Record<string, FilterValue>>, query: DriverQuery)
   return true;
 }
 
+/** A UTF-16 code unit moved so that code units compare in code point order (ICU's fix-up). */
+const fixUp = (unit: number): number =>
+  unit >= 0xe000 ? unit - 0x800 : unit >= 0xd800 ? unit + 0x2000 : unit;
+
+/**
+ * Compares strings by code point, as PostgreSQL's "C" collation and Elasticsearch do; `<` on
+ * strings compares UTF-16 code units, which puts U+E000–U+FFFF after characters beyond U+FFFF.
+ */
+export function compareCodePoints(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return fixUp(x) - fixUp(y);
+  }
+  return a.length - b.length;
+}
+
 /**
  * Compares two sort values: numbers and booleans by value, strings by code point; a missing
  * value sorts last whatever the order, as in Elasticsearch.
@@ -130,7 +161,9 @@ function compareKeys(
   if (a === b) return 0;
   if (a === undefined) return 1;
   if (b === undefined) return -1;
-  const less = typeof a === "string" && typeof b === "string" ? a < b : Number(a) < Number(b);
+  const less = typeof a === "string" && typeof b === "string"
+    ? compareCodePoints(a, b) < 0
+    : Number(a) < Number(b);
   return (less ? -1 : 1) * (order === "asc" ? 1 : -1);
 }
 
@@ -170,9 +203,15 @@ class MemorySearch implements SearchDriver {
     return index;
   }
 
-  ensureIndex(index: string, _mappings: Readonly<Record<string, FieldType>>): Promise<void> {
-    if (!this.#indexes.has(index)) this.#indexes.set(index, new MemoryIndex());
-    return Promise.resolve();
+  ensureIndex(index: string, mappings: Readonly<Record<string, FieldType>>): Promise<void> {
+    try {
+      const existing = this.#indexes.get(index);
+      if (existing) existing.mappings = mergeMappings(index, existing.mappings, mappings);
+      else this.#indexes.set(index, new MemoryIndex(mappings));
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   bulk(
@@ -256,7 +295,7 @@ class MemorySearch implements SearchDriver {
         if (by !== 0) return by;
       }
       if (query.sort.length === 0 && a.score !== b.score) return b.score - a.score;
-      return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+      return compareCodePoints(a.id, b.id);
     });
     return Promise.resolve({
       total: hits.length,

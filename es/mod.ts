@@ -55,6 +55,7 @@ import type {
 export { DriverError } from "../internal/errors.ts";
 export { analyze } from "./analyze.ts";
 export { bm25, BM25_B, BM25_K1, memorySearch, MemorySearchStore } from "./memory.ts";
+export { MappingConflictError, mergeMappings } from "./types.ts";
 export type { MemorySearchOptions } from "./memory.ts";
 export type {
   BulkItem,
@@ -155,24 +156,56 @@ const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 const FIELD_TYPES: readonly FieldType[] = ["text", "keyword", "number", "boolean", "date"];
 const MAX_WINDOW = 10_000;
 
+const utf8 = new TextEncoder();
+
 function requireId(action: string, id: unknown): string {
-  if (typeof id !== "string" || id.length === 0 || id.length > 512) {
+  // 512 bytes of UTF-8 is Elasticsearch's limit on _id.
+  if (
+    typeof id !== "string" || id.length === 0 || id.length > 512 ||
+    (id.length > 170 && utf8.encode(id).length > 512)
+  ) {
     throw new TypeError(
-      `Cannot ${action} as 'id' must be a string of 1 to 512 characters: current value is ${
-        JSON.stringify(id)
+      `Cannot ${action} as 'id' must be a string of 1 to 512 bytes (UTF-8): current value is ${
+        JSON.stringify(typeof id === "string" && id.length > 80 ? `${id.slice(0, 80)}…` : id)
       }`,
     );
   }
   return id;
 }
 
-/** A date field's value as epoch ms. */
+/** ISO-8601 as Elasticsearch's `strict_date_optional_time` reads it; no offset is UTC. */
+const ISO_DATE =
+  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/** A date field's value as epoch ms: strict ISO-8601 text (UTC unless it says) or epoch ms. */
 function dateValue(what: string, value: unknown): number {
-  const ms = typeof value === "number"
-    ? value
-    : typeof value === "string"
-    ? Date.parse(value)
-    : NaN;
+  let ms = NaN;
+  if (typeof value === "number") ms = value;
+  else if (typeof value === "string") {
+    const m = ISO_DATE.exec(value);
+    if (m) {
+      const [, y, mo, d, h = "0", mi = "0", s = "0", fraction = "", zone = "Z"] = m;
+      const offsetMinutes = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) *
+        (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(zone.length - 2)));
+      const utc = Date.UTC(
+        +y,
+        +mo - 1,
+        +d,
+        +h,
+        +mi,
+        +s,
+        Number(fraction.padEnd(3, "0").slice(0, 3)),
+      );
+      // Date.UTC rolls 2026-02-30 over into March: a date that does not exist is refused.
+      const check = new Date(utc);
+      if (
+        check.getUTCDate() === +d && check.getUTCMonth() === +mo - 1 && +h < 24 && +mi < 60 &&
+        +s < 60
+      ) {
+        ms = utc - offsetMinutes * 60_000;
+      }
+    }
+  }
   if (!Number.isFinite(ms)) {
     throw new TypeError(
       `Cannot ${what} as it must be an ISO-8601 date or epoch milliseconds: current value is ${

@@ -163,3 +163,52 @@ export interface SearchDriver {
   /** Releases connections. */
   close(): Promise<void>;
 }
+
+/** An index opened with a field type other than the one the index already has for that field. */
+export class MappingConflictError extends TypeError {
+  /** Stable code. */
+  readonly code = "ES_MAPPING_CONFLICT";
+  /** The index. */
+  readonly index: string;
+  /** The field. */
+  readonly field: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param index The index.
+   * @param field The field.
+   * @param existing Its type in the index.
+   * @param wanted The type asked for.
+   */
+  constructor(index: string, field: string, existing: FieldType, wanted: FieldType) {
+    super(
+      `Cannot open index '${index}' as field '${field}' is ${existing} there, not ${wanted}: a field's type cannot change (create another index and write the documents again)`,
+    );
+    this.name = "MappingConflictError";
+    this.index = index;
+    this.field = field;
+  }
+}
+
+/**
+ * The mappings an index has after it is opened with `wanted`: its own, plus the new fields.
+ * Documents written before a field was added are not indexed on it until written again.
+ *
+ * @param index The index, for the error.
+ * @param existing What the index has.
+ * @param wanted What the caller opens it with.
+ * @returns The merged mappings.
+ * @throws {MappingConflictError} When a field's type would change.
+ */
+export function mergeMappings(
+  index: string,
+  existing: Readonly<Record<string, FieldType>>,
+  wanted: Readonly<Record<string, FieldType>>,
+): Record<string, FieldType> {
+  for (const [field, type] of Object.entries(wanted)) {
+    const had = existing[field];
+    if (had !== undefined && had !== type) throw new MappingConflictError(index, field, had, type);
+  }
+  return { ...existing, ...wanted };
+}
