@@ -96,6 +96,25 @@ Deno.test("after openMs one probe goes through: success closes, failure opens ag
   ]);
 });
 
+Deno.test("a probe that never settles times out after openMs, so the breaker cannot stay half-open", async () => {
+  const { b, clock } = await setup({ consecutiveFailures: 1, openMs: 30 });
+  await outcome(b, down);
+  clock.advance(30);
+  let seen: AbortSignal | undefined;
+  await assert.rejects(
+    b.do((signal) => {
+      seen = signal;
+      return new Promise<string>(() => {});
+    }),
+    (error: breaker.BreakerTimeoutError) => error.timeoutMs === 30,
+  );
+  assert.equal(seen?.aborted, true);
+  assert.equal(b.state, "open", "the hung probe counted as a failure");
+  clock.advance(30);
+  assert.equal(await outcome(b, ok), "ok");
+  assert.equal(b.state, "closed");
+});
+
 Deno.test("halfOpenCalls probes must all succeed to close", async () => {
   const { b, clock } = await setup({ consecutiveFailures: 1, openMs: 10, halfOpenCalls: 2 });
   await outcome(b, down);
@@ -243,12 +262,13 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
   await assert.rejects(make({ a: { ratio: 0.5 } }), /'ratio' is not a policy field \(known: /);
   await assert.rejects(make({ a: { failureRatio: 0 } }), /'failureRatio' must be a number above 0/);
   await assert.rejects(make({ a: { minCalls: 0 } }), /'minCalls' must be a positive integer/);
-  await assert.rejects(make({ a: { timeoutMs: -1 } }), /'timeoutMs' must be a non-negative/);
+  await assert.rejects(make({ a: { timeoutMs: -1 } }), /'timeoutMs' must be an integer from 0/);
   await assert.rejects(
     make({ a: { windowMs: 5 } }),
     /'windowMs' must be an integer of at least 10/,
   );
   await assert.rejects(make({ a: { openMs: 1.5 } }), /'openMs' must be a positive integer/);
+  await assert.rejects(make({ a: { timeoutMs: 3e9 } }), /'timeoutMs' must be an integer from 0/);
   await assert.rejects(
     breaker.create(breaker.defaultConfig("development"), {
       isFailure: "yes" as unknown as () => boolean,

@@ -78,7 +78,8 @@ export interface Policy {
   readonly halfOpenCalls?: number;
   /**
    * A call slower than this fails with {@linkcode BreakerTimeoutError}, counts as a failure,
-   * and its signal aborts; 0 waits as long as the call takes.
+   * and its signal aborts; 0 waits as long as the call takes, except for half-open probes,
+   * which get `openMs` (a probe that never settled would keep the breaker half-open for good).
    * @default {0}
    */
   readonly timeoutMs?: number;
@@ -308,10 +309,15 @@ export function validatePolicies(value: unknown): Record<string, Required<Policy
         bad(field, "a positive integer");
       }
     }
-    for (const field of ["consecutiveFailures", "timeoutMs"] as const) {
-      if (!Number.isSafeInteger(policy[field]) || policy[field] < 0) {
-        bad(field, "a non-negative integer (0 turns it off)");
-      }
+    if (!Number.isSafeInteger(policy.consecutiveFailures) || policy.consecutiveFailures < 0) {
+      bad("consecutiveFailures", "a non-negative integer (0 turns it off)");
+    }
+    // setTimeout fires at once for anything longer than 2^31 - 1 ms.
+    if (
+      !Number.isSafeInteger(policy.timeoutMs) || policy.timeoutMs < 0 ||
+      policy.timeoutMs > MAX_TIMER_MS
+    ) {
+      bad("timeoutMs", `an integer from 0 (no limit) to ${MAX_TIMER_MS}`);
     }
     if (!Number.isSafeInteger(policy.windowMs) || policy.windowMs < 10) {
       bad("windowMs", "an integer of at least 10");
@@ -327,6 +333,9 @@ export function validatePolicies(value: unknown): Record<string, Required<Policy
 /** The window's counters. */
 const CALLS = 0;
 const FAILURES = 1;
+
+/** The longest delay setTimeout keeps (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** `breaker_state` values. */
 const STATE_VALUES: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
@@ -516,7 +525,9 @@ class CircuitBreaker implements Breaker {
     }
     const generation = this.#generation;
     const probe = this.#state === "half-open";
-    if (policy.timeoutMs === 0 && signal === undefined) {
+    // A probe that never settled would keep the breaker half-open for good: probes get openMs.
+    const timeoutMs = policy.timeoutMs || (probe ? Math.min(policy.openMs, MAX_TIMER_MS) : 0);
+    if (timeoutMs === 0 && signal === undefined) {
       // The hot path: no timer, no controller.
       let result: T | Promise<T>;
       try {
@@ -533,13 +544,14 @@ class CircuitBreaker implements Breaker {
         throw error;
       });
     }
-    return this.#guarded(fn, policy, signal, generation, probe);
+    return this.#guarded(fn, policy, timeoutMs, signal, generation, probe);
   }
 
   /** A call with a timeout or the caller's signal: either one ends the wait at once. */
   #guarded<T>(
     fn: (signal: AbortSignal) => T | Promise<T>,
     policy: Required<Policy>,
+    timeoutMs: number,
     callerSignal: AbortSignal | undefined,
     generation: number,
     probe: boolean,
@@ -561,15 +573,15 @@ class CircuitBreaker implements Breaker {
         reject(callerSignal?.reason);
       };
       callerSignal?.addEventListener("abort", onAbort, { once: true });
-      if (policy.timeoutMs > 0) {
+      if (timeoutMs > 0) {
         timer = setTimeout(() => {
           if (done) return;
           finish();
-          const error = new BreakerTimeoutError(this.name, policy.timeoutMs);
+          const error = new BreakerTimeoutError(this.name, timeoutMs);
           this.#settle(policy, generation, probe, false, error);
           controller.abort(error);
           reject(error);
-        }, policy.timeoutMs);
+        }, timeoutMs);
       }
       new Promise<T>((run) => run(fn(controller.signal))).then((value) => {
         if (done) return;

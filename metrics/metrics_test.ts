@@ -150,6 +150,23 @@ Deno.test("http() counts and times requests by method, route and status, ids fol
     text,
     /http_request_duration_seconds_count\{method="GET",route="\/users\/:id",status="200"\} 2\n/,
   );
+  await (await app(new Request("http://x/wp-admin/scan-1"), info)).text();
+  const missing = m.http(() => new Response("no", { status: 404 }));
+  for (const path of ["/a", "/b", "/c"]) {
+    await (await missing(new Request(`http://x${path}`), info)).text();
+  }
+  assert.match(
+    m.render() ?? "",
+    /http_requests_total\{method="GET",route="\(not found\)",status="404"\} 3\n/,
+    "404s share one route label",
+  );
+  const broken = m.http(() => new Response("fine"), {
+    route: () => {
+      throw new Error("no route");
+    },
+  });
+  assert.equal(await (await broken(new Request("http://x/y"), info)).text(), "fine");
+  assert.match(m.render() ?? "", /route="\(unknown\)",status="200"\} 1\n/);
   const custom = m.http(() => new Response("ok"), { route: () => "/custom" });
   await (await custom(new Request("http://x/anything/at/all"), info)).text();
   assert.match(m.render() ?? "", /route="\/custom",status="200"\} 1\n/);
@@ -167,6 +184,14 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
     /'a' appears twice/,
   );
   assert.throws(() => m.histogram("h", { help: "x", labels: ["le"] }), /'le' is the bucket label/);
+  await using withLe = await metrics.create({
+    ...metrics.defaultConfig("development"),
+    defaultLabels: { le: "x" },
+  });
+  assert.throws(
+    () => withLe.histogram("h", { help: "x" }),
+    /the default label 'le' is the bucket label of histograms/,
+  );
   assert.throws(() => m.histogram("h2", { help: "x", buckets: [1, 1] }), /increasing finite/);
   assert.throws(
     () => m.gauge("g", {} as metrics.InstrumentOptions<never>),

@@ -85,7 +85,8 @@ export interface CreateOptions {
 /** Options of {@linkcode Metrics.http}. */
 export interface HttpMetricsOptions {
   /**
-   * The `route` label of a request. Keep it bounded: a template, not the raw path.
+   * The `route` label of a request. Keep it bounded: a template, not the raw path. Responses with
+   * status 404 are all recorded as `(not found)`, and a route function that throws as `(unknown)`.
    * @default {the path, with segments that look like ids (numbers, UUIDs, long hex) as `:id`}
    */
   readonly route?: (request: Request) => string;
@@ -261,6 +262,11 @@ export function create(
     const labels = options.labels ?? [];
     if (!Array.isArray(labels)) {
       throw new TypeError(`Cannot ${what} as 'labels' must be a list of label names`);
+    }
+    if (type === "histogram" && defaultNames.includes("le")) {
+      throw new TypeError(
+        `Cannot ${what} as the default label 'le' is the bucket label of histograms`,
+      );
     }
     const seen = new Set(defaultNames);
     for (const label of labels) {
@@ -474,6 +480,16 @@ export function create(
       help: "Time to produce the response, by method, route and status.",
       labels: ["method", "route", "status"],
     });
+    /** The route label: 404s share one, so scanners cannot use up the label sets. */
+    const route = (request: Request, status: number): string => {
+      if (status === 404) return "(not found)";
+      try {
+        return routeOf(request);
+      } catch (error) {
+        logger.warn("the route function threw; recorded as (unknown)", { err: error });
+        return "(unknown)";
+      }
+    };
     return async (request, info) => {
       const started = performance.now();
       let status = 500;
@@ -484,7 +500,7 @@ export function create(
       } finally {
         const labels = {
           method: KNOWN_METHODS.has(request.method) ? request.method : "OTHER",
-          route: routeOf(request),
+          route: route(request, status),
           status: String(status),
         };
         requests.inc(labels);

@@ -136,15 +136,24 @@ export function permanent(error: unknown): PermanentError {
   return new PermanentError(error);
 }
 
-function requireNumber(what: string, value: unknown, min: number, allowInfinity = false): number {
+/** The longest delay setTimeout keeps (about 24.8 days); a longer one fires at once. */
+const MAX_DELAY_MS = 2 ** 31 - 1;
+
+function requireNumber(
+  what: string,
+  value: unknown,
+  min: number,
+  allowInfinity = false,
+  max = Infinity,
+): number {
   if (
-    typeof value !== "number" || Number.isNaN(value) || value < min ||
+    typeof value !== "number" || Number.isNaN(value) || value < min || value > max ||
     (!allowInfinity && !Number.isFinite(value))
   ) {
     throw new RangeError(
-      `Cannot build retry ${what} as it must be a ${
-        allowInfinity ? "" : "finite "
-      }number of at least ${min}: current value is ${value}`,
+      `Cannot build retry ${what} as it must be a ${allowInfinity ? "" : "finite "}number ${
+        max === Infinity ? `of at least ${min}` : `from ${min} to ${max}`
+      }: current value is ${value}`,
     );
   }
   return value;
@@ -163,7 +172,7 @@ function requireNumber(what: string, value: unknown, min: number, allowInfinity 
 export function exponential(initialMs: number, multiplier = 2, maxMs = 30_000): Backoff {
   requireNumber("backoff 'initialMs'", initialMs, 0);
   requireNumber("backoff 'multiplier'", multiplier, 1);
-  requireNumber("backoff 'maxMs'", maxMs, initialMs);
+  requireNumber("backoff 'maxMs'", maxMs, initialMs, false, MAX_DELAY_MS);
   return (retry) => Math.min(initialMs * multiplier ** (retry - 1), maxMs);
 }
 
@@ -175,7 +184,7 @@ export function exponential(initialMs: number, multiplier = 2, maxMs = 30_000): 
  * @throws {RangeError} On a negative delay.
  */
 export function constant(delayMs: number): Backoff {
-  requireNumber("backoff 'delayMs'", delayMs, 0);
+  requireNumber("backoff 'delayMs'", delayMs, 0, false, MAX_DELAY_MS);
   return () => delayMs;
 }
 
@@ -267,7 +276,7 @@ async function run<T>(
         throw error;
       }
       const delayMs = jittered(
-        (policy.backoff ?? DEFAULT_BACKOFF)(attempt),
+        backoffDelay(policy.backoff ?? DEFAULT_BACKOFF, attempt),
         policy.jitter ?? "full",
         policy.random ?? Math.random,
       );
@@ -286,6 +295,17 @@ async function run<T>(
 }
 
 export { run as do };
+
+/** A backoff's delay, checked: a custom backoff that returns nonsense is named, not obeyed. */
+function backoffDelay(backoff: Backoff, attempt: number): number {
+  const delayMs = backoff(attempt);
+  if (typeof delayMs !== "number" || !(delayMs >= 0) || delayMs > MAX_DELAY_MS) {
+    throw new RangeError(
+      `Cannot retry as 'backoff' returned ${delayMs} ms for retry ${attempt}: it must return 0 to ${MAX_DELAY_MS}`,
+    );
+  }
+  return delayMs;
+}
 
 /** Options of {@linkcode budget}. */
 export interface RetryBudgetOptions {

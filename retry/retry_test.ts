@@ -231,8 +231,18 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
   );
   assert.throws(() => retry.exponential(-1), /'initialMs'/);
   assert.throws(() => retry.exponential(100, 0.5), /'multiplier'.*at least 1/);
-  assert.throws(() => retry.exponential(100, 2, 50), /'maxMs'.*at least 100/);
+  assert.throws(() => retry.exponential(100, 2, 50), /'maxMs'.*from 100 to/);
   assert.throws(() => retry.constant(NaN), /'delayMs'/);
+  assert.throws(
+    () => retry.constant(3e9),
+    /'delayMs'.*to 2147483647/,
+    "setTimeout would fire at once",
+  );
+  assert.throws(() => retry.exponential(100, 2, 3e9), /'maxMs'.*to 2147483647/);
+  await assert.rejects(
+    retry.do(() => Promise.reject(new Error("down")), { backoff: () => NaN }),
+    /'backoff' returned NaN ms for retry 1/,
+  );
   assert.throws(() => retry.budget({ ratio: -0.1 }), /'ratio'/);
   assert.throws(() => retry.budget({ windowMs: 5 }), /'windowMs'/);
 });
