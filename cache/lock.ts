@@ -60,7 +60,10 @@ export interface CacheLock extends AsyncDisposable {
 
 /** Options of a held lock's `renew` and `unlock`. */
 export interface CacheLockCallOptions {
-  /** Ends the wait with the signal's reason; once aborted, nothing is sent. */
+  /**
+   * Ends the wait with the signal's reason. Once it has aborted, `renew` sends nothing, while
+   * `unlock` still releases the lock.
+   */
   readonly signal?: AbortSignal;
 }
 

@@ -173,8 +173,9 @@ export function relabel(source: AbortSignal, wrap: (reason: unknown) => Error): 
 /** Options of coord's single calls (`config.get`, `registry.discover`, …). */
 export interface CallOptions {
   /**
-   * Ends the wait with the signal's reason: once aborted, the call is not sent; in flight, its
-   * answer is no longer awaited (a change already sent may still apply).
+   * Ends the wait with the signal's reason: once aborted, the call is not sent (releases, such as
+   * `unlock`, `unregister` and `resign`, are sent all the same); in flight, its answer is no
+   * longer awaited (a change already sent may still apply).
    */
   readonly signal?: AbortSignal;
 }

@@ -233,7 +233,7 @@ export function dbConformance(options: DbSuiteOptions): void {
   test("nested transactions are savepoints: an inner failure rolls back only the inner work", async () => {
     await using env = await setup("savepoint");
     const log = env.table("log");
-    await env.a.sql`create table ${log} (entry text)`;
+    await env.a.sql`create table ${log} (entry text unique)`;
     await env.a.transaction(async (tx) => {
       await tx.sql`insert into ${log} values ('outer')`;
       await assert.rejects(
@@ -246,9 +246,22 @@ export function dbConformance(options: DbSuiteOptions): void {
       await tx.transaction(async (inner) => {
         await inner.sql`insert into ${log} values ('inner kept')`;
       });
+      // A statement that fails on the server inside a savepoint, caught: the outer one goes on.
+      await assert.rejects(
+        tx.transaction(async (inner) => {
+          await inner.sql`insert into ${log} values ('unique')`;
+          await inner.sql`insert into ${log} values ('unique')`;
+        }),
+        (error: Error) => error instanceof db.SqlError && error.code === "23505",
+      );
+      await tx.transaction(async (inner) => {
+        await inner.transaction(async (deeper) => {
+          await deeper.sql`insert into ${log} values ('deeper')`;
+        });
+      });
     });
     const entries = await env.a.sql<{ entry: string }>`select entry from ${log} order by entry`;
-    assert.deepEqual(entries.map((row) => row.entry), ["inner kept", "outer"]);
+    assert.deepEqual(entries.map((row) => row.entry), ["deeper", "inner kept", "outer"]);
   });
 
   test("isolation: no reader sees a concurrent transaction's uncommitted rows", async () => {

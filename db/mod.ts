@@ -477,6 +477,9 @@ export async function create(
     exec: (script: string) =>
       signal?.aborted ? Promise.reject(signal.reason) : connection.exec(script),
     async transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
+      if (connection.savepoint) {
+        return await connection.savepoint((inner) => fn(transactionOn(inner, depth + 1, signal)));
+      }
       const savepoint = `kit_sp_${depth + 1}`;
       await connection.query(`savepoint ${savepoint}`, []);
       try {

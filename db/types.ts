@@ -79,6 +79,13 @@ export interface DbExecutor {
   ): Promise<QueryResult>;
   /** Runs a script of one or more statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Inside a transaction, runs `fn` in a savepoint the client manages itself: released when `fn`
+   * resolves, rolled back to when it rejects. A driver whose client tracks failed statements per
+   * transaction (postgres.js) needs this for a caught inner failure not to fail the whole
+   * transaction at commit; without it the provider sends SAVEPOINT statements itself.
+   */
+  savepoint?<R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R>;
 }
 
 /** A pool of connections to one server. */

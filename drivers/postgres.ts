@@ -155,8 +155,34 @@ function templateFor(text: string, parts: readonly string[]): TemplateStringsArr
   return strings;
 }
 
-function executor(client: Pick<Sql, "unsafe">) {
+/** A postgres.js client, or the `sql` of a transaction or savepoint, which can make savepoints. */
+type Client = Pick<Sql, "unsafe"> & {
+  savepoint?: (fn: (sql: Client) => Promise<unknown>) => Promise<unknown>;
+};
+
+function executor(client: Client): DbExecutor {
+  const savepoint = client.savepoint;
   return {
+    ...(savepoint && {
+      // postgres.js fails a whole transaction at commit for any statement that failed in it,
+      // unless the statement ran in a savepoint of its own making.
+      async savepoint<R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R> {
+        let fromCaller: unknown = NONE;
+        try {
+          return await savepoint.call(client, async (sql) => {
+            try {
+              return await fn(executor(sql));
+            } catch (error) {
+              fromCaller = error;
+              throw error;
+            }
+          }) as R;
+        } catch (error) {
+          if (error === fromCaller) throw error;
+          throw databaseError("postgres", "savepoint", error, "savepoint");
+        }
+      },
+    }),
     query(
       text: string,
       params: readonly unknown[],
@@ -418,8 +444,11 @@ class PostgresSearch implements SearchDriver {
   ensureIndex(index: string, mappings: Readonly<Record<string, FieldType>>): Promise<void> {
     return this.#run("ensureIndex", (database) =>
       database.transaction(async (tx) => {
+        // One opener at a time: `for update` locks nothing while the row does not exist yet.
+        await tx
+          .sql`select pg_advisory_xact_lock(hashtext(${`${this.#t.indexes.quoted}:${index}`}))`;
         const [row] = await tx.sql<{ mappings: Record<string, FieldType> }>`
-          select mappings from ${this.#t.indexes} where name = ${index} for update`;
+          select mappings from ${this.#t.indexes} where name = ${index}`;
         const merged = row ? mergeMappings(index, row.mappings, mappings) : mappings;
         await tx.sql`insert into ${this.#t.indexes} (name, mappings)
           values (${index}, ${JSON.stringify(merged)}::text::jsonb)
@@ -437,8 +466,11 @@ class PostgresSearch implements SearchDriver {
         ];
         // Bulks touching the same ids run one after another: without the locks two inserts of a
         // new id collide on the key. Taken in sorted order, so two bulks cannot deadlock.
-        await tx.sql`select pg_advisory_xact_lock(hashtext(${index} || ':' || id))
-          from (select id from unnest(${touched}::text[]) as id order by id collate "C") ordered`;
+        // Ordered by the lock keys themselves (two ids can share a hash), so no two bulks wait on
+        // each other in opposite orders.
+        await tx.sql`select pg_advisory_xact_lock(k) from (
+          select distinct hashtext(${index} || ':' || id) as k from unnest(${touched}::text[]) as id
+          order by k) ordered`;
         const existing = new Set(
           (await tx.sql<{ id: string }>`select id from ${t.docs}
             where index = ${index} and id = any(${touched}::text[])`).map((row) => row.id),

@@ -17,7 +17,12 @@ const WORD = String.raw`[[\p{L}\p{N}\p{M}_]--[${CJK}]]`;
  * sides are letters or digits (`don't`, `3.14`, `u.s.a`), as Unicode word boundaries (UAX #29,
  * Elasticsearch's standard tokenizer) keep them.
  */
-const TOKEN = new RegExp(String.raw`[${CJK}]+|${WORD}+(?:['’.]${WORD}+)*`, "gv");
+const WORD_START = String.raw`[[\p{L}\p{N}_]--[${CJK}]]`;
+/** A word starts with a letter, digit or `_`: a lone mark (an emoji's variation selector) is none. */
+const TOKEN = new RegExp(
+  String.raw`[${CJK}]+|${WORD_START}${WORD}*(?:['’.]${WORD_START}${WORD}*)*`,
+  "gv",
+);
 const STARTS_CJK = new RegExp(String.raw`^[${CJK}]`, "v");
 
 /**

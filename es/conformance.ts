@@ -319,7 +319,15 @@ export function searchConformance(options: SearchSuiteOptions): void {
       env.a.put("x", { content: "x", likes: "many" } as unknown as Message),
       /field 'likes'.*a number field takes a finite number/,
     );
-    for (const sentAt of ["yesterday", "1", "2026-02-30", "Sun, 01 Nov 2026 08:00:00 GMT"]) {
+    for (
+      const sentAt of [
+        "yesterday",
+        "1",
+        "2026-02-30",
+        "Sun, 01 Nov 2026 08:00:00 GMT",
+        "2026-11-01T08:00:00+99:99",
+      ]
+    ) {
       await assert.rejects(
         env.a.put("x", { content: "x", sentAt }),
         /ISO-8601 date or epoch milliseconds/,

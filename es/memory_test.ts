@@ -27,6 +27,23 @@ Deno.test("the analyzer: words lowercased and width-folded, CJK runs as bigrams"
   assert.deepEqual(es.analyze("  ,.!  "), []);
 });
 
+Deno.test("dates: years before 100 are not read as 19xx; offsets convert to UTC", async () => {
+  await using search = await es.create();
+  const index = await search.index<{ at: string }>("dates", { at: "date" });
+  await index.bulk([
+    { op: "index", id: "ancient", doc: { at: "0050-01-01" } },
+    { op: "index", id: "modern", doc: { at: "1950-01-01" } },
+    { op: "index", id: "india", doc: { at: "2026-11-01T13:30:00+0530" } },
+  ]);
+  assert.deepEqual((await index.search({ filter: { at: "1950-01-01" } })).hits.map((h) => h.id), [
+    "modern",
+  ]);
+  assert.deepEqual(
+    (await index.search({ filter: { at: "2026-11-01T08:00:00Z" } })).hits.map((h) => h.id),
+    ["india"],
+  );
+});
+
 Deno.test("BM25 as Lucene computes it", () => {
   // One document of three in the field has the term once; its length equals the average.
   const idf = Math.log(1 + (3 - 1 + 0.5) / (1 + 0.5));

@@ -185,24 +185,21 @@ function dateValue(what: string, value: unknown): number {
     const m = ISO_DATE.exec(value);
     if (m) {
       const [, y, mo, d, h = "0", mi = "0", s = "0", fraction = "", zone = "Z"] = m;
-      const offsetMinutes = zone === "Z" ? 0 : (zone[0] === "-" ? -1 : 1) *
-        (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(zone.length - 2)));
-      const utc = Date.UTC(
-        +y,
-        +mo - 1,
-        +d,
-        +h,
-        +mi,
-        +s,
-        Number(fraction.padEnd(3, "0").slice(0, 3)),
-      );
-      // Date.UTC rolls 2026-02-30 over into March: a date that does not exist is refused.
-      const check = new Date(utc);
+      const offsetHours = zone === "Z" ? 0 : Number(zone.slice(1, 3));
+      const offsetMinutes = zone === "Z" ? 0 : Number(zone.slice(zone.length - 2));
+      // setUTCFullYear, not Date.UTC: Date.UTC reads years 0-99 as 1900-1999.
+      const date = new Date(0);
+      date.setUTCFullYear(+y, +mo - 1, +d);
+      date.setUTCHours(+h, +mi, +s, Number(fraction.padEnd(3, "0").slice(0, 3)));
+      // A date that does not exist (2026-02-30 rolls over into March) or an offset beyond what
+      // Elasticsearch takes (±18:00) is refused.
       if (
-        check.getUTCDate() === +d && check.getUTCMonth() === +mo - 1 && +h < 24 && +mi < 60 &&
-        +s < 60
+        date.getUTCFullYear() === +y && date.getUTCMonth() === +mo - 1 &&
+        date.getUTCDate() === +d && +h < 24 && +mi < 60 && +s < 60 && offsetHours <= 18 &&
+        offsetMinutes < 60
       ) {
-        ms = utc - offsetMinutes * 60_000;
+        const sign = zone[0] === "-" ? -1 : 1;
+        ms = date.getTime() - sign * (offsetHours * 60 + offsetMinutes) * 60_000;
       }
     }
   }

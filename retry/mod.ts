@@ -173,7 +173,10 @@ export function exponential(initialMs: number, multiplier = 2, maxMs = 30_000): 
   requireNumber("backoff 'initialMs'", initialMs, 0);
   requireNumber("backoff 'multiplier'", multiplier, 1);
   requireNumber("backoff 'maxMs'", maxMs, initialMs, false, MAX_DELAY_MS);
-  return (retry) => Math.min(initialMs * multiplier ** (retry - 1), maxMs);
+  // 0 × Infinity is NaN once multiplier ** n overflows: a zero start stays zero.
+  return initialMs === 0
+    ? () => 0
+    : (retry) => Math.min(initialMs * multiplier ** (retry - 1), maxMs);
 }
 
 /**
@@ -276,7 +279,7 @@ async function run<T>(
         throw error;
       }
       const delayMs = jittered(
-        backoffDelay(policy.backoff ?? DEFAULT_BACKOFF, attempt),
+        backoffDelay(policy.backoff ?? DEFAULT_BACKOFF, attempt, error),
         policy.jitter ?? "full",
         policy.random ?? Math.random,
       );
@@ -297,11 +300,12 @@ async function run<T>(
 export { run as do };
 
 /** A backoff's delay, checked: a custom backoff that returns nonsense is named, not obeyed. */
-function backoffDelay(backoff: Backoff, attempt: number): number {
+function backoffDelay(backoff: Backoff, attempt: number, failure: unknown): number {
   const delayMs = backoff(attempt);
   if (typeof delayMs !== "number" || !(delayMs >= 0) || delayMs > MAX_DELAY_MS) {
     throw new RangeError(
       `Cannot retry as 'backoff' returned ${delayMs} ms for retry ${attempt}: it must return 0 to ${MAX_DELAY_MS}`,
+      { cause: failure },
     );
   }
   return delayMs;
