@@ -85,3 +85,27 @@ Deno.test({
     await index.drop();
   },
 });
+
+Deno.test({
+  name: "[postgres] es: two first opens of one index at once keep both sets of fields",
+  ignore: url === undefined,
+  async fn() {
+    const connect = () =>
+      es.create(es.defaultConfig("development"), {
+        driver: postgresSearch({ url: url ?? "postgres://unset" }),
+      });
+    await using a = await connect();
+    await using b = await connect();
+    const warm = `warm-${Date.now().toString(36)}`; // connects both and creates the tables
+    await Promise.all([a.index(warm, {}), b.index(warm, {})]);
+    for (let round = 0; round < 10; round++) {
+      const name = `first-open-${Date.now().toString(36)}-${round}`;
+      await Promise.all([a.index(name, { a: "text" }), b.index(name, { b: "keyword" })]);
+      for (const clash of [{ a: "keyword" }, { b: "text" }] as es.Mappings<es.Doc>[]) {
+        await assert.rejects(a.index(name, clash), es.MappingConflictError, JSON.stringify(clash));
+      }
+      await (await a.index(name, {})).drop();
+    }
+    await (await a.index(warm, {})).drop();
+  },
+});

@@ -23,6 +23,7 @@ Deno.test("the analyzer: words lowercased and width-folded, CJK runs as bigrams"
     "joined across ' . _ as Unicode word boundaries keep them; split at - and at a final .",
   );
   assert.deepEqual(es.analyze("タワー"), ["タワ", "ワー"], "the prolonged sound mark is kana");
+  assert.deepEqual(es.analyze("❤️ love ☀️"), ["love"], "a lone variation selector is no term");
   assert.deepEqual(es.analyze("𠀋𠀌"), ["𠀋𠀌"], "characters beyond the BMP stay whole");
   assert.deepEqual(es.analyze("  ,.!  "), []);
 });

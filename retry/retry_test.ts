@@ -61,6 +61,7 @@ Deno.test("exponential backoff grows by the multiplier up to its cap", () => {
   const backoff = retry.exponential(100, 2, 500);
   assert.deepEqual([1, 2, 3, 4, 5].map(backoff), [100, 200, 400, 500, 500]);
   assert.deepEqual([1, 2].map(retry.constant(30)), [30, 30]);
+  assert.equal(retry.exponential(0, 10)(400), 0, "a zero start stays zero when m ** n overflows");
 });
 
 Deno.test("jitter spreads the delay: full from 0, equal from half, none not at all", async () => {
