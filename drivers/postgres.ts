@@ -160,28 +160,44 @@ type Client = Pick<Sql, "unsafe"> & {
   savepoint?: (fn: (sql: Client) => Promise<unknown>) => Promise<unknown>;
 };
 
+/**
+ * Runs `fn` in a postgres.js scope (`begin`, `savepoint`) opened by `open`. An error `fn` threw
+ * comes back as thrown (even one with a string `code`, like a library error); any other failure
+ * of the scope goes through `translate`.
+ */
+async function inScope<R>(
+  open: (body: (sql: Client) => Promise<R>) => Promise<unknown>,
+  fn: (connection: DbExecutor) => Promise<R>,
+  translate: (error: unknown) => unknown,
+): Promise<R> {
+  let fromCaller: unknown = NONE;
+  try {
+    return await open(async (sql) => {
+      try {
+        return await fn(executor(sql));
+      } catch (error) {
+        fromCaller = error;
+        throw error;
+      }
+    }) as R;
+  } catch (error) {
+    if (error === fromCaller) throw error;
+    throw translate(error);
+  }
+}
+
 function executor(client: Client): DbExecutor {
   const savepoint = client.savepoint;
   return {
     ...(savepoint && {
       // postgres.js fails a whole transaction at commit for any statement that failed in it,
       // unless the statement ran in a savepoint of its own making.
-      async savepoint<R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R> {
-        let fromCaller: unknown = NONE;
-        try {
-          return await savepoint.call(client, async (sql) => {
-            try {
-              return await fn(executor(sql));
-            } catch (error) {
-              fromCaller = error;
-              throw error;
-            }
-          }) as R;
-        } catch (error) {
-          if (error === fromCaller) throw error;
-          throw databaseError("postgres", "savepoint", error, "savepoint");
-        }
-      },
+      savepoint: <R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R> =>
+        inScope(
+          (body) => savepoint.call(client, body),
+          fn,
+          (error) => databaseError("postgres", "savepoint", error, "savepoint"),
+        ),
     }),
     query(
       text: string,
@@ -273,27 +289,18 @@ class PostgresDriver implements DbDriver {
         fn: (connection: DbExecutor) => Promise<R>,
       ): Promise<R> {
         // sql.begin, not sql.reserve: begin survives a connection the server closed mid-transaction.
-        let fromCaller: unknown = NONE;
-        try {
-          return await sql.begin(`isolation level ${isolation}`, async (tx) => {
-            try {
-              return await fn(executor(tx));
-            } catch (error) {
-              fromCaller = error;
-              throw error;
-            }
-          }) as R;
-        } catch (error) {
-          // The caller's own error passes through as thrown, even one with a string `code`.
-          if (error === fromCaller) throw error;
-          if (error instanceof SqlError || error instanceof DriverError) throw error;
-          const code = (error as { code?: string })?.code;
-          // Errors of our own or the caller's pass through; the library's own get translated.
-          if (typeof code === "string" || (error as Error)?.name === "PostgresError") {
-            throw databaseError("postgres", "transaction", error, "begin");
-          }
-          throw error;
-        }
+        return await inScope(
+          (body) => sql.begin(`isolation level ${isolation}`, body),
+          fn,
+          (error) => {
+            if (error instanceof SqlError || error instanceof DriverError) return error;
+            // The library's own errors (a server error, a lost connection) get translated.
+            const code = (error as { code?: string })?.code;
+            return typeof code === "string" || (error as Error)?.name === "PostgresError"
+              ? databaseError("postgres", "transaction", error, "begin")
+              : error;
+          },
+        );
       },
       close: () => owned ? sql.end({ timeout: 5 }) : Promise.resolve(),
     };
