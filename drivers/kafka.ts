@@ -102,16 +102,36 @@ export interface KafkaMqOptions {
    * @default {10000}
    */
   readonly timeoutMs?: number;
+  /**
+   * How long the group waits for a member's heartbeat before it reassigns its partitions. The
+   * driver keeps heartbeating while a handler runs, retries and backoff included.
+   * @default {30000}
+   */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * Heartbeat period, while idle and while a handler runs.
+   * @default {3000}
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * How long a rebalance waits for members to rejoin.
+   * @default {60000}
+   */
+  readonly rebalanceTimeoutMs?: number;
 }
+
+/** How long a topic's partition count is trusted before it is read again. */
+const PARTITIONS_TTL_MS = 60_000;
 
 class KafkaMq implements MqDriver {
   readonly name = "kafka";
   readonly admin: MqAdmin;
   readonly #kafka: Kafka;
   readonly #options: KafkaMqOptions;
-  #producer: Producer | undefined;
-  #adminClient: Admin | undefined;
-  readonly #partitions = new Map<string, number>();
+  /** Created once, shared by concurrent first uses (a flush and a dead-letter send, say). */
+  #producer: Promise<Producer> | undefined;
+  #adminClient: Promise<Admin> | undefined;
+  readonly #partitions = new Map<string, { count: number; readAt: number }>();
   readonly #subscriptions = new Set<DriverSubscription>();
 
   constructor(kafka: Kafka, options: KafkaMqOptions) {
@@ -141,23 +161,37 @@ class KafkaMq implements MqDriver {
     }
   }
 
-  async #admin(): Promise<Admin> {
-    if (!this.#adminClient) {
-      const admin = this.#kafka.admin();
-      await admin.connect();
-      this.#adminClient = admin;
-    }
-    return this.#adminClient;
+  #admin(): Promise<Admin> {
+    return this.#adminClient ??= connected(this.#kafka.admin()).catch((error) => {
+      this.#adminClient = undefined;
+      throw error;
+    });
   }
 
+  #connectedProducer(): Promise<Producer> {
+    return this.#producer ??= (() => {
+      const idempotent = this.#options.idempotent ?? true;
+      return connected(this.#kafka.producer({
+        idempotent,
+        maxInFlightRequests: idempotent ? 5 : undefined,
+        // A topic is created by the kit with its partition count, never by the broker's defaults.
+        allowAutoTopicCreation: false,
+      }));
+    })().catch((error) => {
+      this.#producer = undefined;
+      throw error;
+    });
+  }
+
+  /** A topic's partition count, read again after a minute (partitions can be added). */
   async #partitionCount(topic: string): Promise<number | undefined> {
     const cached = this.#partitions.get(topic);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined && Date.now() - cached.readAt < PARTITIONS_TTL_MS) return cached.count;
     const admin = await this.#admin();
     if (!(await admin.listTopics()).includes(topic)) return undefined;
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     const count = metadata.topics[0]?.partitions.length;
-    if (count) this.#partitions.set(topic, count);
+    if (count) this.#partitions.set(topic, { count, readAt: Date.now() });
     return count;
   }
 
@@ -169,15 +203,7 @@ class KafkaMq implements MqDriver {
 
   produce(records: readonly OutgoingRecord[]): Promise<void> {
     return this.#call("produce", async () => {
-      if (!this.#producer) {
-        const idempotent = this.#options.idempotent ?? true;
-        const producer = this.#kafka.producer({
-          idempotent,
-          maxInFlightRequests: idempotent ? 5 : undefined,
-        });
-        await producer.connect();
-        this.#producer = producer;
-      }
+      const producer = await this.#connectedProducer();
       const byTopic = new Map<
         string,
         { key: string | null; value: string; headers: Record<string, string>; partition?: number }[]
@@ -194,13 +220,25 @@ class KafkaMq implements MqDriver {
         });
         byTopic.set(record.topic, messages);
       }
-      await this.#producer.sendBatch({
-        acks: this.#options.acks ?? -1,
-        compression: this.#options.compression === "gzip"
-          ? CompressionTypes.GZIP
-          : CompressionTypes.None,
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-      });
+      try {
+        await producer.sendBatch({
+          acks: this.#options.acks ?? -1,
+          compression: this.#options.compression === "gzip"
+            ? CompressionTypes.GZIP
+            : CompressionTypes.None,
+          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        });
+      } catch (error) {
+        // Read the partition counts again, and start a new producer: an idempotent one whose
+        // send timed out may reuse sequence numbers the broker already has, and drop the retry.
+        for (const topic of byTopic.keys()) this.#partitions.delete(topic);
+        if (this.#producer) {
+          const failed = this.#producer;
+          this.#producer = undefined;
+          void failed.then((old) => old.disconnect()).catch(() => {});
+        }
+        throw error;
+      }
     });
   }
 
@@ -211,48 +249,97 @@ class KafkaMq implements MqDriver {
     handler: RecordHandler,
   ): Promise<DriverSubscription> {
     return this.#call("subscribe", async () => {
-      const consumer = this.#kafka.consumer({ groupId: group });
+      const consumer = this.#kafka.consumer({
+        groupId: group,
+        allowAutoTopicCreation: false,
+        sessionTimeout: this.#options.sessionTimeoutMs ?? 30_000,
+        heartbeatInterval: this.#options.heartbeatIntervalMs ?? 3_000,
+        rebalanceTimeout: this.#options.rebalanceTimeoutMs ?? 60_000,
+      });
+      const heartbeatMs = this.#options.heartbeatIntervalMs ?? 3_000;
       let assigned: string[] = [];
+      let paused = false;
+      let joined!: () => void;
+      let failed!: (error: unknown) => void;
+      const firstJoin = new Promise<void>((resolve, reject) => {
+        joined = resolve;
+        failed = reject;
+      });
+      firstJoin.catch(() => {}); // awaited below; a crash before then must not go unhandled
       consumer.on(consumer.events.GROUP_JOIN, (event) => {
         const assignment = event.payload.memberAssignment as Record<string, number[]>;
         assigned = Object.entries(assignment).flatMap(([topic, partitions]) =>
           partitions.map((p) => `${topic}:${p}`)
         ).sort();
+        // A restarted consumer is a new group member: it has forgotten a pause.
+        if (paused) consumer.pause(topics.map((topic) => ({ topic })));
+        joined();
       });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning });
-      const decoder = new TextDecoder();
-      await consumer.run({
-        autoCommit: true,
-        partitionsConsumedConcurrently: this.#options.concurrency ?? 4,
-        // The offset is committed only after this resolves; a rejection makes kafkajs deliver it again.
-        eachMessage: async ({ topic, partition, message }) => {
-          const headers: Record<string, string> = {};
-          for (const [name, value] of Object.entries(message.headers ?? {})) {
-            if (value !== undefined) {
-              headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
+      consumer.on(consumer.events.CRASH, (event) => {
+        assigned = [];
+        // kafkajs restarts after a retriable crash; a crash it does not restart ends the member.
+        if (!event.payload.restart) failed(event.payload.error);
+      });
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topics: [...topics], fromBeginning: options.fromBeginning });
+        const decoder = new TextDecoder();
+        await consumer.run({
+          autoCommit: true,
+          partitionsConsumedConcurrently: this.#options.concurrency ?? 4,
+          // The offset is committed only after this resolves; a rejection makes kafkajs deliver
+          // it again.
+          eachMessage: async ({ topic, partition, message, heartbeat }) => {
+            const headers: Record<string, string> = {};
+            for (const [name, value] of Object.entries(message.headers ?? {})) {
+              if (value !== undefined) {
+                headers[name] = Array.isArray(value) ? String(value[0]) : String(value);
+              }
             }
-          }
-          await handler({
-            topic,
-            partition,
-            offset: message.offset,
-            key: message.key === null ? undefined : decoder.decode(message.key),
-            value: message.value === null ? "null" : decoder.decode(message.value),
-            headers,
-            timestamp: Number(message.timestamp),
-          });
-        },
-      });
+            // kafkajs heartbeats only between messages: a handler with its retries can outlast
+            // the session, and the group would hand its partition to another member.
+            const beating = setInterval(() => void heartbeat().catch(() => {}), heartbeatMs);
+            try {
+              await handler({
+                topic,
+                partition,
+                offset: message.offset,
+                key: message.key === null ? undefined : decoder.decode(message.key),
+                value: message.value === null ? "null" : decoder.decode(message.value),
+                headers,
+                timestamp: Number(message.timestamp),
+              });
+            } finally {
+              clearInterval(beating);
+            }
+          },
+        });
+        // run() resolves even when joining fails: wait until this member is in the group.
+        await firstJoin;
+      } catch (error) {
+        await consumer.disconnect().catch(() => {});
+        throw error;
+      }
+      const pauseState = (operation: string, pause: boolean) => {
+        try {
+          const partitions = topics.map((topic) => ({ topic }));
+          if (pause) consumer.pause(partitions);
+          else consumer.resume(partitions);
+          paused = pause;
+        } catch (error) {
+          throw new DriverError(this.name, operation, error);
+        }
+      };
       let closed: Promise<void> | undefined;
       const subscription: DriverSubscription = {
         assigned: () => assigned,
-        pause: () => consumer.pause(topics.map((topic) => ({ topic }))),
-        resume: () => consumer.resume(topics.map((topic) => ({ topic }))),
+        pause: () => pauseState("pause", true),
+        resume: () => pauseState("resume", false),
         close: () =>
           closed ??= (async () => {
             this.#subscriptions.delete(subscription);
-            await consumer.disconnect(); // waits for eachMessage in flight, commits, leaves the group
+            // Waits for eachMessage in flight, commits, leaves the group.
+            await this.#call("close", () => consumer.disconnect());
           })(),
       };
       this.#subscriptions.add(subscription);
@@ -261,9 +348,47 @@ class KafkaMq implements MqDriver {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
-    await this.#producer?.disconnect();
-    await this.#adminClient?.disconnect();
+    // Everything is closed even when one part fails; the first failure is reported.
+    const outcomes = await Promise.allSettled([
+      ...[...this.#subscriptions].map((subscription) => subscription.close()),
+      (async () => await (await this.#producer)?.disconnect())(),
+      (async () => await (await this.#adminClient)?.disconnect())(),
+    ]);
+    this.#producer = this.#adminClient = undefined;
+    const failure = outcomes.find((outcome) => outcome.status === "rejected");
+    if (failure) {
+      const reason = (failure as PromiseRejectedResult).reason;
+      throw reason instanceof DriverError ? reason : new DriverError(this.name, "close", reason);
+    }
+  }
+}
+
+/** Connects a kafkajs producer, consumer or admin client and hands it back. */
+async function connected<T extends { connect(): Promise<void> }>(client: T): Promise<T> {
+  await client.connect();
+  return client;
+}
+
+/** Refuses option combinations kafkajs would fail on only later, at the first send or fetch. */
+function checkOptions(options: KafkaMqOptions): void {
+  const { acks = -1, idempotent = true, concurrency = 4 } = options;
+  if (idempotent && acks !== -1) {
+    throw new TypeError(
+      `Cannot create Kafka driver as an idempotent producer needs 'acks' -1 (all in-sync replicas): current value is ${acks}; set 'idempotent: false' to use ${acks}`,
+    );
+  }
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new RangeError(
+      `Cannot create Kafka driver as 'concurrency' must be a positive integer: current value is ${concurrency}`,
+    );
+  }
+  for (const name of ["sessionTimeoutMs", "heartbeatIntervalMs", "rebalanceTimeoutMs"] as const) {
+    const value = options[name];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+      throw new RangeError(
+        `Cannot create Kafka driver as '${name}' must be a positive integer: current value is ${value}`,
+      );
+    }
   }
 }
 
@@ -285,6 +410,7 @@ export function kafkaMq(options: KafkaMqOptions): MqDriver {
         `Cannot create Kafka driver as 'client' must be a kafkajs Kafka client: current value is ${client}`,
       );
     }
+    checkOptions(options);
     return new KafkaMq(options.client as unknown as Kafka, options);
   }
   const brokers = typeof options?.brokers === "string"
@@ -295,6 +421,7 @@ export function kafkaMq(options: KafkaMqOptions): MqDriver {
       "Cannot create Kafka driver as 'brokers' must name at least one host:port (or 'client' be given)",
     );
   }
+  checkOptions(options);
   const timeoutMs = options.timeoutMs ?? 10_000;
   const config: KafkaConfig = {
     clientId: options.clientId ?? "gochat-kit",

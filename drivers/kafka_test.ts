@@ -19,6 +19,19 @@ mqConformance({
 
 Deno.test("kafkaMq() rejects missing brokers, and create() fails with a DriverError when none answers", async () => {
   assert.throws(() => kafkaMq({ brokers: [] }), /'brokers' must name at least one host:port/);
+  assert.throws(
+    () => kafkaMq({ brokers: ["127.0.0.1:1"], acks: 1 }),
+    /an idempotent producer needs 'acks' -1 .* current value is 1/,
+  );
+  kafkaMq({ brokers: ["127.0.0.1:1"], acks: 1, idempotent: false }); // allowed without idempotence
+  assert.throws(
+    () => kafkaMq({ brokers: ["127.0.0.1:1"], concurrency: 0 }),
+    /'concurrency' must be a positive integer/,
+  );
+  assert.throws(
+    () => kafkaMq({ brokers: ["127.0.0.1:1"], sessionTimeoutMs: -5 }),
+    /'sessionTimeoutMs' must be a positive integer/,
+  );
   const port = await freePort(); // nothing listens there
   await assert.rejects(
     mq.create(mq.defaultConfig("production"), {
