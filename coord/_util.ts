@@ -5,6 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
+import type { BoundCounter, Counter } from "../metrics/mod.ts";
 import { releaseUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
@@ -19,6 +20,11 @@ export interface CoordContext {
   openSession(ttlMs: number): Promise<Session>;
   /** Aborts when the provider closes. */
   readonly closed: AbortSignal;
+  /** Counters, when the provider was given metrics. */
+  readonly counters?: {
+    readonly restored: BoundCounter;
+    readonly configUpdates: Counter<"key" | "outcome">;
+  };
 }
 
 /**

@@ -266,8 +266,10 @@ export function configCenter(context: CoordContext): ConfigCenter {
             );
           }
           apply(validate(parsed), nextVersion);
+          context.counters?.configUpdates.inc({ key, outcome: "applied" });
           logger.info("config applied", { key, version: nextVersion });
         } catch (error) {
+          context.counters?.configUpdates.inc({ key, outcome: "rejected" });
           logger.warn("config value rejected; keeping the last good one", {
             key,
             version: nextVersion,

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import * as metrics from "../metrics/mod.ts";
+import { eventually } from "../testing/eventually.ts";
 import * as coord from "./mod.ts";
 import { coordConformance } from "./conformance.ts";
 import { capturingLogger } from "../testing/logger.ts";
@@ -114,4 +116,46 @@ Deno.test("a key prefix keeps two applications on one backend apart", async () =
     () => coord.prefixedDriver(coord.memoryCoord(), ""),
     /'prefix' must be a non-empty string/,
   );
+});
+
+Deno.test("with metrics, lost leases, restored registrations and config updates are counted", async () => {
+  await using registry = await metrics.create(metrics.defaultConfig("development"));
+  const driver = coord.memoryCoord();
+  await using provider = await coord.create({
+    ...coord.defaultConfig("development"),
+    leaseTtlMs: 300,
+    lockTtlMs: 300,
+  }, { driver, logger: capturingLogger().logger, metrics: registry });
+  const count = (line: string) =>
+    Number(
+      (registry.render() ?? "").split("\n").find((l) => l.startsWith(`${line} `))?.split(" ")[1],
+    );
+  const manager = await provider.config.manager<number>("/limits/rate", {
+    default: 1,
+    validate: (value) => {
+      if (typeof value !== "number") throw new TypeError("not a number");
+      return value;
+    },
+  });
+  await provider.config.set("/limits/rate", 5);
+  await eventually(() => assert.equal(manager.current, 5));
+  await provider.config.set("/limits/rate", "five");
+  await eventually(() =>
+    assert.equal(count('coord_config_updates_total{key="/limits/rate",outcome="rejected"}'), 1)
+  );
+  assert.equal(count('coord_config_updates_total{key="/limits/rate",outcome="applied"}'), 1);
+  const registration = await provider.registry.register({
+    id: "a1",
+    name: "svc",
+    address: "h",
+    port: 1,
+  });
+  const lock = await provider.lock.acquire("job");
+  driver.setReachable(false); // both leases go unrenewed past their TTL
+  await eventually(() => assert.ok(lock.lost.aborted), { timeoutMs: 3_000 });
+  driver.setReachable(true);
+  await eventually(() => assert.equal(registration.restored, 1), { timeoutMs: 5_000 });
+  assert.equal(count("coord_registrations_restored_total"), 1);
+  assert.ok(count("coord_leases_lost_total") >= 2, "the lock's and the registration's");
+  await manager.close();
 });

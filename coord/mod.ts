@@ -33,6 +33,7 @@
 import { requireEnv } from "../internal/env.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { DriverError } from "../internal/errors.ts";
+import type { Metrics } from "../metrics/mod.ts";
 import type { CoordContext } from "./_util.ts";
 import { type ConfigCenter, configCenter } from "./config.ts";
 import { type Election, election } from "./election.ts";
@@ -117,6 +118,12 @@ export interface CreateOptions {
   readonly driver?: CoordDriver;
   /** Logger; `clog.namespace("coord")` by default. */
   readonly logger?: Logger;
+  /**
+   * Where to record `coord_leases_lost_total` (locks, leaderships, registrations and instance ids
+   * whose lease was lost), `coord_registrations_restored_total` and
+   * `coord_config_updates_total{key, outcome}` (`applied`, `rejected`) of config managers.
+   */
+  readonly metrics?: Pick<Metrics, "counter">;
 }
 
 /** A coord provider. */
@@ -213,6 +220,10 @@ export async function create(
     throw error;
   }
   const logger = options.logger ?? namespace("coord");
+  const meter = options.metrics;
+  const leasesLost = meter?.counter("coord_leases_lost_total", {
+    help: "Leases lost while held (locks, leaderships, registrations, instance ids).",
+  });
   const sessions = new Set<Session>();
   const closing = new AbortController();
   const context: CoordContext = {
@@ -220,6 +231,15 @@ export async function create(
     logger,
     leaseTtlMs: config.leaseTtlMs,
     closed: closing.signal,
+    counters: meter && {
+      restored: meter.counter("coord_registrations_restored_total", {
+        help: "Registrations registered again after their lease was lost.",
+      }).with({}),
+      configUpdates: meter.counter("coord_config_updates_total", {
+        help: "Values a config manager received, by key and outcome (applied, rejected).",
+        labels: ["key", "outcome"],
+      }),
+    },
     async openSession(ttlMs: number): Promise<Session> {
       if (closing.signal.aborted) {
         throw new Error("Cannot open a lease as the coord provider is closed");
@@ -231,6 +251,9 @@ export async function create(
         () => sessions.delete(session),
       );
       sessions.add(session);
+      if (leasesLost) {
+        session.lost.addEventListener("abort", () => leasesLost.inc(), { once: true });
+      }
       return session;
     },
   };

@@ -245,6 +245,7 @@ export function registry(context: CoordContext): Registry {
             session = next;
             status = "registered";
             restored++;
+            context.counters?.restored.inc();
             logger.info("registration restored", { service: service.name, id: service.id });
             break;
           } catch (error) {
