@@ -55,23 +55,8 @@ import type {
 export { DriverError } from "../internal/errors.ts";
 export { analyze } from "./analyze.ts";
 export { bm25, BM25_B, BM25_K1, memorySearch, MemorySearchStore } from "./memory.ts";
-export { MappingConflictError, mergeMappings } from "./types.ts";
 export type { MemorySearchOptions } from "./memory.ts";
-export type {
-  BulkItem,
-  BulkResult,
-  Doc,
-  DriverQuery,
-  FieldType,
-  FilterValue,
-  IndexedDoc,
-  Mappings,
-  Range,
-  SearchDriver,
-  SearchHit,
-  SearchQuery,
-  SearchResult,
-} from "./types.ts";
+export * from "./types.ts";
 
 /** Static settings of a search provider. */
 export interface SearchConfig {

@@ -44,20 +44,7 @@ import type {
 } from "./types.ts";
 
 export { memoryMetrics, MemoryMetricsDriver } from "./memory.ts";
-export type {
-  BoundCounter,
-  BoundGauge,
-  BoundHistogram,
-  Counter,
-  DriverSeries,
-  Gauge,
-  Histogram,
-  HistogramOptions,
-  InstrumentDescriptor,
-  InstrumentOptions,
-  Labels,
-  MetricsDriver,
-} from "./types.ts";
+export * from "./types.ts";
 
 /** Static settings of a metrics provider. */
 export interface MetricsConfig {
