@@ -30,7 +30,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
-import { configKey, type ConfigManager } from "../coord/mod.ts";
+import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import type { Clock } from "../internal/clock.ts";
 import { requireEnv } from "../internal/env.ts";
@@ -369,18 +369,13 @@ export async function create(
   const logger = options.logger ?? namespace("breaker");
   const clock = options.clock ?? Date;
   const isFailure = options.isFailure ?? (() => true);
-  let manager: ConfigManager<Record<string, Required<Policy>>> | undefined;
-  if (options.coord) {
-    if (!config.env || !config.service) {
-      throw new TypeError(
-        "Cannot create breakers with coord as 'env' and 'service' are needed for the policies' config key",
-      );
-    }
-    manager = await options.coord.config.manager(configKey(config.env, config.service, "breaker"), {
-      default: staticPolicies,
-      validate: validatePolicies,
-    });
-  }
+  const manager = await componentConfig(
+    options.coord,
+    config,
+    "breaker",
+    { action: "create breakers", holds: "policies" },
+    { default: staticPolicies, validate: validatePolicies },
+  );
   const policies = (): Record<string, Required<Policy>> => manager?.current ?? staticPolicies;
   const policyOf = (name: string): Required<Policy> => {
     const current = policies();
@@ -406,6 +401,9 @@ export async function create(
     }
   };
 
+  const close = async (): Promise<void> => {
+    await manager?.close();
+  };
   const breakers = new Map<string, Breaker>();
   return {
     get(name: string): Breaker {
@@ -436,12 +434,8 @@ export async function create(
       return found;
     },
     policies,
-    close: async () => {
-      await manager?.close();
-    },
-    async [Symbol.asyncDispose]() {
-      await manager?.close();
-    },
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
 

@@ -120,6 +120,43 @@ export function configKey(env: string, service: string, component: string): stri
   return `/config/${env}/${service}/${component}`;
 }
 
+/** Where a component keeps its dynamic config: `/config/{env}/{service}/{component}`. */
+export interface ComponentConfigSite {
+  /** Environment segment of the key. */
+  readonly env?: string;
+  /** Service segment of the key. */
+  readonly service?: string;
+}
+
+/**
+ * The config manager of a component given a coord provider (its rules or policies hot-reloaded
+ * from `/config/{env}/{service}/{component}`), or undefined without one: what each component
+ * with dynamic config does at create.
+ *
+ * @param coord The provider, if the application gave one.
+ * @param site `env` and `service`, needed with a provider.
+ * @param component The key's last segment (`ratelimit`, `breaker`).
+ * @param describe For the error: what is being created and what the key holds.
+ * @param options The default value and its validator.
+ * @returns The manager, or undefined without a provider.
+ * @throws {TypeError} With a provider but without `env` or `service`.
+ */
+export async function componentConfig<T>(
+  coord: { readonly config: Pick<ConfigCenter, "manager"> } | undefined,
+  site: ComponentConfigSite,
+  component: string,
+  describe: { readonly action: string; readonly holds: string },
+  options: ManagerOptions<T>,
+): Promise<ConfigManager<T> | undefined> {
+  if (!coord) return undefined;
+  if (!site.env || !site.service) {
+    throw new TypeError(
+      `Cannot ${describe.action} with coord as 'env' and 'service' are needed for the ${describe.holds}' config key`,
+    );
+  }
+  return await coord.config.manager(configKey(site.env, site.service, component), options);
+}
+
 function decodeOrWarn<T>(
   key: string,
   value: string,

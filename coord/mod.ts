@@ -47,8 +47,9 @@ import type { CoordDriver } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
 export type { CallOptions } from "./_util.ts";
-export { configKey } from "./config.ts";
+export { componentConfig, configKey } from "./config.ts";
 export type {
+  ComponentConfigSite,
   ConfigCenter,
   ConfigEvent,
   ConfigManager,

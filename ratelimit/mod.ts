@@ -22,7 +22,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
-import { configKey, type ConfigManager } from "../coord/mod.ts";
+import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { DriverError } from "../internal/errors.ts";
@@ -208,21 +208,13 @@ export async function create(
   const logger = options.logger ?? namespace("ratelimit");
   // Bounds traffic while the real backend is unreachable and the policy is to fail open.
   const rescue: MemoryRateLimitDriver = memoryRateLimit();
-  let manager: ConfigManager<Record<string, Required<Rule>>> | undefined;
-  if (options.coord) {
-    if (!config.env || !config.service) {
-      throw new TypeError(
-        "Cannot create rate limiter with coord as 'env' and 'service' are needed for the rules' config key",
-      );
-    }
-    manager = await options.coord.config.manager(
-      configKey(config.env, config.service, "ratelimit"),
-      {
-        default: staticRules,
-        validate: validateRules,
-      },
-    );
-  }
+  const manager = await componentConfig(
+    options.coord,
+    config,
+    "ratelimit",
+    { action: "create rate limiter", holds: "rules" },
+    { default: staticRules, validate: validateRules },
+  );
   const rules = (): Record<string, Required<Rule>> => manager?.current ?? staticRules;
   const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
   let outage = false;
