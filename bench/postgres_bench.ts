@@ -1,7 +1,8 @@
 /**
  * The db provider on the postgres driver beside raw postgres.js, 100 concurrent
  * `select 1` per iteration against the same server in one run: the provider's
- * overhead should stay within 5%. Also reports PGlite's start-up time.
+ * overhead should stay within 5%. Also transactions beside postgres.js's `begin`, and PGlite's
+ * start-up time.
  *
  * Run: KIT_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test deno bench --allow-all bench/postgres_bench.ts
  */
@@ -42,6 +43,36 @@ Deno.bench(
     await Promise.all(batch.map(() => kit!.sql`select 1 as one`));
   },
 );
+
+// Transactions: postgres.js's begin against the kit's own BEGIN/COMMIT on a reserved connection
+// (see ReservedTransaction in drivers/postgres.ts for why the kit does not use begin).
+Deno.bench("raw postgres.js: 10 concurrent transactions of 2 statements", {
+  group: "transaction x10",
+  baseline: true,
+  ignore,
+}, async () => {
+  await Promise.all(
+    batch.slice(0, 10).map(() =>
+      raw!.begin(async (sql) => {
+        await sql`select 1 as one`;
+        await sql`select 2 as two`;
+      })
+    ),
+  );
+});
+Deno.bench("kit postgres driver: 10 concurrent transactions of 2 statements", {
+  group: "transaction x10",
+  ignore,
+}, async () => {
+  await Promise.all(
+    batch.slice(0, 10).map(() =>
+      kit!.transaction(async (tx) => {
+        await tx.sql`select 1 as one`;
+        await tx.sql`select 2 as two`;
+      })
+    ),
+  );
+});
 
 Deno.bench("kit vs raw, alternating rounds on fresh pools (ratio printed)", {
   group: "alternating",

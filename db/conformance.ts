@@ -208,6 +208,21 @@ export function dbConformance(options: DbSuiteOptions): void {
     );
   });
 
+  test("a statement sent on a transaction after it ended is refused, never run outside it", async () => {
+    await using env = await setup("ended");
+    const log = env.table("log");
+    await env.a.sql`create table ${log} (entry text)`;
+    let late: Promise<unknown> | undefined;
+    await env.a.transaction(async (tx) => {
+      await tx.sql`insert into ${log} values ('inside')`;
+      // Not awaited: sent once the transaction has committed.
+      late = new Promise((resolve) => setTimeout(resolve, 20))
+        .then(() => tx.sql`insert into ${log} values ('late')`);
+    });
+    await assert.rejects(late!, /transaction has already ended/);
+    assert.deepEqual(await env.b.sql`select entry from ${log}`, [{ entry: "inside" }]);
+  });
+
   test("reader and writer take a signal: an aborted one sends nothing and rejects with the reason", async () => {
     await using env = await setup("query signal");
     const log = env.table("log");

@@ -46,6 +46,21 @@ export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragmen
 export { databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
 export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
 
+/** A transaction's connection that refuses every statement once `end` was called. */
+function untilEnded(connection: DbExecutor): { connection: DbExecutor; end: () => void } {
+  let ended = false;
+  const refuse = () =>
+    Promise.reject(new Error("Cannot run a statement as its transaction has already ended"));
+  return {
+    connection: {
+      query: (text, params, parts, signal) =>
+        ended ? refuse() : connection.query(text, params, parts, signal),
+      exec: (script) => ended ? refuse() : connection.exec(script),
+    },
+    end: () => ended = true,
+  };
+}
+
 /** A row as drivers return it. */
 export type Row = Record<string, unknown>;
 
@@ -477,9 +492,6 @@ export async function create(
     exec: (script: string) =>
       signal?.aborted ? Promise.reject(signal.reason) : connection.exec(script),
     async transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
-      if (connection.savepoint) {
-        return await connection.savepoint((inner) => fn(transactionOn(inner, depth + 1, signal)));
-      }
       const savepoint = `kit_sp_${depth + 1}`;
       await connection.query(`savepoint ${savepoint}`, []);
       try {
@@ -514,11 +526,14 @@ export async function create(
     for (let attempt = 0;; attempt++) {
       signal?.throwIfAborted();
       try {
-        return await writer.transaction(
-          ISOLATION[isolation],
+        return await writer.transaction(ISOLATION[isolation], (connection) => {
+          // Statements sent after the callback settled (not awaited, or sent after an abort)
+          // would run outside the transaction, on a connection that may serve someone else.
+          const scope = untilEnded(connection);
           // An abort ends the callback at once, so the driver rolls back.
-          (connection) => abortable(fn(transactionOn(connection, 0, signal)), signal),
-        );
+          return abortable(fn(transactionOn(scope.connection, 0, signal)), signal)
+            .finally(scope.end);
+        });
       } catch (error) {
         if (error instanceof SqlError && RETRYABLE_SQLSTATES.has(error.code) && attempt < retries) {
           logger.info("transaction conflicted; retrying", {

@@ -79,13 +79,6 @@ export interface DbExecutor {
   ): Promise<QueryResult>;
   /** Runs a script of one or more statements without parameters (migrations). */
   exec(script: string): Promise<void>;
-  /**
-   * Inside a transaction, runs `fn` in a savepoint the client manages itself: released when `fn`
-   * resolves, rolled back to when it rejects. A driver whose client tracks failed statements per
-   * transaction (postgres.js) needs this for a caught inner failure not to fail the whole
-   * transaction at commit; without it the provider sends SAVEPOINT statements itself.
-   */
-  savepoint?<R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R>;
 }
 
 /** A pool of connections to one server. */
@@ -145,9 +138,11 @@ export class SqlError extends Error {
 }
 
 /**
- * Translates what a PostgreSQL client threw: an error the server sent (it carries `severity` and
- * a SQLSTATE `code`) becomes a {@linkcode SqlError}; anything else, such as a lost connection,
- * a `DriverError` naming the driver and operation.
+ * Translates what a PostgreSQL client threw: an error the server sent about a statement (it
+ * carries `severity` and a SQLSTATE `code`) becomes a {@linkcode SqlError}; anything else, such
+ * as a lost connection, a `DriverError` naming the driver and operation. The server's own
+ * goodbyes count as a lost connection: SQLSTATE class 08 (connection exception) and 57P01–57P03
+ * (admin shutdown, crash shutdown, cannot connect now).
  *
  * @param driver Driver name, for the `DriverError`.
  * @param operation The operation that failed.
@@ -169,7 +164,10 @@ export function databaseError(
     constraint?: string; // PGlite (pg-protocol)
     constraint_name?: string; // postgres.js
   };
-  if (typeof server?.severity === "string" && typeof server.code === "string") {
+  if (
+    typeof server?.severity === "string" && typeof server.code === "string" &&
+    !LOST_CONNECTION_SQLSTATE.test(server.code)
+  ) {
     return new SqlError(server.code, server.message ?? "error", query, {
       detail: server.detail,
       constraint: server.constraint ?? server.constraint_name,
@@ -178,6 +176,9 @@ export function databaseError(
   }
   return new DriverError(driver, operation, error);
 }
+
+/** SQLSTATEs the server sends as it drops a session. */
+const LOST_CONNECTION_SQLSTATE = /^(08...|57P0[123])$/;
 
 /** SQLSTATE codes a transaction is retried on. */
 export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(["40001", "40P01"]);

@@ -32,7 +32,6 @@ import {
   normalizeParams,
   type Queryable,
   type QueryResult,
-  SqlError,
   type SqlFragment,
 } from "../db/mod.ts";
 import {
@@ -48,9 +47,6 @@ import {
   type SearchDriver,
   type SearchResult,
 } from "../es/mod.ts";
-
-/** No error caught yet (an error can be any value, `undefined` included). */
-const NONE: unique symbol = Symbol("none");
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
 export interface PostgresType<T> {
@@ -155,50 +151,48 @@ function templateFor(text: string, parts: readonly string[]): TemplateStringsArr
   return strings;
 }
 
-/** A postgres.js client, or the `sql` of a transaction or savepoint, which can make savepoints. */
-type Client = Pick<Sql, "unsafe"> & {
-  savepoint?: (fn: (sql: Client) => Promise<unknown>) => Promise<unknown>;
-};
+/** A postgres.js client or reserved connection, as far as queries go. */
+type Client = Pick<Sql, "unsafe">;
 
-/**
- * Runs `fn` in a postgres.js scope (`begin`, `savepoint`) opened by `open`. An error `fn` threw
- * comes back as thrown (even one with a string `code`, like a library error); any other failure
- * of the scope goes through `translate`.
- */
-async function inScope<R>(
-  open: (body: (sql: Client) => Promise<R>) => Promise<unknown>,
-  fn: (connection: DbExecutor) => Promise<R>,
-  translate: (error: unknown) => unknown,
-): Promise<R> {
-  let fromCaller: unknown = NONE;
-  try {
-    return await open(async (sql) => {
-      try {
-        return await fn(executor(sql));
-      } catch (error) {
-        fromCaller = error;
-        throw error;
-      }
-    }) as R;
-  } catch (error) {
-    if (error === fromCaller) throw error;
-    throw translate(error);
-  }
+/** postgres.js's result as the kit's: a plain array, like PGlite's, and the row count. */
+function toQueryResult(result: unknown[] & { count?: number }): QueryResult {
+  // An indexed copy: Array.from takes the iterator path on the subclass, ~0.5 µs for a single row.
+  const length = result.length;
+  const rows = new Array<Record<string, unknown>>(length);
+  for (let i = 0; i < length; i++) rows[i] = result[i] as Record<string, unknown>;
+  return { rows, rowCount: result.count ?? length };
 }
 
-function executor(client: Client): DbExecutor {
-  const savepoint = client.savepoint;
+/**
+ * Whether a statement failed with the goodbye of a server that dropped an earlier session on the
+ * same pooled connection, before the statement was sent. postgres.js 3.4 keeps a FATAL error
+ * (57P01–57P03) that arrived during a statement whose connection then closed, and rejects the
+ * first statement after the reconnect with it; a statement that was running when its connection
+ * closed fails with CONNECTION_CLOSED instead. So such a statement never ran and can be sent again.
+ */
+function neverSent(error: unknown): boolean {
+  const { code, severity } = error as { code?: unknown; severity?: unknown };
+  return severity === "FATAL" && (code === "57P01" || code === "57P02" || code === "57P03");
+}
+
+/**
+ * Statements on `client`. A pool's (`pooled`) are sent once more after {@linkcode neverSent};
+ * a reserved connection's are not, as a reservation never reconnects.
+ */
+function executor(client: Client, pooled: boolean): DbExecutor {
+  const send = (
+    text: string,
+    params: readonly unknown[],
+    parts: readonly string[] | undefined,
+    signal: AbortSignal | undefined,
+  ): PendingQuery => {
+    const pending = parts
+      ? (client as unknown as TaggedClient)(templateFor(text, parts), ...normalizeParams(params))
+      : client.unsafe(text, normalizeParams(params) as never[], { prepare: true }) as PendingQuery;
+    if (signal) cancelOnAbort(pending, signal);
+    return pending;
+  };
   return {
-    ...(savepoint && {
-      // postgres.js fails a whole transaction at commit for any statement that failed in it,
-      // unless the statement ran in a savepoint of its own making.
-      savepoint: <R>(fn: (connection: DbExecutor) => Promise<R>): Promise<R> =>
-        inScope(
-          (body) => savepoint.call(client, body),
-          fn,
-          (error) => databaseError("postgres", "savepoint", error, "savepoint"),
-        ),
-    }),
     query(
       text: string,
       params: readonly unknown[],
@@ -206,33 +200,238 @@ function executor(client: Client): DbExecutor {
       signal?: AbortSignal,
     ): Promise<QueryResult> {
       // Plain .then chaining: this is the hot path.
-      const pending = parts
-        ? (client as unknown as TaggedClient)(templateFor(text, parts), ...normalizeParams(params))
-        : client.unsafe(text, normalizeParams(params) as never[], { prepare: true });
-      if (signal) cancelOnAbort(pending, signal);
-      return pending.then(
-        (result) => {
-          // A plain array, like PGlite's, not postgres.js's Result subclass. An indexed copy:
-          // Array.from takes the iterator path on the subclass, ~0.5 µs for a single row.
-          const length = result.length;
-          const rows = new Array<Record<string, unknown>>(length);
-          for (let i = 0; i < length; i++) rows[i] = result[i] as Record<string, unknown>;
-          return { rows, rowCount: result.count ?? length };
-        },
-        (error) => {
-          throw databaseError("postgres", "query", error, text);
-        },
+      const fail = (error: unknown): never => {
+        throw databaseError("postgres", "query", error, text);
+      };
+      return send(text, params, parts, signal).then(
+        toQueryResult,
+        (error) =>
+          pooled && neverSent(error) && !signal?.aborted
+            ? send(text, params, parts, signal).then(toQueryResult, fail)
+            : fail(error),
       );
     },
     async exec(script: string): Promise<void> {
+      // Without parameters postgres.js uses the simple protocol, which runs several statements.
+      const run = () => client.unsafe(script);
       try {
-        // Without parameters postgres.js uses the simple protocol, which runs several statements.
-        await client.unsafe(script);
+        await run().then(
+          undefined,
+          (error) => pooled && neverSent(error) ? run() : Promise.reject(error),
+        );
       } catch (error) {
         throw databaseError("postgres", "exec", error, script);
       }
     },
   };
+}
+
+/**
+ * postgres.js's connection object as the kit relies on it (3.4.x): while a reservation lasts,
+ * `reserved` holds it; the library clears it when the socket closes.
+ */
+interface PooledConnection {
+  reserved?: unknown;
+}
+
+/** postgres.js's `sql.reserve()`: queries on one connection until `release()`. */
+type ReservedClient = Client & { release(): void };
+
+/**
+ * Codes of a lost connection: postgres.js's own, socket errors, and the server's FATAL ones sent
+ * as it drops the session (SQLSTATE class 08, 57P01 admin shutdown, 57P02 crash shutdown, 57P03
+ * cannot connect now).
+ */
+const LOST_CONNECTION = new Set([
+  "CONNECTION_CLOSED",
+  "CONNECTION_DESTROYED",
+  "CONNECTION_ENDED",
+  "CONNECT_TIMEOUT",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "57P01",
+  "57P02",
+  "57P03",
+]);
+
+/** Whether `error` (a library error, or the kit's wrapping of one) means the connection is gone. */
+function lostConnection(error: unknown): boolean {
+  const cause = error instanceof DriverError ? error.cause : error;
+  const code = (cause as { code?: unknown })?.code;
+  return typeof code === "string" && (LOST_CONNECTION.has(code) || code.startsWith("08"));
+}
+
+/**
+ * A transaction on one reserved connection, with BEGIN, COMMIT and ROLLBACK sent by the kit.
+ *
+ * Not `sql.begin`: when the server drops a connection during a transaction, postgres.js 3.4
+ * sends the ROLLBACK of `begin` (or a caller's next statement) on the closed connection, where
+ * it throws from a timer and ends the process (porsager/postgres issues 1066, 1154, 1208), and
+ * a handler that swallows that leaves the pool hung. Here every statement first checks that the
+ * reservation still holds, in the same synchronous step that hands it to the connection, so none
+ * is ever written to a closed (or reused) connection; after a loss, statements fail with a
+ * `DriverError`, nothing is rolled back (the server did that) and the connection is not released
+ * (postgres.js has already put it back among its closed ones).
+ */
+class ReservedTransaction {
+  readonly #client: ReservedClient;
+  readonly #statements: DbExecutor;
+  #connection: PooledConnection | undefined;
+  #reservation: unknown;
+  #lost: Error | undefined;
+  #ended = false;
+  /** Rejections of statements awaiting a reply: postgres.js never settles those it queued locally. */
+  readonly #waiting = new Set<(error: Error) => void>();
+  /** What the caller runs statements on. */
+  readonly executor: DbExecutor;
+
+  constructor(client: ReservedClient) {
+    this.#client = client;
+    this.#statements = executor(client, false);
+    this.executor = {
+      query: (text, params, parts, signal) =>
+        this.#run(() => this.#statements.query(text, params, parts, signal)),
+      exec: (script) => this.#run(() => this.#statements.exec(script)),
+    };
+  }
+
+  /** Sends BEGIN and learns which pooled connection the reservation holds. */
+  async begin(isolation: string): Promise<void> {
+    const pending = this.#client.unsafe(`begin isolation level ${isolation}`, [], {
+      onexecute: (connection: PooledConnection) => {
+        this.#connection = connection;
+        this.#reservation = connection.reserved;
+        return true; // more statements may follow on this connection
+      },
+    } as never);
+    try {
+      await pending;
+    } catch (error) {
+      this.#ended = true;
+      if (this.#alive()) this.#client.release();
+      throw databaseError("postgres", "begin", error, "begin");
+    }
+    if (this.#reservation === undefined) {
+      // Only a postgres.js whose internals changed gets here: refuse rather than risk the crash.
+      this.#ended = true;
+      await this.#statements.query("rollback", []).catch(() => {});
+      this.#client.release();
+      throw new DriverError(
+        "postgres",
+        "begin",
+        new Error("this postgres.js version does not expose the connection a transaction holds"),
+      );
+    }
+  }
+
+  /**
+   * Ends the transaction with COMMIT or ROLLBACK and gives the connection back. From here on no
+   * statement of the caller's reaches the connection, which may already serve someone else.
+   */
+  async end(statement: "commit" | "rollback"): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    const refused = this.#refusal(statement);
+    if (refused) {
+      // The server rolled back whatever the lost connection held.
+      if (statement === "rollback") return;
+      throw refused;
+    }
+    try {
+      await this.#track(this.#statements.query(statement, []), statement);
+    } finally {
+      if (this.#alive()) this.#client.release();
+    }
+  }
+
+  #alive(): boolean {
+    return this.#lost === undefined && this.#connection !== undefined &&
+      this.#connection.reserved === this.#reservation;
+  }
+
+  /** Why a statement cannot be sent now, if it cannot. */
+  #refusal(operation: string): Error | undefined {
+    if (this.#lost === undefined && this.#connection?.reserved !== this.#reservation) {
+      this.#lost = new Error("the connection was closed during the transaction");
+    }
+    if (this.#lost !== undefined) {
+      return new DriverError(
+        "postgres",
+        operation,
+        new Error(
+          `the server rolled the transaction back as its connection was lost: ${this.#lost.message}`,
+          { cause: this.#lost },
+        ),
+      );
+    }
+    return undefined;
+  }
+
+  #run<T>(send: () => Promise<T>): Promise<T> {
+    if (this.#ended) {
+      // The provider refuses these already; the connection may serve someone else by now.
+      return Promise.reject(
+        new Error("Cannot run a statement as its transaction has already ended"),
+      );
+    }
+    const refused = this.#refusal("query");
+    return refused ? Promise.reject(refused) : this.#track(send(), "query");
+  }
+
+  #track<T>(pending: Promise<T>, operation: string): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#waiting.add(reject);
+      pending.then(
+        (value) => {
+          this.#waiting.delete(reject);
+          resolve(value);
+        },
+        (error) => {
+          this.#waiting.delete(reject);
+          if (lostConnection(error)) this.#lose(error, operation);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  /** The connection is gone: every statement still waiting fails now. */
+  #lose(error: unknown, operation: string): void {
+    this.#lost ??= error instanceof Error ? error : new Error(String(error));
+    const lost = new DriverError("postgres", operation, this.#lost);
+    for (const reject of this.#waiting) reject(lost);
+    this.#waiting.clear();
+  }
+}
+
+/** Runs `fn` in a transaction on a connection reserved from `sql`; see {@linkcode ReservedTransaction}. */
+async function runTransaction<R>(
+  sql: Sql,
+  isolation: string,
+  fn: (connection: DbExecutor) => Promise<R>,
+): Promise<R> {
+  let client: ReservedClient;
+  try {
+    client = await sql.reserve().catch((error) =>
+      neverSent(error) ? sql.reserve() : Promise.reject(error)
+    ) as unknown as ReservedClient;
+  } catch (error) {
+    throw databaseError("postgres", "begin", error, "begin");
+  }
+  const transaction = new ReservedTransaction(client);
+  await transaction.begin(isolation);
+  let result: R;
+  try {
+    result = await fn(transaction.executor);
+  } catch (error) {
+    // The caller's error is what they see; a failed rollback only means the session is gone.
+    await transaction.end("rollback").catch(() => {});
+    throw error;
+  }
+  await transaction.end("commit");
+  return result;
 }
 
 class PostgresDriver implements DbDriver {
@@ -283,25 +482,9 @@ class PostgresDriver implements DbDriver {
   /** The pool over a client; `owned` clients are closed with it. */
   #wrap(sql: Sql, owned: boolean): DbPool {
     return {
-      ...executor(sql),
-      async transaction<R>(
-        isolation: string,
-        fn: (connection: DbExecutor) => Promise<R>,
-      ): Promise<R> {
-        // sql.begin, not sql.reserve: begin survives a connection the server closed mid-transaction.
-        return await inScope(
-          (body) => sql.begin(`isolation level ${isolation}`, body),
-          fn,
-          (error) => {
-            if (error instanceof SqlError || error instanceof DriverError) return error;
-            // The library's own errors (a server error, a lost connection) get translated.
-            const code = (error as { code?: string })?.code;
-            return typeof code === "string" || (error as Error)?.name === "PostgresError"
-              ? databaseError("postgres", "transaction", error, "begin")
-              : error;
-          },
-        );
-      },
+      ...executor(sql, true),
+      transaction: <R>(isolation: string, fn: (connection: DbExecutor) => Promise<R>) =>
+        runTransaction(sql, isolation, fn),
       close: () => owned ? sql.end({ timeout: 5 }) : Promise.resolve(),
     };
   }

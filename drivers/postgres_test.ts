@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { dbConformance } from "../db/conformance.ts";
 import * as db from "../db/mod.ts";
 import { eventually } from "../testing/eventually.ts";
-import { freePort } from "../testing/server.ts";
+import { freePort, serverAvailable, startServer, type ThrowawayServer } from "../testing/server.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
 import postgres from "postgres";
@@ -65,6 +65,96 @@ Deno.test({
       assert.equal((await app.sql`select * from ${table}`).length, 1);
     } finally {
       await admin.sql`drop table if exists ${table}`;
+    }
+  },
+});
+
+/** Server faults injected while a transaction's statement runs. */
+const faults: [
+  string,
+  (server: ThrowawayServer, admin: db.Db, applicationName: string) => Promise<void>,
+][] = [
+  ["pg_terminate_backend", async (_server, admin, applicationName) => {
+    await admin.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name = ${applicationName}`;
+  }],
+  ["fast restart", async (server) => {
+    await server.stop();
+    await server.start();
+  }],
+  ["crash restart (SIGKILL to the postmaster)", async (server) => {
+    await server.kill();
+    await server.start();
+  }],
+  [
+    "a backend crash (SIGKILL to the statement's backend: the server resets every session)",
+    async (_server, admin, applicationName) => {
+      const [{ pid }] = await admin.sql<{ pid: number }>`select pid from pg_stat_activity
+      where application_name = ${applicationName} and query like ${"%pg_sleep(30)%"}`;
+      Deno.kill(pid, "SIGKILL");
+    },
+  ],
+];
+
+Deno.test({
+  name:
+    "[postgres] fault: a connection lost mid-transaction rejects it with a DriverError, the process lives and the pool answers again",
+  ignore: url === undefined || !serverAvailable("postgres"),
+  async fn(t) {
+    await using server = await startServer("postgres");
+    for (const [fault, inject] of faults) {
+      await t.step(fault, async () => {
+        const applicationName = `kit-lost-${crypto.randomUUID().slice(0, 8)}`;
+        const worker = new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "--allow-all",
+            new URL("./testdata/postgres_fault_worker.ts", import.meta.url).pathname,
+            server.url,
+            applicationName,
+            `lost_${applicationName.slice(-8)}`,
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).spawn();
+        const lines = worker.stdout.pipeThrough(new TextDecoderStream()).getReader();
+        let out = "";
+        while (!out.includes("running\n")) {
+          const { value, done } = await lines.read();
+          if (done) break;
+          out += value;
+        }
+        if (out.includes("running\n")) {
+          await using admin = await db.create({
+            ...db.defaultConfig("development"),
+            url: server.url,
+          }, {
+            driver: postgresDb({ applicationName: "kit-fault-admin" }),
+            logger: quietLogger(),
+          });
+          await inject(server, admin, applicationName);
+        }
+        for (;;) {
+          const { value, done } = await lines.read();
+          if (done) break;
+          out += value;
+        }
+        const { code } = await worker.status;
+        const stderr = await new Response(worker.stderr).text();
+        assert.equal(code, 0, `the worker process died (exit ${code}):\n${out}\n${stderr}`);
+        const report = JSON.parse(out.trim().split("\n").at(-1)!);
+        assert.equal(report.runningOutcome, "DriverError", "the running statement's transaction");
+        assert.equal(report.idleOutcome, "DriverError", "the idle transaction's next statement");
+        assert.ok(
+          report.recoveredMs >= 0 && report.recoveredMs < 10_000,
+          `the pool answered again after ${report.recoveredMs} ms (last error: ${report.lastError})`,
+        );
+        assert.equal(report.rows, 0, "nothing of either transaction was committed");
+        if (fault === "pg_terminate_backend") {
+          assert.deepEqual(report.firstStatements, ["ok", "ok"], "the server never went away");
+        }
+        console.log(`${fault}: pool answered ${report.recoveredMs} ms after the fault`);
+      });
     }
   },
 });
