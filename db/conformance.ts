@@ -374,6 +374,41 @@ export function dbConformance(options: DbSuiteOptions): void {
     assert.throws(() => byModulo.shardOf("abc"), /must be an integer/);
   });
 
+  test("names PostgreSQL would truncate and text it would alter are refused before sending", async () => {
+    await using env = await setup("names");
+    // 63 bytes is the longest name PostgreSQL keeps: 59 + "_9" + … fits, one byte more does not.
+    const fits = "s".repeat(61);
+    const orders = env.a.sharded(`${env.schema}.${fits}`, { shardKey: "id", shards: 10 });
+    for (const table of orders.tables) {
+      await env.a.sql`create table ${db.identifier(table)} (id int8)`;
+    }
+    for (const id of [1n, 2n, 3n, 4n, 5n, 6n, 7n, 8n]) {
+      await env.a.sql`insert into ${orders.for(id)} values (${id})`;
+    }
+    const [{ n }] = await env.b.sql<{ n: number }>`select count(*)::int4 as n
+      from information_schema.tables where table_schema = ${env.schema}`;
+    assert.equal(n, 10, "ten shard tables, none truncated into another");
+    assert.throws(
+      () => env.a.sharded(`${env.schema}.${fits}`, { shardKey: "id", shards: 11 }),
+      /shard table 's{61}_10' is 64 UTF-8 bytes, and PostgreSQL truncates names longer than 63/,
+    );
+    assert.throws(() => db.identifier("é".repeat(32)), /part of 64 UTF-8 bytes/);
+    assert.throws(() => db.identifier(`${env.schema}..t`), /has an empty part/);
+
+    const notes = env.table("notes");
+    await env.a.sql`create table ${notes} (body text)`;
+    for (const lone of ["x\ud800", "x\udc00"]) {
+      const malformed = /parameter \$1 is not well-formed Unicode \(a lone surrogate at index 1\)/;
+      await assert.rejects(
+        async () => await env.a.sql`insert into ${notes} values (${lone})`,
+        malformed,
+      );
+      await assert.rejects(async () => await env.a.sql`select ${lone}::text as body`, malformed);
+    }
+    await env.a.sql`insert into ${notes} values (${"猫 😺"})`;
+    assert.deepEqual(await env.b.sql`select body from ${notes}`, [{ body: "猫 😺" }]);
+  });
+
   test("SQL errors carry SQLSTATE, message and query; bad values are refused before sending", async () => {
     await using env = await setup("errors");
     const users = env.table("users");

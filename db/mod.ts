@@ -30,7 +30,14 @@ import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
 import { abortable, optionalSignal, sleep, underSignal } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { Deferred, type Identifier, identifier, SqlFragment } from "./sql.ts";
+import {
+  Deferred,
+  type Identifier,
+  identifier,
+  MAX_IDENTIFIER_BYTES,
+  SqlFragment,
+  utf8Length,
+} from "./sql.ts";
 import {
   type DbConfig,
   type DbDriver,
@@ -363,6 +370,15 @@ function sharded(table: string, options: ShardOptions): ShardedTable {
     );
   }
   const tables = Array.from({ length: shards }, (_, i) => `${table}_${i}`);
+  // The last shard has the longest name; PostgreSQL would cut it to the others' and merge them.
+  const longest = tables[shards - 1].split(".").at(-1)!;
+  if (utf8Length(longest) > MAX_IDENTIFIER_BYTES) {
+    throw new RangeError(
+      `Cannot shard table '${table}' as shard table '${longest}' is ${
+        utf8Length(longest)
+      } UTF-8 bytes, and PostgreSQL truncates names longer than ${MAX_IDENTIFIER_BYTES}: shorten the table name`,
+    );
+  }
   const shardOf = (key: unknown): number => {
     if (key === undefined || key === null) {
       throw new TypeError(

@@ -38,6 +38,7 @@ export class SqlFragment {
     for (let i = 0; i < values.length && plain; i++) {
       const value = values[i];
       if (value === undefined) this.#undefinedParameter(i);
+      if (typeof value === "string" && !value.isWellFormed()) this.#malformedParameter(i, value);
       plain = typeof value !== "object" || value === null || isPlain(value);
     }
     if (plain) {
@@ -66,6 +67,16 @@ export class SqlFragment {
     );
   }
 
+  #malformedParameter(index: number, value: string): never {
+    throw new TypeError(
+      `Cannot build SQL as parameter $${
+        index + 1
+      } is not well-formed Unicode (a lone surrogate at index ${
+        loneSurrogateAt(value)
+      }), which PostgreSQL would store as U+FFFD: ${this.strings.join("$?").slice(0, 120)}`,
+    );
+  }
+
   #renderInto(params: unknown[], parts: string[]): void {
     parts[parts.length - 1] += this.strings[0];
     for (let i = 0; i < this.values.length; i++) {
@@ -75,6 +86,9 @@ export class SqlFragment {
       else if (value instanceof Deferred) parts[parts.length - 1] += value.resolve().quoted;
       else {
         if (value === undefined) this.#undefinedParameter(params.length);
+        if (typeof value === "string" && !value.isWellFormed()) {
+          this.#malformedParameter(params.length, value);
+        }
         params.push(value);
         parts.push("");
       }
@@ -109,8 +123,56 @@ export class Identifier {
         }`,
       );
     }
-    this.quoted = name.split(".").map((part) => `"${part.replaceAll('"', '""')}"`).join(".");
+    const parts = name.split(".");
+    for (const part of parts) checkIdentifierPart(name, part);
+    this.quoted = parts.map((part) => `"${part.replaceAll('"', '""')}"`).join(".");
   }
+}
+
+/** PostgreSQL's NAMEDATALEN - 1: longer names are cut to this many bytes, silently but for a notice. */
+export const MAX_IDENTIFIER_BYTES = 63;
+
+/** Refuses a part of a dotted name that PostgreSQL would reject, or truncate into another name. */
+function checkIdentifierPart(name: string, part: string): void {
+  const problem = part.length === 0
+    ? "has an empty part"
+    : !part.isWellFormed()
+    ? "is not well-formed Unicode"
+    : part.includes("\0")
+    ? "contains a NUL character"
+    : utf8Length(part) > MAX_IDENTIFIER_BYTES
+    ? `has a part of ${
+      utf8Length(part)
+    } UTF-8 bytes, and PostgreSQL truncates names longer than ${MAX_IDENTIFIER_BYTES}`
+    : undefined;
+  if (problem) {
+    throw new RangeError(
+      `Cannot use identifier as 'name' ${problem}: current value is ${JSON.stringify(name)}`,
+    );
+  }
+}
+
+/** The length of `text` in UTF-8 bytes, without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0x80) bytes += unit < 0x800 || (unit >= 0xd800 && unit < 0xe000) ? 1 : 2;
+  }
+  return bytes;
+}
+
+/** Index of the first lone surrogate in `text`, or -1. */
+function loneSurrogateAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit >= 0xd800 && unit < 0xdc00) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next < 0xe000) i++;
+      else return i;
+    } else if (unit >= 0xdc00 && unit < 0xe000) return i;
+  }
+  return -1;
 }
 
 /** A value that becomes an identifier only when rendered, and may refuse (a sharded table without its key). */
