@@ -140,9 +140,10 @@ export class SqlError extends Error {
 /**
  * Translates what a PostgreSQL client threw: an error the server sent about a statement (it
  * carries `severity` and a SQLSTATE `code`) becomes a {@linkcode SqlError}; anything else, such
- * as a lost connection, a `DriverError` naming the driver and operation. The server's own
- * goodbyes count as a lost connection: SQLSTATE class 08 (connection exception) and 57P01–57P03
- * (admin shutdown, crash shutdown, cannot connect now).
+ * as a lost connection, a `DriverError` naming the driver and operation. What the server says of
+ * the connection rather than a statement is a `DriverError` too: SQLSTATE class 08 (connection
+ * exception), class 28 (authorization: a wrong password) and 57P01–57P03 (admin shutdown, crash
+ * shutdown, cannot connect now).
  *
  * @param driver Driver name, for the `DriverError`.
  * @param operation The operation that failed.
@@ -177,8 +178,8 @@ export function databaseError(
   return new DriverError(driver, operation, error);
 }
 
-/** SQLSTATEs the server sends as it drops a session. */
-const LOST_CONNECTION_SQLSTATE = /^(08...|57P0[123])$/;
+/** SQLSTATEs of the connection rather than a statement: refused, dropped, or not authorized. */
+const LOST_CONNECTION_SQLSTATE = /^(08...|28...|57P0[123])$/;
 
 /** SQLSTATE codes a transaction is retried on. */
 export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(["40001", "40P01"]);

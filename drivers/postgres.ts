@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { isIP } from "node:net";
 import postgres from "postgres";
 import {
   create as createDb,
@@ -47,6 +48,7 @@ import {
   type SearchDriver,
   type SearchResult,
 } from "../es/mod.ts";
+import { redactText, redactUrl, scrubError } from "../internal/redact.ts";
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
 export interface PostgresType<T> {
@@ -88,8 +90,8 @@ export interface PostgresClient {
   (strings: TemplateStringsArray, ...values: never[]): PromiseLike<unknown>;
   /** Runs a query from text. */
   unsafe(query: string, ...rest: never[]): PromiseLike<unknown>;
-  /** Runs a callback in a transaction. */
-  begin(...args: never[]): Promise<unknown>;
+  /** Reserves one connection (the kit runs transactions on it). */
+  reserve(): Promise<unknown>;
   /** Closes the pool. */
   end(options?: { timeout?: number }): Promise<void>;
 }
@@ -113,6 +115,67 @@ export interface PostgresDbOptions {
    * @default {10000}
    */
   readonly connectTimeoutMs?: number;
+  /**
+   * Verified TLS: `true` checks the server's certificate against the system's CAs, an object
+   * against its own CA and name. (A URL's `?sslmode=require` encrypts but verifies nothing; give
+   * one or the other.)
+   */
+  readonly tls?: true | PostgresTlsOptions;
+}
+
+/** TLS settings of {@linkcode PostgresDbOptions.tls}; the server's certificate is always checked. */
+export interface PostgresTlsOptions {
+  /**
+   * CA certificate(s) (PEM) the server's certificate must chain to.
+   * @default {the system's CAs}
+   */
+  readonly ca?: string;
+  /** Client certificate (PEM), for servers that ask for one (`clientcert=verify-full`); needs `key`. */
+  readonly cert?: string;
+  /** Private key (PEM) of `cert`. */
+  readonly key?: string;
+  /**
+   * The name the server's certificate must carry, a DNS name or an IP address, when it is not
+   * the host connected to.
+   * @default {the host of the URL or config}
+   */
+  readonly servername?: string;
+}
+
+function checkTls(tls: unknown): void {
+  if (tls === undefined || tls === true) return;
+  const fields = tls as Record<string, unknown>;
+  const bad = typeof tls !== "object" || tls === null
+    ? ["tls", tls]
+    : (["ca", "cert", "key", "servername"] as const)
+      .map((field) => [`tls.${field}`, fields[field]] as const)
+      .find(([, value]) => value !== undefined && (typeof value !== "string" || value === ""));
+  if (bad) {
+    throw new TypeError(
+      `Cannot create postgres driver as '${bad[0]}' must be ${
+        bad[0] === "tls" ? "true or an object" : "a non-empty string"
+      }: current value is ${typeof bad[1] === "string" ? JSON.stringify(bad[1]) : String(bad[1])}`,
+    );
+  }
+  if ((fields.cert === undefined) !== (fields.key === undefined)) {
+    throw new TypeError("Cannot create postgres driver as 'tls.cert' and 'tls.key' go together");
+  }
+}
+
+/**
+ * postgres.js's `ssl` for verified TLS to `host`. Deno checks a certificate against the name
+ * asked for, and takes an IP address only written fully qualified (`127.0.0.1.`), where it is
+ * still checked against the certificate's IP addresses.
+ */
+function sslSettings(tls: true | PostgresTlsOptions, host: string): Record<string, unknown> {
+  const { ca, cert, key, servername } = tls === true ? {} as PostgresTlsOptions : tls;
+  const name = servername ?? host.replace(/^\[(.*)\]$/, "$1");
+  return {
+    rejectUnauthorized: true,
+    servername: isIP(name) !== 0 ? `${name}.` : name,
+    ...(ca === undefined ? {} : { ca }),
+    ...(cert === undefined ? {} : { cert, key }),
+  };
 }
 
 type Sql = ReturnType<typeof postgres>;
@@ -440,16 +503,17 @@ class PostgresDriver implements DbDriver {
 
   constructor(options: PostgresDbOptions) {
     const client: unknown = options?.client;
-    const methods = client as { unsafe?: unknown; begin?: unknown };
+    const methods = client as { unsafe?: unknown; reserve?: unknown };
     if (
       client !== undefined &&
       (typeof client !== "function" || typeof methods.unsafe !== "function" ||
-        typeof methods.begin !== "function")
+        typeof methods.reserve !== "function")
     ) {
       throw new TypeError(
         `Cannot create postgres driver as 'client' must be a postgres.js client: current value is ${client}`,
       );
     }
+    checkTls(options?.tls);
     this.#options = options;
   }
 
@@ -458,7 +522,32 @@ class PostgresDriver implements DbDriver {
   }
 
   #open(config: DbConfig, url: string | undefined): Sql {
+    const tls = this.#options.tls;
+    let ssl: Record<string, unknown> | undefined;
+    if (tls !== undefined) {
+      if (url !== undefined && /[?&](sslmode|ssl)=/.test(url)) {
+        throw new TypeError(
+          `Cannot create postgres driver as both 'tls' and the URL's sslmode set TLS: keep one (current URL ${
+            redactUrl(url)
+          })`,
+        );
+      }
+      // The authority of a URL (postgres.js also takes several hosts: h1:5432,h2:5432).
+      const authority = url?.replace(/^[^:]*:\/\/([^@/?]*@)?/, "").split(/[/?]/)[0];
+      if (authority?.includes(",") && (tls === true || tls.servername === undefined)) {
+        throw new TypeError(
+          `Cannot create postgres driver as 'tls.servername' must be given for a URL of several hosts (one name is checked for all): current URL ${
+            redactUrl(url!)
+          }`,
+        );
+      }
+      const host = authority === undefined
+        ? config.host ?? "127.0.0.1"
+        : decodeURIComponent(authority.match(/^\[[^\]]*\]|^[^:]*/)![0]);
+      ssl = sslSettings(tls, host);
+    }
     const settings = {
+      ...(ssl ? { ssl } : {}),
       max: config.poolSize,
       idle_timeout: config.idleTimeoutMs > 0 ? config.idleTimeoutMs / 1000 : undefined,
       connect_timeout: (this.#options.connectTimeoutMs ?? 10_000) / 1000,
@@ -496,17 +585,59 @@ class PostgresDriver implements DbDriver {
       : this.#pool(config, config.url);
     const readers = (config.replicas ?? []).map((url) => this.#pool(config, url));
     const pools = [writer, ...readers];
+    const addresses = [client ? "the given client" : addressOf(config, config.url)]
+      .concat((config.replicas ?? []).map((url) => addressOf(config, url)));
+    const secrets = [config.password, ...[config.url, ...(config.replicas ?? [])].map(passwordOf)]
+      .filter((secret): secret is string => typeof secret === "string" && secret !== "");
     try {
-      await Promise.all(pools.map((pool) => pool.query("select 1", [])));
+      await Promise.all(pools.map((pool, i) =>
+        pool.query("select 1", []).catch((error) => {
+          throw connectFailure(error, addresses[i], secrets);
+        })
+      ));
       if (client) await checkShapes(writer);
     } catch (error) {
       await Promise.all(pools.map((pool) => pool.close().catch(() => {})));
-      throw error instanceof DriverError
-        ? new DriverError(this.name, "connect", error.cause)
-        : error;
+      throw error;
     }
     return { writer, readers };
   }
+}
+
+/** `host:port` of a pool, for messages (never the password). */
+function addressOf(config: DbConfig, url: string | undefined): string {
+  if (url === undefined) return `${config.host ?? "127.0.0.1"}:${config.port ?? 5432}`;
+  const authority = url.replace(/^[^:]*:\/\/([^@/?]*@)?/, "").split(/[/?]/)[0];
+  return authority.includes(":") || authority.includes(",") ? authority : `${authority}:5432`;
+}
+
+function passwordOf(url: string | undefined): string | undefined {
+  const userinfo = url?.match(/^[^:]*:\/\/([^@/?]*)@/)?.[1];
+  const colon = userinfo?.indexOf(":") ?? -1;
+  return colon < 0 ? undefined : decodeURIComponent(userinfo!.slice(colon + 1));
+}
+
+/** Why a pool could not connect, in words that say which failure it was, with the address. */
+function connectFailure(error: unknown, address: string, secrets: readonly string[]): DriverError {
+  const cause = error instanceof DriverError ? error.cause : error;
+  const { code, message } = cause as { code?: unknown; message?: unknown };
+  const text = typeof message === "string" ? message : String(cause);
+  const kind = String(code ?? "");
+  const reason = kind.startsWith("28")
+    ? `authentication failed at ${address}: ${text}`
+    : kind === "ECONNREFUSED"
+    ? `connection refused at ${address} (no server listens there)`
+    : kind === "CONNECT_TIMEOUT"
+    ? `no connection to ${address} within the connect timeout`
+    : /CERT|SSL|TLS|UNABLE_TO|SELF_SIGNED/.test(kind) || /certificate|\bTLS\b|\bSSL\b/i.test(text)
+    ? `TLS to ${address} failed: ${text}`
+    : `${text} (at ${address})`;
+  const scrubbed = scrubError(cause, secrets);
+  return new DriverError(
+    "postgres",
+    "connect",
+    new Error(redactText(reason, secrets), { cause: scrubbed }),
+  );
 }
 
 /** An application's client must give the same result shapes as the kit's own pools. */

@@ -3,7 +3,8 @@ import { dbConformance } from "../db/conformance.ts";
 import * as db from "../db/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { freePort, serverAvailable, startServer, type ThrowawayServer } from "../testing/server.ts";
-import { quietLogger } from "../testing/logger.ts";
+import { makeCertificates, opensslAvailable } from "../testing/certificates.ts";
+import { capturingLogger, quietLogger } from "../testing/logger.ts";
 import { serviceUrl } from "../testing/services.ts";
 import postgres from "postgres";
 import { postgresDb, postgresResultTypes } from "./postgres.ts";
@@ -294,3 +295,136 @@ for (const [title, start] of cancellable) {
     },
   });
 }
+
+/**
+ * A throwaway PostgreSQL that speaks TLS with a certificate for 127.0.0.1 and kit.test, and has
+ * a role `kit_pw` with password `password` that must log in with SCRAM.
+ */
+async function tlsServer(password: string) {
+  const dir = await Deno.makeTempDir({ prefix: "kit-pg-tls-" });
+  const certificates = await makeCertificates(dir);
+  await Deno.writeTextFile(
+    `${dir}/hba.conf`,
+    [
+      "host all kit_pw 127.0.0.1/32 scram-sha-256",
+      "host all postgres 127.0.0.1/32 trust",
+      "local all all trust",
+    ].join("\n") + "\n",
+  );
+  await Deno.chmod(`${dir}/server.key`, 0o600);
+  if (Deno.uid() === 0) {
+    // The server runs as the postgres user, which must own its key and read its files.
+    const id = (flag: string) =>
+      Number(
+        new TextDecoder().decode(
+          new Deno.Command("id", { args: [flag, "postgres"], stdout: "piped" }).outputSync().stdout,
+        ),
+      );
+    for (const file of ["", "server.pem", "server.key", "hba.conf"]) {
+      await Deno.chown(`${dir}/${file}`, id("-u"), id("-g"));
+    }
+  }
+  const server = await startServer("postgres", {
+    args: [
+      ...["-c", "ssl=on", "-c", `ssl_cert_file=${dir}/server.pem`],
+      ...["-c", `ssl_key_file=${dir}/server.key`, "-c", `hba_file=${dir}/hba.conf`],
+    ],
+  });
+  {
+    await using admin = await db.create({ ...db.defaultConfig("development"), url: server.url }, {
+      driver: postgresDb(),
+      logger: quietLogger(),
+    });
+    await admin.transaction((tx) => tx.exec(`create role kit_pw login password '${password}'`));
+  }
+  return {
+    server,
+    certificates,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test({
+  name:
+    "[postgres] verified TLS by IP or name; a wrong CA or name, a wrong password and a refused port are DriverErrors that say which, without the password",
+  ignore: url === undefined || !serverAvailable("postgres") || !opensslAvailable(),
+  async fn() {
+    const password = "pg-S3cret-v4lue";
+    await using setup = await tlsServer(password);
+    const { server, certificates } = setup;
+    const { logger, logs } = capturingLogger();
+    const open = (userinfo: string, tls?: true | { ca?: string; servername?: string }) =>
+      db.create({
+        ...db.defaultConfig("production"),
+        url: `postgres://${userinfo}@127.0.0.1:${server.port}/postgres`,
+      }, { driver: postgresDb({ tls, connectTimeoutMs: 3000 }), logger });
+    const encrypted = async (database: db.Db) =>
+      (await database.sql<
+        { ssl: boolean }
+      >`select ssl from pg_stat_ssl where pid = pg_backend_pid()`)[0].ssl;
+
+    for (const tls of [{ ca: certificates.ca }, { ca: certificates.ca, servername: "kit.test" }]) {
+      await using database = await open(`kit_pw:${password}`, tls);
+      assert.equal(await encrypted(database), true, JSON.stringify(tls.servername));
+    }
+    const refusedPort = await freePort();
+    const failures: [string, () => Promise<unknown>, RegExp][] = [
+      [
+        "another CA",
+        () => open(`kit_pw:${password}`, { ca: certificates.otherCa }),
+        /TLS to 127\.0\.0\.1:\d+ failed: .*(verify|certificate)/,
+      ],
+      [
+        "another name",
+        () => open(`kit_pw:${password}`, { ca: certificates.ca, servername: "other.test" }),
+        /TLS to 127\.0\.0\.1:\d+ failed: .*other\.test/,
+      ],
+      [
+        "the system's CAs",
+        () => open(`kit_pw:${password}`, true),
+        /TLS to 127\.0\.0\.1:\d+ failed/,
+      ],
+      [
+        "a wrong password",
+        () => open(`kit_pw:wrong-${password}`, { ca: certificates.ca }),
+        /authentication failed at 127\.0\.0\.1:\d+: password authentication failed for user "kit_pw"/,
+      ],
+      [
+        "a refused port",
+        () =>
+          db.create({
+            ...db.defaultConfig("production"),
+            url: `postgres://kit_pw:${password}@127.0.0.1:${refusedPort}/postgres`,
+          }, { driver: postgresDb({ connectTimeoutMs: 3000 }), logger }),
+        /connection refused at 127\.0\.0\.1:\d+/,
+      ],
+    ];
+    for (const [what, attempt, expected] of failures) {
+      const error = await attempt().then(() => undefined, (error: unknown) => error);
+      assert.ok(error instanceof db.DriverError, `${what}: ${error}`);
+      assert.equal(error.operation, "connect", what);
+      assert.match(error.message, expected, what);
+      const everything = [
+        error.message,
+        error.stack,
+        String((error.cause as Error)?.stack),
+        Deno.inspect(error, { depth: 10 }),
+        JSON.stringify(error),
+      ].join("\n");
+      assert.ok(!everything.includes(password), `${what}: the password leaked:\n${everything}`);
+    }
+    const logged = logs.records.map((record) => JSON.stringify(record)).join("\n");
+    assert.ok(!logged.includes(password), logged);
+    assert.throws(
+      () => postgresDb({ tls: { cert: "x" } }),
+      /'tls.cert' and 'tls.key' go together/,
+    );
+    await assert.rejects(
+      open(`kit_pw:${password}?sslmode=require`, { ca: certificates.ca }),
+      /both 'tls' and the URL's sslmode/,
+    );
+  },
+});

@@ -16,7 +16,7 @@ export interface ThrowawayServer extends AsyncDisposable {
   readonly host: string;
   /** The loopback port; kept across restarts. */
   readonly port: number;
-  /** Connection URL: `redis://…`, `http://…` (etcd) or `postgres://postgres@…/postgres`. */
+  /** Connection URL: `redis://…`, `http://…` (etcd; `https://…` with TLS) or `postgres://postgres@…/postgres`. */
   readonly url: string;
   /** Pid of the server process while it runs. */
   readonly pid: number | undefined;
@@ -41,6 +41,27 @@ export interface StartServerOptions {
    * @default {20000}
    */
   readonly readyTimeoutMs?: number;
+  /**
+   * Extra command-line arguments for the server, after the kit's own: for a Redis that wants
+   * a password, `["--requirepass", "pw"]`.
+   * @default {[]}
+   */
+  readonly args?: readonly string[];
+  /**
+   * Serve clients over TLS with this certificate (etcd only): the URL becomes `https://…`, and
+   * readiness is checked over TLS against `ca`.
+   */
+  readonly tls?: ServerTls;
+}
+
+/** PEM material of a throwaway server's TLS, for {@linkcode StartServerOptions.tls}. */
+export interface ServerTls {
+  /** The server's certificate (its SANs must name 127.0.0.1 to pass the readiness check). */
+  readonly cert: string;
+  /** The certificate's private key. */
+  readonly key: string;
+  /** The CA that signed `cert`. */
+  readonly ca: string;
 }
 
 interface Recipe {
@@ -111,12 +132,22 @@ export function serverAvailable(kind: ServerKind): boolean {
   }
 }
 
-/** Sends `request` and reads until the reply matches `expect`, the peer closes, or 2 s pass. */
-async function tcpExchange(port: number, request: string, expect: RegExp): Promise<boolean> {
-  let conn: Deno.TcpConn | undefined;
+/**
+ * Sends `request` (over TLS trusting `tlsCa`, when given) and reads until the reply matches
+ * `expect`, the peer closes, or 2 s pass.
+ */
+async function tcpExchange(
+  port: number,
+  request: string,
+  expect: RegExp,
+  tlsCa?: string,
+): Promise<boolean> {
+  let conn: Deno.Conn | undefined;
   const timer = setTimeout(() => conn?.close(), 2000);
   try {
-    conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn = tlsCa === undefined
+      ? await Deno.connect({ hostname: "127.0.0.1", port })
+      : await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [tlsCa] });
     if (request) await conn.write(new TextEncoder().encode(request));
     const buffer = new Uint8Array(4096);
     let reply = "";
@@ -167,7 +198,12 @@ async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function recipe(kind: ServerKind, port: number, dir: string): Promise<Recipe> {
+async function recipe(
+  kind: ServerKind,
+  port: number,
+  dir: string,
+  tls?: ServerTls,
+): Promise<Recipe> {
   const missing = (binary: string) =>
     new Error(`Cannot start a throwaway ${kind} server as '${binary}' is not installed`);
   switch (kind) {
@@ -191,7 +227,8 @@ async function recipe(kind: ServerKind, port: number, dir: string): Promise<Reci
         ],
         url: `redis://127.0.0.1:${port}`,
         gracefulSignal: "SIGTERM",
-        ready: () => tcpExchange(port, "PING\r\n", /^\+PONG/),
+        // A server with a password answers PING with -NOAUTH: it is up all the same.
+        ready: () => tcpExchange(port, "PING\r\n", /^(\+PONG|-NOAUTH)/),
       };
     }
     case "etcd": {
@@ -199,8 +236,14 @@ async function recipe(kind: ServerKind, port: number, dir: string): Promise<Reci
         throw missing("etcd");
       })();
       const peerPort = await freePort();
-      const client = `http://127.0.0.1:${port}`;
+      const client = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
       const peer = `http://127.0.0.1:${peerPort}`;
+      const tlsArgs = [];
+      if (tls) {
+        await Deno.writeTextFile(`${dir}/server.pem`, tls.cert);
+        await Deno.writeTextFile(`${dir}/server.key`, tls.key, { mode: 0o600 });
+        tlsArgs.push(`--cert-file=${dir}/server.pem`, `--key-file=${dir}/server.key`);
+      }
       return {
         binary,
         args: [
@@ -213,6 +256,7 @@ async function recipe(kind: ServerKind, port: number, dir: string): Promise<Reci
           `--initial-cluster=throwaway=${peer}`,
           "--logger=zap",
           "--log-level=warn",
+          ...tlsArgs,
         ],
         url: client,
         gracefulSignal: "SIGTERM",
@@ -221,6 +265,7 @@ async function recipe(kind: ServerKind, port: number, dir: string): Promise<Reci
             port,
             "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
             /"health":\s*"true"/,
+            tls?.ca,
           ),
       };
     }
@@ -286,7 +331,7 @@ async function recipe(kind: ServerKind, port: number, dir: string): Promise<Reci
  * in a fresh temporary directory, and resolves once it answers.
  *
  * @param kind `redis`, `etcd` or `postgres`.
- * @param options Readiness timeout.
+ * @param options Readiness timeout, extra server arguments and (etcd) TLS.
  * @returns The running server.
  * @throws {Error} When the binary is missing or the server does not answer in time (with its log).
  *
@@ -303,12 +348,17 @@ export async function startServer(
   kind: ServerKind,
   options: StartServerOptions = {},
 ): Promise<ThrowawayServer> {
-  const { readyTimeoutMs = 20_000 } = options;
+  const { readyTimeoutMs = 20_000, args = [], tls } = options;
   const dir = await Deno.makeTempDir({ prefix: `kit-${kind}-` });
   const port = await freePort();
   let spec: Recipe;
   try {
-    spec = await recipe(kind, port, dir);
+    if (tls && kind !== "etcd") {
+      throw new TypeError(
+        `Cannot start a throwaway ${kind} server as 'tls' is supported for etcd only`,
+      );
+    }
+    spec = await recipe(kind, port, dir, tls);
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
@@ -358,6 +408,7 @@ export async function startServer(
           ...privilege,
           spec.binary,
           ...spec.args,
+          ...args,
         ],
         env: { KIT_SERVER_LOG: logPath },
         stdin: "null",
