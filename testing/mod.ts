@@ -23,6 +23,6 @@ export type { Clock } from "../internal/clock.ts";
 export { RUN_ID, testKeyspace } from "./keyspace.ts";
 export { freePort, serverAvailable, startServer } from "./server.ts";
 export { capturingLogger, quietLogger } from "./logger.ts";
-export type { ServerKind, StartServerOptions, ThrowawayServer } from "./server.ts";
+export type { ServerKind, ServerTls, StartServerOptions, ThrowawayServer } from "./server.ts";
 export { serviceUrl } from "./services.ts";
 export type { ServiceName } from "./services.ts";
