@@ -230,6 +230,64 @@ Deno.test("breakers are per name; a name without a policy gets `default`", async
   await breakers.close();
 });
 
+Deno.test("breaker names are own keys only: Object.prototype's names get the default policy", async () => {
+  const names = ["constructor", "toString", "valueOf", "__proto__", "hasOwnProperty"];
+  await using breakers = await breaker.create({
+    policies: { default: { consecutiveFailures: 2, openMs: 60_000 } },
+  }, { logger: capturingLogger().logger });
+  for (const name of names) {
+    const b = breakers.get(name);
+    assert.equal(await outcome(b, down), "503");
+    assert.equal(await outcome(b, down), "503");
+    assert.equal(b.state, "open", `'${name}' opens under the default policy`);
+    assert.equal(await outcome(b, ok), "rejected (open)");
+  }
+  // The same names as real policies, as a JSON config delivers them (`__proto__` an own key).
+  await using named = await breaker.create({
+    policies: JSON.parse(
+      '{"default": {"consecutiveFailures": 5}, "__proto__": {"consecutiveFailures": 1}, "constructor": {"consecutiveFailures": 1}}',
+    ),
+  }, { logger: capturingLogger().logger });
+  for (const name of ["__proto__", "constructor"]) {
+    await outcome(named.get(name), down);
+    assert.equal(named.get(name).state, "open", `'${name}' has its own policy`);
+  }
+  await outcome(named.get("consecutiveFailures"), down);
+  assert.equal(named.get("consecutiveFailures").state, "closed", "a field is no policy");
+  assert.equal(named.policies().default.consecutiveFailures, 5);
+  for (const field of ["constructor", "toString", "__proto__"]) {
+    await assert.rejects(
+      breaker.create({ policies: JSON.parse(`{"default": {"${field}": 1}}`) }),
+      new RegExp(`'${field}' is not a policy field`),
+    );
+  }
+});
+
+Deno.test("hot-reloaded policies look names up as own keys only", async () => {
+  const { logger } = capturingLogger();
+  await using center = await coord.create(coord.defaultConfig("development"), { logger });
+  const key = coord.configKey("test", "api", "breaker");
+  await center.config.set(key, { default: { consecutiveFailures: 1 } });
+  await using breakers = await breaker.create({
+    ...breaker.defaultConfig("development"),
+    env: "test",
+    service: "api",
+  }, { coord: center, logger });
+  await center.config.set(
+    key,
+    JSON.parse('{"default": {"consecutiveFailures": 2}, "__proto__": {}}'),
+  );
+  await eventually(() => assert.equal(breakers.policies().default.consecutiveFailures, 2));
+  await outcome(breakers.get("valueOf"), down);
+  await outcome(breakers.get("valueOf"), down);
+  assert.equal(breakers.get("valueOf").state, "open");
+  await outcome(breakers.get("openMs"), down);
+  await outcome(breakers.get("openMs"), down);
+  assert.equal(breakers.get("openMs").state, "open", "a policy's field is no policy");
+  await outcome(breakers.get("__proto__"), down);
+  assert.equal(breakers.get("__proto__").state, "closed", "its own policy: all defaults");
+});
+
 Deno.test("policies hot-reload from the config center; an invalid one keeps the last good one", async () => {
   const { logger, logs } = capturingLogger();
   await using center = await coord.create(coord.defaultConfig("development"), { logger });

@@ -267,7 +267,8 @@ export function defaultConfig(env: "development" | "production"): BreakerConfig 
  * Checks a policy set and fills in defaults; the validator of hot-reloaded policies.
  *
  * @param value Policies by breaker name, as read from config.
- * @returns The policies with every field set.
+ * @returns The policies with every field set, in an object without a prototype, so a name is only
+ * ever one of its own keys (never `constructor` or `toString` from `Object.prototype`).
  * @throws {TypeError | RangeError} Naming the policy and field at fault.
  */
 export function validatePolicies(value: unknown): Record<string, Required<Policy>> {
@@ -278,13 +279,13 @@ export function validatePolicies(value: unknown): Record<string, Required<Policy
       }`,
     );
   }
-  const policies: Record<string, Required<Policy>> = {};
+  const policies: Record<string, Required<Policy>> = Object.create(null);
   for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       throw new TypeError(`Cannot use breaker policy '${name}' as it is not an object`);
     }
     for (const field of Object.keys(raw)) {
-      if (!(field in DEFAULT_POLICY)) {
+      if (!Object.hasOwn(DEFAULT_POLICY, field)) {
         throw new TypeError(
           `Cannot use breaker policy '${name}' as '${field}' is not a policy field (known: ${
             Object.keys(DEFAULT_POLICY).join(", ")
