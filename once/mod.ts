@@ -152,10 +152,16 @@ export class OnceFailedError extends Error {
   }
 }
 
-/** The reason `fn`'s signal fires: its in-progress lock was lost. */
+/**
+ * The in-progress lock of a key was lost: the reason `fn`'s signal fires, and the error of a
+ * caller whose `fn` finished after losing its lock when the key's own result cannot be had
+ * (another caller runs the key now and this one does not wait).
+ */
 export class OnceLockLostError extends Error {
   /** Stable code. */
   readonly code = "ONCE_LOCK_LOST";
+  /** The key. */
+  readonly key: string;
 
   /**
    * Creates the error.
@@ -166,6 +172,7 @@ export class OnceLockLostError extends Error {
   constructor(key: string, reason: string) {
     super(`The in-progress lock of '${key}' was lost: ${reason}`);
     this.name = "OnceLockLostError";
+    this.key = key;
   }
 }
 
@@ -180,7 +187,11 @@ export interface Once extends AsyncDisposable {
     fn: (signal: AbortSignal) => Promise<void>,
     options?: OnceCallOptions,
   ): Promise<boolean>;
-  /** Runs `fn` once per `key` within `ttlMs` and returns its stored result to every caller. */
+  /**
+   * Runs `fn` once per `key` within `ttlMs` and returns its stored result to every caller. A
+   * caller whose in-progress lock was lost before its result was stored gets the key's stored
+   * result (another caller's) or {@linkcode OnceLockLostError}, never a second result.
+   */
   execute<T>(
     key: string,
     ttlMs: number,
@@ -270,9 +281,14 @@ export function create(
     const key = config.keyPrefix + name;
     const fingerprint = call.fingerprint ?? "";
     const wait = call.wait ?? config.wait;
-    const token = crypto.randomUUID();
-    const deadline = Date.now() + config.waitTimeoutMs;
+    let token = crypto.randomUUID();
+    let deadline = Date.now() + config.waitTimeoutMs;
     let backoffMs = 5;
+    /**
+     * What `fn` returned when this caller's lock was lost before the result was stored: the key
+     * then answers with what it holds (another caller's result), never with a second result.
+     */
+    let unstored: { value: T; outcome: OnceOutcome } | undefined;
     for (;;) {
       const requestedAt = Date.now();
       const state = await driver.begin(key, token, fingerprint, config.lockTtlMs);
@@ -280,6 +296,13 @@ export function create(
         // The caller gave up while the lock was being taken: run nothing, free the key.
         await driver.abandon(key, token);
         throw signal.reason;
+      }
+      if (state.state === "acquired" && unstored) {
+        // Nobody ran the key after this caller's lock expired: its result is the only one.
+        if (await driver.complete(key, token, unstored.outcome, ttlMs)) {
+          return { ran: true, value: unstored.value };
+        }
+        throw new OnceLockLostError(name, "it was lost again before the result could be stored");
       }
       if (state.state === "acquired") {
         const keeper = new TtlKeeper({
@@ -314,14 +337,19 @@ export function create(
             throw error;
           }
           const outcome: OnceOutcome = { status: "ok", payload };
-          if (!(await driver.complete(key, token, outcome, ttlMs))) {
-            logger.warn("once lock was lost before the result could be stored", { key: name });
-          }
           count("ran");
-          return { ran: true, value };
+          if (await driver.complete(key, token, outcome, ttlMs)) return { ran: true, value };
+          logger.warn(
+            "once lock was lost before the result could be stored; answering with what the key holds",
+            { key: name },
+          );
+          unstored = { value, outcome };
         } finally {
           keeper.stop();
         }
+        token = crypto.randomUUID();
+        deadline = Date.now() + config.waitTimeoutMs;
+        continue;
       }
       if (state.fingerprint !== fingerprint) {
         count("conflict");
@@ -332,8 +360,11 @@ export function create(
           count("replayed_failure");
           throw new OnceFailedError(name, state.outcome.payload);
         }
-        count("replayed");
-        return { ran: false, value: JSON.parse(state.outcome.payload) as T };
+        if (!unstored) count("replayed");
+        return { ran: unstored !== undefined, value: JSON.parse(state.outcome.payload) as T };
+      }
+      if (!wait && unstored) {
+        throw new OnceLockLostError(name, "another caller is running the key now");
       }
       if (!wait) {
         count("in_progress");
