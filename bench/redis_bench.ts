@@ -14,7 +14,7 @@ const url = Deno.env.get("KIT_REDIS_URL");
 const ignore = url === undefined;
 const raw = ignore ? undefined : new Redis(url, { enableAutoPipelining: true });
 const kit = ignore ? undefined : await cache.create(
-  { ...cache.defaultConfig("production"), keyPrefix: "bench:" },
+  { ...cache.defaultConfig("production"), keyPrefix: "bench" },
   { driver: redisCache({ url }) },
 );
 const keys = Array.from({ length: 1000 }, (_, i) => `k${i}`);
@@ -25,7 +25,7 @@ Deno.bench("raw ioredis: 1,000 concurrent GETs", {
   baseline: true,
   ignore,
 }, async () => {
-  await Promise.all(keys.map((key) => raw!.get(`bench:${key}`)));
+  await Promise.all(keys.map((key) => raw!.get(`bench\x1f${key}`)));
 });
 Deno.bench(
   "kit redis driver: 1,000 concurrent string.get",
@@ -42,7 +42,7 @@ Deno.bench("kit vs raw, alternating 300 rounds of 1,000 (share printed)", {
   ignore,
 }, async () => {
   const median = await alternate(300, 50, {
-    raw: () => Promise.all(keys.map((key) => raw!.get(`bench:${key}`))),
+    raw: () => Promise.all(keys.map((key) => raw!.get(`bench\x1f${key}`))),
     kit: () => Promise.all(keys.map((key) => kit!.string.get(key))),
   });
   console.log(

@@ -56,6 +56,13 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     };
   }
 
+  /** A client of the backend without a provider: what another service (in Go, say) sees. */
+  async function backend() {
+    const driver = await options.makeDriver();
+    await driver.ping();
+    return Object.assign(driver, { [Symbol.asyncDispose]: () => driver.close() });
+  }
+
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${name}] cache: ${title}`, ignore: options.ignore, fn });
 
@@ -280,7 +287,9 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     await using env = await pair("lock lost");
     const held = await env.a.lock.acquire("res", { ttlMs: 300 });
     // What an expiry during a long pause looks like: the key is gone and someone else takes it.
-    assert.equal(await env.b.string.del("lock:res"), 1);
+    await using raw = await backend();
+    const lockKey = cache.keyspace(env.keyPrefix).internal("lock", "test", "res");
+    assert.equal(await raw.del([lockKey]), 1);
     const next = await env.b.lock.acquire("res", { ttlMs: 2000 });
     await eventually(() => assert.ok(held.lost.aborted), { timeoutMs: 3000 });
     assert.ok(held.lost.reason instanceof cache.CacheLockLostError);
@@ -438,8 +447,247 @@ export function cacheConformance(options: CacheSuiteOptions): void {
       env.a.zset.add("z", { member: "m", score: NaN }),
       /'score' must be a number/,
     );
-    await assert.rejects(env.a.string.incrBy("n", 1.5), /'delta' must be an integer/);
+    await assert.rejects(
+      env.a.string.incrBy("n", 1.5),
+      (e: Error) => e instanceof RangeError && /'delta' must be a safe integer/.test(e.message),
+    );
     await assert.rejects(env.a.string.incr(""), /'key' must be a non-empty string/);
     assert.equal(await env.a.string.exists("k"), 0, "nothing was written by the failed calls");
+  });
+
+  test("keyPrefix: nested prefixes ('n:' and 'n:x:') are disjoint; the backend key is prefix, U+001F, key", async () => {
+    const base = testKeyspace("nested");
+    const config = { ...cache.defaultConfig("development"), loadLeaseMs: 2000 };
+    const logger = capturingLogger().logger;
+    await using outer = await cache.create({ ...config, keyPrefix: `${base}n:` }, {
+      driver: await options.makeDriver(),
+      logger,
+    });
+    await using inner = await cache.create({ ...config, keyPrefix: `${base}n:x:` }, {
+      driver: await options.makeDriver(),
+      logger,
+    });
+    await inner.string.set("foo", "inner's");
+    await inner.hash.hset("h", { f: 1 });
+    assert.equal(await outer.string.get("x:foo"), undefined, "the outer prefix cannot read it");
+    assert.equal(await outer.string.exists("x:foo", "x:h"), 0);
+    await outer.string.set("x:foo", "outer's");
+    assert.equal(await outer.string.del("x:foo", "x:h"), 1, "only its own key");
+    assert.equal(await inner.string.get("foo"), "inner's", "nor overwrite or delete it");
+    assert.deepEqual(await inner.hash.hgetAll("h"), { f: 1 });
+    // The layout a service in another language computes: prefix + U+001F + key.
+    await using raw = await backend();
+    assert.equal(await raw.get(`${base}n:x:\x1ffoo`), JSON.stringify("inner's"));
+    assert.equal(await raw.get(`${base}n:x:foo`), undefined);
+    await assert.rejects(
+      outer.string.get("x:\x1ffoo"),
+      (e: Error) =>
+        e instanceof TypeError && /'key' must not contain U\+001F.*"x:\\u001ffoo"/.test(e.message),
+    );
+    await assert.rejects(
+      cache.create({ ...config, keyPrefix: `${base}n:\x1f` }, {
+        driver: await options.makeDriver(),
+      }),
+      (e: Error) =>
+        e instanceof TypeError && /'keyPrefix' must not contain U\+001F/.test(e.message),
+    );
+  });
+
+  test("lock: no cache operation reaches a held lock or its fencing counter", async () => {
+    await using env = await pair("lock namespace");
+    const { a, b } = env;
+    for (let i = 0; i < 3; i++) await (await a.lock.acquire("job")).unlock();
+    const held = await a.lock.acquire("job", { ttlMs: 5000 });
+    assert.ok(held.token >= 4);
+    // Every name the lock's keys had or could have, through every operation that writes.
+    const names = ["job", "lock:job", "lock-fence:job", "fence:job", "load:job", "job:loading"];
+    const attempts = (name: string) => [
+      () => b.string.del(name),
+      () => b.string.set(name, 0),
+      () => b.string.setNX(name, 0),
+      () => b.string.getSet(name, 0),
+      () => b.string.mset({ [name]: 0 }),
+      () => b.string.incrBy(name, -1000),
+      () => b.string.expire(name, 1),
+      () => b.string.del(name),
+      () => b.hash.hset(name, { f: 0 }),
+      () => b.string.del(name),
+      () => b.set.add(name, "m"),
+      () => b.string.del(name),
+      () => b.zset.add(name, { member: "m", score: 0 }),
+      () => b.string.del(name),
+      () => b.getOrLoad(name, () => Promise.resolve(0), { ttlMs: 1000, earlyRefresh: false }),
+      () => b.string.del(name),
+    ];
+    for (const name of names) {
+      for (const attempt of attempts(name)) {
+        await attempt().catch((error) => {
+          if (!(error instanceof cache.WrongTypeError)) throw error;
+        });
+      }
+    }
+    for (const name of ["\x1flock:job", "\x1ffence:job"]) {
+      await assert.rejects(b.string.del(name), /'key' must not contain U\+001F/);
+    }
+    assert.equal(await b.lock.tryAcquire("job"), null, "still held");
+    await held.renew();
+    assert.equal(held.lost.aborted, false);
+    await held.unlock();
+    const next = await b.lock.acquire("job");
+    assert.equal(next.token, held.token + 1, "the fencing counter was not rewound");
+    await next.unlock();
+    // A caller's key named like a load lease does not stall loading that key.
+    await b.string.set("k:loading", "mine");
+    assert.equal(
+      await a.getOrLoad("k", () => Promise.resolve("loaded"), {
+        ttlMs: 10_000,
+        signal: AbortSignal.timeout(3000),
+      }),
+      "loaded",
+    );
+    assert.equal(await b.string.get("k:loading"), "mine");
+  });
+
+  test("lock: a TTL beyond the longest timer delay (2^31 - 1 ms) is refused; one at the limit holds", async () => {
+    await using env = await pair("lock ttl limit");
+    for (const take of [env.a.lock.acquire, env.a.lock.tryAcquire]) {
+      await assert.rejects(
+        take("big", { ttlMs: 3e9 }),
+        (e: Error) =>
+          e instanceof RangeError &&
+          /'ttlMs' must be at most 2147483647 ms.*current value is 3000000000/.test(e.message),
+      );
+    }
+    const longest = await env.a.lock.acquire("big", { ttlMs: 2 ** 31 - 1 });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(longest.lost.aborted, false, "not lost to an overflowing timer");
+    assert.equal(await env.b.lock.tryAcquire("big"), null);
+    await longest.unlock();
+    await assert.rejects(
+      cache.create({ ...cache.defaultConfig("development"), lockTtlMs: 3e9 }, {
+        driver: await options.makeDriver(),
+      }),
+      (e: Error) =>
+        e instanceof RangeError && /'lockTtlMs' must be at most 2147483647/.test(e.message),
+    );
+    // Values have no timer: a TTL up to the safe integers means what it says on every driver.
+    const huge = Number.MAX_SAFE_INTEGER;
+    await env.a.string.set("v", 1, { ttlMs: huge });
+    assert.ok((await env.b.string.ttl("v")) > 2 ** 31, "set");
+    await env.a.string.set("w", 1);
+    assert.equal(await env.a.string.expire("w", huge), true);
+    assert.ok((await env.b.string.ttl("w")) > 2 ** 31, "expire");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.deepEqual(await env.b.string.mget(["v", "w"]), [1, 1]);
+  });
+
+  test("incrBy: counters stay safe integers; a result beyond is refused and the value kept", async () => {
+    await using env = await pair("incr range");
+    const { a, b } = env;
+    const max = Number.MAX_SAFE_INTEGER;
+    const unsafe = (e: Error) =>
+      e instanceof RangeError && /beyond ±9007199254740991.*unchanged/.test(e.message);
+    await a.string.set("n", max - 1);
+    assert.equal(await a.string.incr("n"), max);
+    await assert.rejects(a.string.incr("n"), unsafe);
+    await assert.rejects(b.string.incrBy("n", max), unsafe);
+    assert.equal(await b.string.get("n"), max);
+    await a.string.set("m", -max);
+    await assert.rejects(a.string.decr("m"), unsafe);
+    assert.equal(await b.string.incrBy("m", max), 0);
+    await a.hash.hset("h", { c: max });
+    await assert.rejects(a.hash.hincrBy("h", "c", 1), unsafe);
+    assert.equal(await b.hash.hget("h", "c"), max);
+    assert.equal(await b.hash.hincrBy("h", "c", -2), max - 2, "odd, near 2^53: read exactly");
+    for (const delta of [2 ** 53, -(2 ** 53), 1.5, NaN, Infinity]) {
+      await assert.rejects(
+        a.string.incrBy("n", delta),
+        (e: Error) => e instanceof RangeError && /'delta' must be a safe integer/.test(e.message),
+      );
+    }
+    await assert.rejects(a.string.incrBy("n", "1" as unknown as number), TypeError);
+    // Integers another client stored beyond 2^53: exact arithmetic, Redis's syntax and int64 range.
+    await using raw = await backend();
+    const space = cache.keyspace(env.keyPrefix);
+    await raw.set(space.key("test", "big"), "9007199254740993");
+    assert.equal(await a.string.incrBy("big", -2), max, "exact, not rounded through a double");
+    await raw.set(space.key("test", "big"), "9223372036854775807");
+    await assert.rejects(a.string.incr("big"), unsafe, "int64 overflow");
+    assert.equal(await raw.get(space.key("test", "big")), "9223372036854775807");
+    for (const text of ["99999999999999999999", "007", "-0", "+1", " 1", "1.0", ""]) {
+      await raw.set(space.key("test", "odd"), text);
+      await assert.rejects(a.string.incr("odd"), /not an integer/, JSON.stringify(text));
+    }
+  });
+
+  test("strings that are not well-formed Unicode are refused where they become keys, fields or members", async () => {
+    await using env = await pair("unicode");
+    const { a, b } = env;
+    // On Redis both would be stored as "x" + U+FFFD: one key, one field, one member.
+    for (const lone of ["x\ud800", "x\udc00", "\udfff", "a\ud800b"]) {
+      const shown = JSON.stringify(lone).replaceAll("\\", "\\\\");
+      const named = (name: string) => (e: Error) =>
+        e instanceof TypeError &&
+        new RegExp(`'${name}' must be well-formed Unicode: current value is ${shown}`).test(
+          e.message,
+        );
+      for (
+        const call of [
+          () => a.string.set(lone, 1),
+          () => a.string.get(lone),
+          () => a.string.del("ok", lone),
+          () => a.string.mset({ [lone]: 1 }),
+          () => a.lock.tryAcquire(lone),
+          () => a.getOrLoad(lone, () => Promise.resolve(1), { ttlMs: 1000 }),
+        ]
+      ) await assert.rejects(call(), named("key"));
+      for (
+        const call of [
+          () => a.hash.hset("h", { [lone]: 1 }),
+          () => a.hash.hget("h", lone),
+          () => a.hash.hexists("h", lone),
+          () => a.hash.hincrBy("h", lone, 1),
+          () => a.hash.hdel("h", lone),
+        ]
+      ) await assert.rejects(call(), named("field"));
+      for (
+        const call of [
+          () => a.set.add("s", "ok", lone),
+          () => a.set.isMember("s", lone),
+          () => a.zset.add("z", { member: lone, score: 1 }),
+          () => a.zset.score("z", lone),
+          () => a.zset.incrBy("z", lone, 1),
+        ]
+      ) await assert.rejects(call(), named("member"));
+      await assert.rejects(
+        cache.create({ ...cache.defaultConfig("development"), keyPrefix: lone }, {
+          driver: await options.makeDriver(),
+        }),
+        named("keyPrefix"),
+      );
+    }
+    assert.equal(await a.string.exists("ok"), 0, "nothing was written");
+    assert.deepEqual(await a.set.members("s"), []);
+    // JSON escapes lone surrogates, so values keep them, distinct; pairs (emoji) are well-formed.
+    await a.string.set("v1", "x\ud800");
+    await a.string.set("v2", "x\udc00");
+    await a.hash.hset("😀", { "😀": "😀" });
+    assert.deepEqual(await b.string.mget(["v1", "v2"]), ["x\ud800", "x\udc00"]);
+    assert.deepEqual(await b.hash.hgetAll("😀"), { "😀": "😀" });
+    // Another serializer's output is checked instead.
+    await using raw = await cache.create(
+      { ...cache.defaultConfig("development"), keyPrefix: env.keyPrefix },
+      {
+        driver: await options.makeDriver(),
+        serializer: { encode: (value) => String(value), decode: (text) => text },
+      },
+    );
+    await assert.rejects(
+      raw.string.set("t", "x\ud800"),
+      (e: Error) =>
+        e instanceof TypeError && /serializer's output must be well-formed Unicode/.test(e.message),
+    );
+    await raw.string.set("t", "fine 😀");
+    assert.equal(await raw.string.get("t"), "fine 😀");
   });
 }

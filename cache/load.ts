@@ -9,6 +9,7 @@
 import type { Logger } from "../clog/mod.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import type { BoundCounter } from "../metrics/mod.ts";
+import { type Keyspace, requireTtl, shownKey } from "./_util.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** Turns values into stored text and back. */
@@ -51,8 +52,8 @@ export interface LoadContext {
   readonly driver: CacheDriver;
   readonly logger: Logger;
   readonly serializer: Serializer;
-  key(action: string, key: string): string;
-  ttl(action: string, ttlMs: number): number;
+  /** Where values and load leases live. */
+  readonly keyspace: Keyspace;
   /** How long one instance may hold the right to load a key. */
   readonly loadLeaseMs: number;
   /** Loads under way in this process, by full key. */
@@ -93,13 +94,13 @@ export function getOrLoadFunction(context: LoadContext) {
   /** Loads under the cross-instance lease; `waitForOthers` false gives up when another instance loads. */
   const load = async <T>(
     fullKey: string,
+    leaseKey: string,
     loader: () => Promise<T>,
     ttlMs: number,
     staleMs: number,
     stale: Envelope | undefined,
     waitForOthers: boolean,
   ): Promise<T | undefined> => {
-    const leaseKey = `${fullKey}:loading`;
     const owner = crypto.randomUUID();
     let backoffMs = 5;
     for (;;) {
@@ -122,7 +123,7 @@ export function getOrLoadFunction(context: LoadContext) {
             context.counters?.failed.inc();
             throw error;
           }
-          const text = serializer.encode(value, `value loaded for key '${fullKey}'`);
+          const text = serializer.encode(value, `value loaded for key '${shownKey(fullKey)}'`);
           const now = Date.now();
           await driver.set(
             fullKey,
@@ -163,11 +164,13 @@ export function getOrLoadFunction(context: LoadContext) {
     options: GetOrLoadOptions,
   ): Promise<T> {
     const action = `load key '${key}'`;
-    const fullKey = context.key(action, key);
+    const fullKey = context.keyspace.key(action, key);
+    // Out of the callers' reach: a key of theirs cannot hold, free or fake this lease.
+    const leaseKey = context.keyspace.internal("load", action, key);
     if (typeof loader !== "function") {
       throw new TypeError(`Cannot ${action} as 'loader' must be a function`);
     }
-    const ttlMs = context.ttl(action, options?.ttlMs);
+    const ttlMs = requireTtl(action, options?.ttlMs);
     const staleMs = options.staleMs ?? 0;
     if (!Number.isSafeInteger(staleMs) || staleMs < 0) {
       throw new RangeError(
@@ -191,7 +194,10 @@ export function getOrLoadFunction(context: LoadContext) {
         beta > 0 && now - cached.durationMs * beta * Math.log(Math.random()) >= cached.expiresAt &&
         !context.inflight.has(fullKey)
       ) {
-        const refresh = once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, false))
+        const refresh = once(
+          fullKey,
+          () => load(fullKey, leaseKey, loader, ttlMs, staleMs, cached, false),
+        )
           .catch((error) =>
             logger.warn("early refresh failed; the current value stays until it expires", {
               key: fullKey,
@@ -205,7 +211,7 @@ export function getOrLoadFunction(context: LoadContext) {
       return serializer.decode(cached.text) as T;
     }
     return await abortable(
-      once(fullKey, () => load(fullKey, loader, ttlMs, staleMs, cached, true)),
+      once(fullKey, () => load(fullKey, leaseKey, loader, ttlMs, staleMs, cached, true)),
       signal,
     ) as T;
   };

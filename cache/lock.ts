@@ -14,6 +14,7 @@ import {
   sleep,
   underSignalOption,
 } from "../internal/queue.ts";
+import { type Keyspace, MAX_TIMER_MS, requireTtl } from "./_util.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
@@ -69,7 +70,10 @@ export interface CacheLockCallOptions {
 
 /** Options of `lock.acquire` and `lock.tryAcquire`. */
 export interface CacheLockOptions {
-  /** How long the lock outlives a holder that stopped renewing; the provider's `lockTtlMs` by default. */
+  /**
+   * How long the lock outlives a holder that stopped renewing; the provider's `lockTtlMs` by
+   * default. At most 2147483647 ms (about 24.8 days, the longest timer delay).
+   */
   readonly ttlMs?: number;
   /**
    * Gives up when aborted: the call rejects with the signal's reason at once, and a lock it still
@@ -92,11 +96,9 @@ export interface LockContext {
   readonly driver: CacheDriver;
   /** Where lock trouble is reported. */
   readonly logger: Logger;
-  /** Prefixes and validates a key. */
-  key(action: string, key: string): string;
-  /** Validates a TTL (positive here). */
-  ttl(action: string, ttlMs: number): number;
-  /** TTL when the caller gives none. */
+  /** Where lock and fencing keys live: beside the cache's keys, out of their reach. */
+  readonly keyspace: Keyspace;
+  /** TTL when the caller gives none (checked by the caller). */
   readonly defaultTtlMs: number;
   /** Held locks, released on provider close. */
   readonly held: Set<CacheLock>;
@@ -107,8 +109,8 @@ export function cacheLockService(context: LockContext): CacheLockService {
   const { driver, logger } = context;
 
   const attempt = async (key: string, ttlMs: number, action: string): Promise<CacheLock | null> => {
-    const lockKey = context.key(action, `lock:${key}`);
-    const fenceKey = context.key(action, `lock-fence:${key}`);
+    const lockKey = context.keyspace.internal("lock", action, key);
+    const fenceKey = context.keyspace.internal("fence", action, key);
     const owner = crypto.randomUUID();
     const requestedAt = Date.now();
     const token = await driver.lockAcquire(lockKey, fenceKey, owner, ttlMs);
@@ -156,7 +158,8 @@ export function cacheLockService(context: LockContext): CacheLockService {
   ): Promise<T> => {
     let ttlMs: number;
     try {
-      ttlMs = context.ttl(action, options.ttlMs ?? context.defaultTtlMs);
+      // Renewal and loss detection run on timers, which cannot wait longer than MAX_TIMER_MS.
+      ttlMs = requireTtl(action, options.ttlMs ?? context.defaultTtlMs, false, MAX_TIMER_MS);
     } catch (error) {
       return Promise.reject(error);
     }

@@ -7,6 +7,7 @@
  * @module
  */
 import { DriverError } from "../internal/errors.ts";
+import { MAX_TIMER_MS, shownKey, unsafeIncrementError } from "./_util.ts";
 import { type CacheDriver, WrongTypeError, type ZMember } from "./types.ts";
 
 type Value =
@@ -39,7 +40,8 @@ export interface MemoryCacheOptions {
    */
   readonly maxBytes?: number;
   /**
-   * How often expired entries are swept out, besides being dropped when read.
+   * How often expired entries are swept out, besides being dropped when read; at most
+   * 2147483647 ms (the longest timer delay).
    * @default {1000}
    */
   readonly sweepIntervalMs?: number;
@@ -69,11 +71,37 @@ function valueBytes(value: Value): number {
   }
 }
 
-function parseInteger(text: string, key: string): number {
-  if (!/^-?\d+$/.test(text)) {
-    throw new RangeError(`Cannot increment key '${key}' as its value is not an integer`);
+/** Redis's integer syntax: no sign on zero, no leading zeros, no spaces. */
+const INTEGER = /^(?:0|-?[1-9]\d*)$/;
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/**
+ * `text + delta` as Redis's INCRBY and HINCRBY compute it, refusing a result that is not a safe
+ * integer as the Redis driver does (Redis's own int64 overflow included).
+ */
+function increment(text: string | undefined, delta: number, key: string, field?: string): number {
+  if (text === undefined) return delta;
+  const current = INTEGER.test(text) ? Number(text) : NaN;
+  // A safe number is exact: a text beyond the safe range never rounds into it.
+  if (Number.isSafeInteger(current)) {
+    const next = current + delta;
+    if (Number.isSafeInteger(next)) return next;
+    throw unsafeIncrementError(key, field);
   }
-  return Number(text);
+  // Rare: an integer beyond 2^53 stored by another client; exact arithmetic decides.
+  const exact = Number.isNaN(current) ? undefined : BigInt(text);
+  if (exact === undefined || exact < INT64_MIN || exact > INT64_MAX) {
+    const what = field === undefined
+      ? `key '${shownKey(key)}'`
+      : `field '${field}' of key '${shownKey(key)}'`;
+    throw new RangeError(`Cannot increment ${what} as its value is not an integer`);
+  }
+  const next = exact + BigInt(delta);
+  if (next < -Number.MAX_SAFE_INTEGER || next > Number.MAX_SAFE_INTEGER) {
+    throw unsafeIncrementError(key, field);
+  }
+  return Number(next);
 }
 
 function sortedMembers(data: Map<string, number>): ZMember[] {
@@ -120,6 +148,12 @@ export class MemoryCacheStore {
           `Cannot create memory cache as '${name}' must be a positive integer: current value is ${value}`,
         );
       }
+    }
+    if (sweepIntervalMs > MAX_TIMER_MS) {
+      // A longer interval would make setInterval fire every millisecond.
+      throw new RangeError(
+        `Cannot create memory cache as 'sweepIntervalMs' must be at most ${MAX_TIMER_MS} ms (the longest timer delay): current value is ${sweepIntervalMs}`,
+      );
     }
     this.#maxEntries = maxEntries;
     this.#maxBytes = maxBytes;
@@ -378,7 +412,7 @@ export class MemoryCacheDriver implements CacheDriver {
   incrBy(key: string, delta: number): Promise<number> {
     return this.#run("incrBy", () => {
       const entry = this.store.read(key, "incrBy", "string");
-      const next = (entry ? parseInteger(entry.value.data as string, key) : 0) + delta;
+      const next = increment(entry?.value.data as string | undefined, delta, key);
       this.store.write(key, { type: "string", data: String(next) }, undefined);
       return next;
     });
@@ -475,7 +509,7 @@ export class MemoryCacheDriver implements CacheDriver {
       const entry = this.#hash(key, "hincrBy", true)!;
       const data = entry.value.data as Map<string, string>;
       const current = data.get(field);
-      const next = (current === undefined ? 0 : parseInteger(current, `${key}.${field}`)) + delta;
+      const next = increment(current, delta, key, field);
       data.set(field, String(next));
       this.store.changed(key, entry);
       return next;

@@ -46,6 +46,15 @@ Deno.test("bad memory cache bounds are rejected", () => {
     () => cache.memoryCache({ maxEntries: 0 }),
     /'maxEntries' must be a positive integer: current value is 0/,
   );
+  // A longer interval would overflow setInterval, which would then sweep every millisecond.
+  assert.throws(
+    () => cache.memoryCache({ sweepIntervalMs: 2 ** 31 }),
+    (e: Error) =>
+      e instanceof RangeError &&
+      /'sweepIntervalMs' must be at most 2147483647 ms.*current value is 2147483648/.test(
+        e.message,
+      ),
+  );
 });
 
 Deno.test("jsonSerializer encodes every string exactly as JSON.stringify does", () => {

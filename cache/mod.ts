@@ -4,7 +4,11 @@
  * the default, LRU-bounded) or Redis (`@gochat/kit/drivers/redis`).
  *
  * Values go through a serializer (JSON by default); a miss is `undefined`.
- * Set and sorted-set members are plain strings.
+ * Set and sorted-set members are plain strings. Keys, hash fields and members
+ * must be well-formed Unicode (Redis stores UTF-8, where every lone surrogate
+ * becomes U+FFFD), and keys must not contain U+001F, which ends the key
+ * prefix; `keyspace` documents the backend key layout, for services in other
+ * languages sharing the backend.
  *
  * @example Standalone, and the one-line switch to Redis
  * ```ts
@@ -26,14 +30,22 @@ import { requireEnv } from "../internal/env.ts";
 import { underSignal } from "../internal/queue.ts";
 import { encodeJson } from "../internal/json.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { prefixedKey, requireTtl } from "./_util.ts";
+import { type Keyspace, keyspace, MAX_TIMER_MS, requireText, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
 import { getOrLoadFunction, type GetOrLoadOptions, type Serializer } from "./load.ts";
 import { memoryCache } from "./memory.ts";
 import type { CacheDriver, ZMember } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
-export { prefixedKey, requireTtl } from "./_util.ts";
+export {
+  KEY_SEPARATOR,
+  keyspace,
+  MAX_TIMER_MS,
+  requireText,
+  requireTtl,
+  unsafeIncrementError,
+} from "./_util.ts";
+export type { InternalKeyKind, Keyspace } from "./_util.ts";
 export { CacheLockLostError, cacheLockService } from "./lock.ts";
 export type {
   CacheLock,
@@ -51,12 +63,15 @@ export type { CacheDriver, ZMember } from "./types.ts";
 /** Static settings of a cache provider. */
 export interface CacheConfig {
   /**
-   * Prefix of every key this provider touches (`im:`), so services can share one Redis.
+   * Namespace of every key this provider touches (`im`), so services can share one Redis. A key
+   * `k` is stored as `k` without a prefix and as `im` + U+001F + `k` with one; neither prefixes
+   * nor keys may contain U+001F, so no key reaches another prefix's keys, nested ones (`n` and
+   * `n:x`) included, nor the provider's locks (see `keyspace` for the whole layout).
    * @default {""}
    */
   readonly keyPrefix: string;
   /**
-   * Default TTL of locks.
+   * Default TTL of locks, at most 2147483647 ms (about 24.8 days, the longest timer delay).
    * @default {10000}
    */
   readonly lockTtlMs: number;
@@ -99,11 +114,15 @@ export interface StringOps {
   setNX(key: string, value: unknown, options?: TtlOption): Promise<boolean>;
   /** Sets and returns the previous value. */
   getSet<T = unknown>(key: string, value: unknown): Promise<T | undefined>;
-  /** Adds 1 to an integer value (0 when absent). */
+  /** Adds 1 to an integer value (0 when absent); rejects as `incrBy` does. */
   incr(key: string): Promise<number>;
-  /** Subtracts 1 from an integer value (0 when absent). */
+  /** Subtracts 1 from an integer value (0 when absent); rejects as `incrBy` does. */
   decr(key: string): Promise<number>;
-  /** Adds `delta` to an integer value (0 when absent). */
+  /**
+   * Adds `delta`, a safe integer, to an integer value (0 when absent). Counters stay within
+   * ±(2^53 − 1), where a `number` is exact: a result beyond rejects with a `RangeError` and leaves
+   * the value unchanged, on every driver (as does Redis's int64 overflow).
+   */
   incrBy(key: string, delta: number): Promise<number>;
   /** How many of the keys exist. */
   exists(...keys: string[]): Promise<number>;
@@ -133,7 +152,7 @@ export interface HashOps {
   hexists(key: string, field: string): Promise<boolean>;
   /** Number of fields. */
   hlen(key: string): Promise<number>;
-  /** Adds `delta` to an integer field (0 when absent). */
+  /** Adds `delta` to an integer field (0 when absent); rejects as `string.incrBy` does. */
   hincrBy(key: string, field: string, delta: number): Promise<number>;
 }
 
@@ -260,19 +279,14 @@ export function defaultConfig(env: "development" | "production"): CacheConfig {
   return { keyPrefix: "", lockTtlMs: 10_000, loadLeaseMs: 5_000 };
 }
 
-function validateConfig(config: CacheConfig): void {
+/** Checks the config; returns the key layout of its prefix. */
+function validateConfig(config: CacheConfig): Keyspace {
   if (config === null || typeof config !== "object") {
     throw new TypeError(
       `Cannot create cache as 'config' must be an object: current value is ${config}`,
     );
   }
-  if (typeof config.keyPrefix !== "string") {
-    throw new TypeError(
-      `Cannot create cache as 'keyPrefix' must be a string: current value is ${
-        JSON.stringify(config.keyPrefix)
-      }`,
-    );
-  }
+  const space = keyspace(config.keyPrefix);
   for (const field of ["lockTtlMs", "loadLeaseMs"] as const) {
     if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
       throw new RangeError(
@@ -282,6 +296,34 @@ function validateConfig(config: CacheConfig): void {
       );
     }
   }
+  // Lock renewal runs on timers, which cannot wait longer.
+  if (config.lockTtlMs > MAX_TIMER_MS) {
+    throw new RangeError(
+      `Cannot create cache as 'lockTtlMs' must be at most ${MAX_TIMER_MS} ms (the longest timer delay): current value is ${config.lockTtlMs}`,
+    );
+  }
+  return space;
+}
+
+/**
+ * A serializer whose output is checked: text that is not well-formed Unicode would reach Redis
+ * as U+FFFD, so two values would read back as one.
+ */
+function checkedSerializer(serializer: Serializer): Serializer {
+  return {
+    encode: (value, what) => {
+      const text = serializer.encode(value, what);
+      if (typeof text !== "string" || !text.isWellFormed()) {
+        throw new TypeError(
+          `Cannot store ${what} as the serializer's output must be well-formed Unicode: current value is ${
+            JSON.stringify(text)
+          }`,
+        );
+      }
+      return text;
+    },
+    decode: (text) => serializer.decode(text),
+  };
 }
 
 /**
@@ -298,17 +340,21 @@ export async function create(
   options: CreateOptions = {},
 ): Promise<Cache> {
   const driver = options.driver ?? memoryCache();
+  let space: Keyspace;
   try {
-    validateConfig(config);
+    space = validateConfig(config);
     await driver.ping();
   } catch (error) {
     await driver.close().catch(() => {});
     throw error;
   }
   const logger = options.logger ?? namespace("cache");
-  const serializer = options.serializer ?? jsonSerializer;
+  // JSON escapes lone surrogates, so only another serializer's output needs the check.
+  const serializer = (options.serializer ?? jsonSerializer) === jsonSerializer
+    ? jsonSerializer
+    : checkedSerializer(options.serializer!);
 
-  const key = prefixedKey(config.keyPrefix);
+  const key = space.key;
   const ttl = requireTtl;
   const optionalTtl = (action: string, options?: TtlOption): number =>
     ttl(action, options?.ttlMs ?? 0, true);
@@ -330,6 +376,20 @@ export async function create(
     }
     return value;
   };
+  /** A counter's step: results must stay safe integers, so the step must be one. */
+  const step = (action: string, value: unknown): number => {
+    if (typeof value !== "number") {
+      throw new TypeError(
+        `Cannot ${action} as 'delta' must be a number: current value is ${typeof value}`,
+      );
+    }
+    if (!Number.isSafeInteger(value)) {
+      throw new RangeError(
+        `Cannot ${action} as 'delta' must be a safe integer (at most ±${Number.MAX_SAFE_INTEGER}): current value is ${value}`,
+      );
+    }
+    return value;
+  };
   const score = (action: string, value: unknown): number => {
     if (typeof value !== "number" || Number.isNaN(value)) {
       throw new TypeError(
@@ -338,15 +398,16 @@ export async function create(
     }
     return value;
   };
-  const members = (action: string, values: readonly string[]): readonly string[] => {
+  /** Members or fields: strings that reach the backend as they are, so well-formed ones. */
+  const members = (
+    action: string,
+    values: readonly string[],
+    name = "member",
+  ): readonly string[] => {
     if (values.length === 0) {
-      throw new TypeError(`Cannot ${action} as at least one member is needed`);
+      throw new TypeError(`Cannot ${action} as at least one ${name} is needed`);
     }
-    for (const value of values) {
-      if (typeof value !== "string") {
-        throw new TypeError(`Cannot ${action} as members must be strings: got ${typeof value}`);
-      }
-    }
+    for (const value of values) requireText(action, name, value);
     return values;
   };
 
@@ -417,8 +478,7 @@ export async function create(
       decode(await driver.getSet(key("getSet", name), encode(value, name))),
     incr: async (name) => await driver.incrBy(key("incr", name), 1),
     decr: async (name) => await driver.incrBy(key("decr", name), -1),
-    incrBy: async (name, delta) =>
-      await driver.incrBy(key("incrBy", name), integer("incrBy", "delta", delta)),
+    incrBy: async (name, delta) => await driver.incrBy(key("incrBy", name), step("incrBy", delta)),
     exists: async (...names) => await driver.exists(keys("exists", names)),
     del: async (...names) => await driver.del(keys("del", names)),
     expire: async (name, ttlMs) =>
@@ -437,7 +497,8 @@ export async function create(
   };
 
   const hash: HashOps = {
-    hget: async (name, field) => decode(await driver.hget(key("hget", name), field)),
+    hget: async (name, field) =>
+      decode(await driver.hget(key("hget", name), requireText("hget", "field", field))),
     hset: async (name, fields) => {
       const list = Object.entries(fields ?? {});
       if (list.length === 0) {
@@ -446,7 +507,9 @@ export async function create(
       const full = key("hset", name);
       return await driver.hset(
         full,
-        list.map(([field, value]) => [field, encode(value, `${name}.${field}`)] as const),
+        list.map(([field, value]) =>
+          [requireText("hset", "field", field), encode(value, `${name}.${field}`)] as const
+        ),
       );
     },
     hgetAll: async <T>(name: string) => {
@@ -455,11 +518,17 @@ export async function create(
         Object.entries(all).map(([field, text]) => [field, serializer.decode(text) as T]),
       );
     },
-    hdel: async (name, ...fields) => await driver.hdel(key("hdel", name), members("hdel", fields)),
-    hexists: async (name, field) => await driver.hexists(key("hexists", name), field),
+    hdel: async (name, ...fields) =>
+      await driver.hdel(key("hdel", name), members("hdel", fields, "field")),
+    hexists: async (name, field) =>
+      await driver.hexists(key("hexists", name), requireText("hexists", "field", field)),
     hlen: async (name) => await driver.hlen(key("hlen", name)),
     hincrBy: async (name, field, delta) =>
-      await driver.hincrBy(key("hincrBy", name), field, integer("hincrBy", "delta", delta)),
+      await driver.hincrBy(
+        key("hincrBy", name),
+        requireText("hincrBy", "field", field),
+        step("hincrBy", delta),
+      ),
   };
 
   const set: SetOps = {
@@ -467,7 +536,8 @@ export async function create(
     remove: async (name, ...values) =>
       await driver.srem(key("srem", name), members("srem", values)),
     members: async (name) => await driver.smembers(key("smembers", name)),
-    isMember: async (name, member) => await driver.sismember(key("sismember", name), member),
+    isMember: async (name, member) =>
+      await driver.sismember(key("sismember", name), requireText("sismember", "member", member)),
     card: async (name) => await driver.scard(key("scard", name)),
   };
 
@@ -511,17 +581,21 @@ export async function create(
     card: async (name) => await driver.zcard(key("zcard", name)),
     count: async (name, min, max) =>
       await driver.zcount(key("zcount", name), score("zcount", min), score("zcount", max)),
-    score: async (name, member) => await driver.zscore(key("zscore", name), member),
+    score: async (name, member) =>
+      await driver.zscore(key("zscore", name), requireText("zscore", "member", member)),
     incrBy: async (name, member, delta) =>
-      await driver.zincrBy(key("zincrBy", name), member, score("zincrBy", delta)),
+      await driver.zincrBy(
+        key("zincrBy", name),
+        requireText("zincrBy", "member", member),
+        score("zincrBy", delta),
+      ),
   };
 
   const held = new Set<CacheLock>();
   const lock = cacheLockService({
     driver,
     logger,
-    key,
-    ttl: (action, ttlMs) => ttl(action, ttlMs),
+    keyspace: space,
     defaultTtlMs: config.lockTtlMs,
     held,
   });
@@ -530,8 +604,7 @@ export async function create(
     driver,
     logger,
     serializer,
-    key,
-    ttl: (action, ttlMs) => ttl(action, ttlMs),
+    keyspace: space,
     loadLeaseMs: config.loadLeaseMs,
     inflight: new Map(),
     background,

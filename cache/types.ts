@@ -2,12 +2,16 @@
  * The cache driver interface: Redis's string, hash, set and sorted-set
  * commands on raw text, plus the three lock primitives. The provider adds key
  * prefixes, serialization, validation, locks with renewal and getOrLoad.
+ * Keys, fields, members and values reach a driver as well-formed Unicode, and
+ * keys already in the provider's layout (`keyspace`): a driver stores them as
+ * given.
  *
  * Every method rejects with a `DriverError` naming the operation when the
  * backend fails, and with a `WrongTypeError` when a key holds another type.
  *
  * @module
  */
+import { shownKey } from "./_util.ts";
 
 /** A sorted-set member and its score. */
 export interface ZMember {
@@ -31,7 +35,7 @@ export class WrongTypeError extends Error {
    * @param operation The operation.
    */
   constructor(key: string, operation: string) {
-    super(`Cannot run ${operation} on key '${key}' as it holds a value of another type`);
+    super(`Cannot run ${operation} on key '${shownKey(key)}' as it holds a value of another type`);
     this.name = "WrongTypeError";
     this.key = key;
   }
@@ -64,7 +68,11 @@ export interface CacheDriver {
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean>;
   /** Sets a value and returns the previous one (SET GET); the expiry is cleared. */
   getSet(key: string, value: string): Promise<string | undefined>;
-  /** Adds `delta` to an integer value, starting from 0 (INCRBY). */
+  /**
+   * Adds `delta` (a safe integer) to an integer value, starting from 0 (INCRBY). Rejects with a
+   * RangeError when the value is not an integer, and with `unsafeIncrementError` when the result
+   * would not be a safe integer (Redis's int64 overflow included); the value is then unchanged.
+   */
   incrBy(key: string, delta: number): Promise<number>;
   /** How many of the keys exist (EXISTS). */
   exists(keys: readonly string[]): Promise<number>;
@@ -91,7 +99,7 @@ export interface CacheDriver {
   hexists(key: string, field: string): Promise<boolean>;
   /** Number of fields of a hash (HLEN). */
   hlen(key: string): Promise<number>;
-  /** Adds `delta` to an integer field, starting from 0 (HINCRBY). */
+  /** Adds `delta` to an integer field, starting from 0 (HINCRBY); rejects as `incrBy` does. */
   hincrBy(key: string, field: string, delta: number): Promise<number>;
 
   /** Adds members; resolves to how many were new (SADD). */

@@ -30,12 +30,16 @@ import type {
   SearchResult,
 } from "../es/mod.ts";
 import { DriverError, mergeMappings } from "../es/mod.ts";
+import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
 
 /** Options of {@linkcode elasticsearchSearch}. */
 export interface ElasticsearchSearchOptions {
-  /** Base URL of the cluster, such as `http://127.0.0.1:9200`. */
+  /**
+   * Base URL of the cluster, such as `http://127.0.0.1:9200`. Credentials in it
+   * (`http://user:password@host:9200`) are sent as `Authorization: Basic …`, never as part of a URL.
+   */
   readonly url: string;
-  /** Sent as `Authorization`: `ApiKey …` or `Basic …`. */
+  /** Sent as `Authorization`: `ApiKey …` or `Basic …`; takes precedence over credentials in `url`. */
   readonly authorization?: string;
   /**
    * Time limit of one request.
@@ -63,26 +67,73 @@ interface EsError {
   readonly reason: string;
 }
 
+/** A URL component decoded, or as it is when it is not valid percent-encoding. */
+function decoded(component: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch {
+    return component;
+  }
+}
+
+/** The secrets an `Authorization` value holds: itself, its token, and a Basic token's password. */
+function authorizationSecrets(authorization: string): string[] {
+  const token = authorization.replace(/^\S+\s+/, "");
+  const secrets = [authorization, token];
+  if (/^basic\s/i.test(authorization)) {
+    try {
+      secrets.push(atob(token).replace(/^[^:]*:/, ""));
+    } catch {
+      // not base64: the token itself is the secret
+    }
+  }
+  return secrets.filter((secret) => secret.length > 0);
+}
+
 class ElasticsearchSearch implements SearchDriver {
   readonly name = "elasticsearch";
   readonly #base: string;
   readonly #headers: Record<string, string>;
   readonly #timeoutMs: number;
   readonly #fetch: typeof fetch;
+  /** Redacted from every error: the password and the `Authorization` value. */
+  readonly #secrets: readonly string[];
 
   constructor(options: ElasticsearchSearchOptions) {
-    if (typeof options?.url !== "string" || !/^https?:\/\//.test(options.url)) {
+    const url = typeof options?.url === "string" && /^https?:\/\//.test(options.url)
+      ? URL.parse(options.url)
+      : null;
+    if (url === null) {
       throw new TypeError(
         `Cannot create elasticsearch search as 'url' must be an http(s) URL: current value is ${
-          JSON.stringify(options?.url)
+          JSON.stringify(
+            typeof options?.url === "string" ? redactMalformedUrl(options.url) : options?.url,
+          )
         }`,
       );
     }
-    this.#base = options.url.replace(/\/+$/, "");
+    let authorization = options.authorization;
+    const password = url.password;
+    if (url.username || password) {
+      // A URL with credentials would carry them into every request's URL, and so into errors.
+      const pair = new TextEncoder().encode(`${decoded(url.username)}:${decoded(password)}`);
+      authorization ??= `Basic ${btoa(String.fromCharCode(...pair))}`;
+      url.username = url.password = "";
+    }
+    this.#base = url.href.replace(/\/+$/, "");
     this.#headers = { "content-type": "application/json" };
-    if (options.authorization) this.#headers.authorization = options.authorization;
+    if (authorization) this.#headers.authorization = authorization;
+    this.#secrets = [
+      ...(authorization ? authorizationSecrets(authorization) : []),
+      ...[password, decoded(password)].filter(Boolean),
+    ];
     this.#timeoutMs = options.timeoutMs ?? 10_000;
     this.#fetch = options.fetch ?? fetch;
+  }
+
+  /** A `DriverError` whose cause holds no credential (see `scrubError`). */
+  #fail(operation: string, error: unknown): DriverError {
+    return new DriverError(this.name, operation, scrubError(error, this.#secrets));
   }
 
   /** One request; an answer of 400 or more becomes an {@linkcode EsError} unless `allowed`. */
@@ -108,7 +159,7 @@ class ElasticsearchSearch implements SearchDriver {
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
     } catch (error) {
-      throw new DriverError(this.name, operation, error);
+      throw this.#fail(operation, error);
     }
     const text = await response.text();
     let json: Record<string, unknown> = {};
@@ -132,11 +183,8 @@ class ElasticsearchSearch implements SearchDriver {
           .filter(Boolean).join("; "),
       };
       if (!allowed(error)) {
-        throw new DriverError(
-          this.name,
-          operation,
-          new Error(`${error.status} ${error.type}: ${error.reason}`),
-        );
+        // The body is the server's (or a proxy's) text: it may echo what the request sent.
+        throw this.#fail(operation, new Error(`${error.status} ${error.type}: ${error.reason}`));
       }
     }
     return { status: response.status, json };

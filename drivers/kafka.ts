@@ -36,6 +36,7 @@ import {
   partitionOf,
   type RecordHandler,
 } from "../mq/mod.ts";
+import { scrubError } from "../internal/redact.ts";
 
 /**
  * A kafkajs client the application already has, for {@linkcode KafkaMqOptions.client}. Declared
@@ -133,10 +134,13 @@ class KafkaMq implements MqDriver {
   #adminClient: Promise<Admin> | undefined;
   readonly #partitions = new Map<string, { count: number; readAt: number }>();
   readonly #subscriptions = new Set<DriverSubscription>();
+  /** Redacted from every error: the SASL password, when the driver was given it. */
+  readonly #secrets: readonly string[];
 
   constructor(kafka: Kafka, options: KafkaMqOptions) {
     this.#kafka = kafka;
     this.#options = options;
+    this.#secrets = options.sasl?.password ? [options.sasl.password] : [];
     this.admin = {
       createTopic: (topic, partitions) =>
         this.#call(
@@ -157,8 +161,16 @@ class KafkaMq implements MqDriver {
     try {
       return await fn();
     } catch (error) {
-      throw error instanceof DriverError ? error : new DriverError(this.name, operation, error);
+      throw error instanceof DriverError ? error : this.#fail(operation, error);
     }
+  }
+
+  /**
+   * A `DriverError` whose cause is a copy of the kafkajs error without credentials or request
+   * details (see `scrubError`): the one way a kafkajs error leaves the driver.
+   */
+  #fail(operation: string, error: unknown): DriverError {
+    return new DriverError(this.name, operation, scrubError(error, this.#secrets));
   }
 
   #admin(): Promise<Admin> {
@@ -327,7 +339,7 @@ class KafkaMq implements MqDriver {
           else consumer.resume(partitions);
           paused = pause;
         } catch (error) {
-          throw new DriverError(this.name, operation, error);
+          throw this.#fail(operation, error);
         }
       };
       let closed: Promise<void> | undefined;
@@ -358,7 +370,7 @@ class KafkaMq implements MqDriver {
     const failure = outcomes.find((outcome) => outcome.status === "rejected");
     if (failure) {
       const reason = (failure as PromiseRejectedResult).reason;
-      throw reason instanceof DriverError ? reason : new DriverError(this.name, "close", reason);
+      throw reason instanceof DriverError ? reason : this.#fail("close", reason);
     }
   }
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { mqConformance } from "../mq/conformance.ts";
 import * as mq from "../mq/mod.ts";
+import { serializeError } from "../clog/mod.ts";
 import { freePort } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { Kafka, logLevel } from "kafkajs";
@@ -60,4 +61,35 @@ Deno.test("kafkaMq({ client }) connects through an application's own kafkajs cli
       String((error.cause as Error)?.message ?? error.cause).length > 0,
   );
   assert.throws(() => kafkaMq({ client: {} as never }), /'client' must be a kafkajs Kafka client/);
+});
+
+Deno.test("kafkaMq: a failure's DriverError holds no SASL password, whatever kafkajs put on its error", async () => {
+  const password = "kafka-s3cret";
+  const sasl = { mechanism: "plain", username: "app", password };
+  // kafkajs errors carry extra fields (broker, request, originalError …); one holding the
+  // connection's config must not reach the caller.
+  const failing = {
+    producer: () => ({}),
+    consumer: () => ({}),
+    admin: () => ({
+      connect: () =>
+        Promise.reject(
+          Object.assign(
+            new Error("SASL PLAIN authentication failed", {
+              cause: Object.assign(new Error("Connection error"), { request: { sasl } }),
+            }),
+            { name: "KafkaJSSASLAuthenticationError", broker: "127.0.0.1:9092", sasl },
+          ),
+        ),
+      disconnect: () => Promise.resolve(),
+    }),
+  };
+  const error = await mq.create(mq.defaultConfig("production"), {
+    driver: kafkaMq({ client: failing }),
+  }).then(() => undefined, (error) => error);
+  assert.ok(error instanceof mq.DriverError, String(error));
+  assert.equal(error.operation, "connect");
+  assert.match(error.message, /SASL PLAIN authentication failed/);
+  const shown = `${error}\n${error.stack}\n${JSON.stringify(serializeError(error))}`;
+  assert.ok(!shown.includes(password), shown);
 });

@@ -28,13 +28,16 @@ import {
   type CacheLockService,
   cacheLockService,
   DriverError,
-  prefixedKey,
+  keyspace,
+  MAX_TIMER_MS,
   requireTtl,
+  unsafeIncrementError,
   WrongTypeError,
   type ZMember,
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { sleep } from "../internal/queue.ts";
+import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "../once/mod.ts";
 import { type Decision, decision, type RateLimitDriver, type Rule } from "../ratelimit/mod.ts";
 import {
@@ -106,9 +109,13 @@ export interface RedisOptions {
    */
   readonly connectTimeoutMs?: number;
   /**
-   * How long one command may take before it fails. Off by default: ioredis arms a timer per
-   * command for it, which halves pipelined throughput; a dead connection fails commands at once
-   * anyway (no offline queue), so this only guards against a server that hangs while connected.
+   * How long Redis may leave a sent command without any reply before the connection is dropped:
+   * the commands waiting on it fail with a `DriverError` and the client reconnects, so a server
+   * that hangs while connected (stopped, overloaded, behind a dead link) cannot hold callers.
+   * It is one timer per connection, reset by every reply (a timer per command would halve
+   * pipelined throughput); the mq driver's blocking reads get their block time on top. `0` turns
+   * it off.
+   * @default {1000}
    */
   readonly commandTimeoutMs?: number;
   /** Where connection trouble is reported; `clog.namespace("redis")` by default. */
@@ -198,6 +205,30 @@ return 0`,
     `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`,
   ),
+  // Cache counters stay safe integers (what a JS number holds exactly): a result beyond ±(2^53-1)
+  // is undone (exact int64 arithmetic) and refused. The comparison on Lua's double is exact: a
+  // result beyond the bound never rounds back within it. The result goes back as text, since
+  // ioredis 6 misreads integer replies within 57 of 2^53 (it adds the digit before its offset).
+  cacheIncrBy: script(
+    "cacheIncrBy",
+    `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return redis.error_reply('KIT_UNSAFE_INTEGER')
+end
+return string.format('%.0f', n)`,
+  ),
+  cacheHincrBy: script(
+    "cacheHincrBy",
+    `local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n > 9007199254740991 or n < -9007199254740991 then
+  -- The delta negated as text: a Lua number could reach Redis in exponent notation.
+  local back = string.sub(ARGV[2], 1, 1) == '-' and string.sub(ARGV[2], 2) or '-' .. ARGV[2]
+  if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], ARGV[1], back) end
+  return redis.error_reply('KIT_UNSAFE_INTEGER')
+end
+return string.format('%.0f', n)`,
+  ),
 } as const;
 
 function validate(options: RedisOptions): void {
@@ -225,8 +256,7 @@ function validate(options: RedisOptions): void {
   if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
     throw new TypeError(
       `Cannot create Redis driver as 'url' must start with redis:// or rediss://: current value is ${
-        JSON.stringify(options.url)
-      }`,
+        JSON.stringify(redactMalformedUrl(String(options.url)))}`,
     );
   }
   for (const field of ["port", "db", "connectTimeoutMs", "commandTimeoutMs"] as const) {
@@ -239,6 +269,77 @@ function validate(options: RedisOptions): void {
   }
 }
 
+// 1 s: a healthy Redis answers in well under a millisecond and one slower command stalls every
+// client anyway, while a cache or rate-limit call must give up within a request's budget.
+const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+/** How long the mq driver's XREADGROUP blocks waiting for entries. */
+const READ_BLOCK_MS = 200;
+/** ioredis's messages for a command refused or dropped because the connection is down. */
+const CONNECTION_DOWN = /^(Connection is closed|Stream isn't writeable)/;
+
+/** The commands ioredis keeps from a dropped connection to send again once it reconnects. */
+interface HeldCommands {
+  prevCommandQueue?: { shift(): { command: { reject(error: Error): void } } | undefined } | null;
+}
+
+/**
+ * Makes a client fail the commands that were waiting for a reply when its connection dropped
+ * (ioredis holds them in `prevCommandQueue` and sends them again after reconnecting): a caller
+ * must not wait on a server that may never answer, nor see a command that already ran run twice.
+ */
+function failHeldCommands(client: Redis): () => void {
+  return () => {
+    const held = (client as unknown as HeldCommands).prevCommandQueue;
+    for (let item = held?.shift(); item !== undefined; item = held?.shift()) {
+      item.command.reject(new Error("Connection is closed."));
+    }
+  };
+}
+
+/** Every password the connection knows: each is redacted from what ioredis reports. */
+function secretsOf(options: RedisOptions, client: Redis): string[] {
+  const secrets = [options.password, client.options?.password];
+  try {
+    const password = options.url ? new URL(options.url).password : "";
+    secrets.push(password, decodeURIComponent(password));
+  } catch {
+    // not a URL the WHATWG parser takes: ioredis parsed it, and its password is in client.options
+  }
+  return secrets.filter((secret): secret is string => typeof secret === "string" && secret !== "");
+}
+
+/** Why a connection failed, in words a caller can act on, from a scrubbed ioredis error. */
+function describeFailure(error: Error, address: string, options: IORedisOptions): Error {
+  const { message } = error;
+  const code = (error as { code?: unknown }).code;
+  let reason: string;
+  if (
+    /^(WRONGPASS|NOAUTH)|invalid (username-)?password|without any password configured/.test(message)
+  ) {
+    reason = `authentication failed at ${address} (${message})`;
+  } else if (
+    /^ERR_(SSL|TLS)|CERT|_SIGNED_|UNABLE_TO_/.test(String(code)) ||
+    /\b(SSL|TLS|certificate)\b|handshake|InvalidContentType/i.test(message)
+  ) {
+    reason = `TLS handshake failed at ${address}: ${message}`;
+  } else if (code === "ECONNREFUSED") {
+    reason = `connection refused at ${address}`;
+  } else if (code === "ETIMEDOUT" && options.tls !== undefined) {
+    reason =
+      `TLS connection to ${address} timed out: no TLS session within ${options.connectTimeout} ms ` +
+      "(a port that does not speak TLS, or a host that does not answer)";
+  } else if (code === "ETIMEDOUT") {
+    reason = `connection to ${address} timed out: no answer within ${options.connectTimeout} ms`;
+  } else if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    reason = `cannot resolve the host of ${address}`;
+  } else if (/^Socket timeout/.test(message)) {
+    reason = `no reply from ${address} within ${options.socketTimeout} ms (commandTimeoutMs)`;
+  } else {
+    reason = `connection to ${address} failed: ${message}`;
+  }
+  return new Error(reason, { cause: error });
+}
+
 /** One ioredis connection with the kit's error handling and script registry. */
 class Connection {
   readonly client: Redis;
@@ -246,29 +347,75 @@ class Connection {
   readonly #owned: boolean;
   readonly #logger: Logger;
   readonly #listeners: [string, (error?: Error) => void][];
+  readonly #secrets: readonly string[];
   #outage = false;
+  /** Why the connection is down, scrubbed and described; cleared once it is ready again. */
+  #failure: Error | undefined;
 
   constructor(options: RedisOptions) {
     validate(options);
     this.#logger = options.logger ?? namespace("redis");
     this.#owned = options.client === undefined;
     this.client = options.client as unknown as Redis ?? Connection.#open(options);
+    this.#secrets = secretsOf(options, this.client);
     const reportOutage = (error?: Error) => {
+      if (error !== undefined) this.#failure = this.#describe(error);
       if (this.#outage) return;
       this.#outage = true;
-      this.#logger.warn("redis connection lost; reconnecting", error ? { err: error } : {});
+      this.#logger.warn(
+        "redis connection lost; reconnecting",
+        this.#failure ? { address: this.address, err: this.#failure } : { address: this.address },
+      );
     };
     // Without an "error" listener ioredis prints every failed reconnect itself.
     this.#listeners = [
       ["error", reportOutage],
       ["reconnecting", () => reportOutage()],
       ["ready", () => {
+        this.#failure = undefined;
         if (!this.#outage) return;
         this.#outage = false;
         this.#logger.info("redis connection restored");
       }],
     ];
     for (const [event, listener] of this.#listeners) this.client.on(event, listener);
+    // An application's client keeps its own settings, resending included.
+    if (this.#owned) this.client.on("reconnecting", failHeldCommands(this.client));
+  }
+
+  /** `host:port` (or the socket path) of the server, for messages: never the credentials. */
+  get address(): string {
+    const { host, port, path } = this.client.options ?? {};
+    return path ? String(path) : `${host ?? "127.0.0.1"}:${port ?? 6379}`;
+  }
+
+  /** An ioredis connection error, scrubbed of credentials and saying which failure it was. */
+  #describe(error: Error): Error {
+    return describeFailure(
+      scrubError(error, this.#secrets) as Error,
+      this.address,
+      this.client.options ?? {},
+    );
+  }
+
+  /**
+   * The one way an ioredis error leaves the Redis drivers: without credentials (see
+   * `scrubError`), and for a command refused because the connection is down, the failure that
+   * brought it down (wrong password, TLS, refused port …) with the address.
+   */
+  scrub(error: unknown): unknown {
+    if (CONNECTION_DOWN.test(String((error as Error)?.message))) {
+      return this.#failure ?? new Error(
+        `not connected to ${this.address}: ${(error as Error).message}`,
+        { cause: scrubError(error, this.#secrets) },
+      );
+    }
+    return scrubError(error, this.#secrets);
+  }
+
+  /** A `DriverError` for `operation` from what ioredis threw, through {@linkcode scrub}. */
+  driverError(operation: string, error: unknown): DriverError {
+    return new DriverError("redis", operation, this.scrub(error));
   }
 
   static #open(options: RedisOptions): Redis {
@@ -284,7 +431,8 @@ class Connection {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       connectTimeout: options.connectTimeoutMs ?? 5000,
-      commandTimeout: options.commandTimeoutMs,
+      // ioredis's per-command timer (commandTimeout) would halve pipelined throughput.
+      socketTimeout: (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) || undefined,
       retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
     };
     if (options.tls) {
@@ -383,10 +531,10 @@ class RedisCacheDriver implements CacheDriver {
     if (/not an integer|not a valid float/.test(message)) {
       return new RangeError(
         `Cannot run ${operation} on key '${key}' as its value is not an integer`,
-        { cause: error },
+        { cause: this.#connection.scrub(error) },
       );
     }
-    return new DriverError(this.name, operation, error);
+    return this.#connection.driverError(operation, error);
   }
 
   #call<T>(operation: string, key: string, fn: () => Promise<T>): Promise<T> {
@@ -441,7 +589,22 @@ class RedisCacheDriver implements CacheDriver {
     );
   }
   incrBy(key: string, delta: number): Promise<number> {
-    return this.#call("incrBy", key, () => this.#client.incrby(key, delta));
+    return this.#increment("incrBy", SCRIPTS.cacheIncrBy, key, [delta]);
+  }
+  /** INCRBY or HINCRBY through its script, which refuses a result beyond the safe integers. */
+  #increment(
+    operation: string,
+    target: Script,
+    key: string,
+    args: (string | number)[],
+    field?: string,
+  ): Promise<number> {
+    return this.#connection.runScript(target, [key], args).then(Number, (error) => {
+      // The script's refusal, or Redis's own int64 overflow on a value another client stored.
+      throw /KIT_UNSAFE_INTEGER|would overflow/.test(String(error?.message))
+        ? unsafeIncrementError(key, field)
+        : this.#translate(operation, key, error);
+    });
   }
   exists(keys: readonly string[]): Promise<number> {
     return this.#call("exists", keys[0], () => this.#client.exists(...keys));
@@ -494,7 +657,7 @@ class RedisCacheDriver implements CacheDriver {
     return this.#call("hlen", key, () => this.#client.hlen(key));
   }
   hincrBy(key: string, field: string, delta: number): Promise<number> {
-    return this.#call("hincrBy", key, () => this.#client.hincrby(key, field, delta));
+    return this.#increment("hincrBy", SCRIPTS.cacheHincrBy, key, [field, delta], field);
   }
 
   sadd(key: string, values: readonly string[]): Promise<number> {
@@ -619,12 +782,13 @@ export function redisCache(options: RedisOptions = {}): CacheDriver {
 /** Options of {@linkcode redisLock}. */
 export interface RedisLockOptions extends RedisOptions {
   /**
-   * Prefix of the lock keys.
+   * Namespace of the lock keys, laid out as a cache's (`cache.keyspace`): the locks of a cache
+   * provider with the same `keyPrefix`.
    * @default {""}
    */
   readonly keyPrefix?: string;
   /**
-   * Default lock TTL.
+   * Default lock TTL, at most 2147483647 ms (the longest timer delay).
    * @default {10000}
    */
   readonly ttlMs?: number;
@@ -642,9 +806,17 @@ export interface RedisLock extends CacheLockService, AsyncDisposable {
  *
  * @param options Connection settings, key prefix and default TTL.
  * @returns The connected lock service.
+ * @throws {TypeError | RangeError} On an invalid key prefix or TTL.
  * @throws {DriverError} When Redis does not answer.
  */
 export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLock> {
+  const space = keyspace(options?.keyPrefix ?? "", "create Redis lock");
+  const defaultTtlMs = requireTtl(
+    "create Redis lock",
+    options?.ttlMs ?? 10_000,
+    false,
+    MAX_TIMER_MS,
+  );
   const driver = redisCache(options);
   try {
     await driver.ping();
@@ -656,9 +828,8 @@ export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLo
   const service = cacheLockService({
     driver,
     logger: options.logger ?? namespace("redis-lock"),
-    key: prefixedKey(options.keyPrefix ?? ""),
-    ttl: (action, ttlMs) => requireTtl(action, ttlMs),
-    defaultTtlMs: options.ttlMs ?? 10_000,
+    keyspace: space,
+    defaultTtlMs,
     held,
   });
   let closed: Promise<void> | undefined;
@@ -760,7 +931,7 @@ class RedisMq implements RedisMqDriver {
     } catch (error) {
       throw error instanceof DriverError || error instanceof RangeError
         ? error
-        : new DriverError(this.name, operation, error);
+        : this.#connection.driverError(operation, error);
     }
   }
 
@@ -821,9 +992,6 @@ class RedisMq implements RedisMqDriver {
   ): Promise<DriverSubscription> {
     if (this.#connection.client.status === "wait") await this.ping();
     const client = this.#connection.client;
-    const reader = client.duplicate(); // XREADGROUP BLOCK holds its connection
-    reader.on("error", () => {}); // reported by the main connection's listener
-    await reader.connect();
     const memberId = crypto.randomUUID();
     const sessionTimeoutMs = this.#options.sessionTimeoutMs ?? 3000;
     const heartbeatMs = this.#options.heartbeatMs ?? 1000;
@@ -848,12 +1016,26 @@ class RedisMq implements RedisMqDriver {
           );
         } catch (error) {
           if (!/BUSYGROUP/.test(String((error as Error).message))) {
-            throw new DriverError(this.name, "subscribe", error);
+            throw this.#connection.driverError("subscribe", error);
           }
         }
         partitions.push({ name: `${topic}:${index}`, topic, index, stream });
       }
     }
+
+    // Opened once the topics are known to exist, so a refused subscribe leaves no connection.
+    // XREADGROUP BLOCK holds it; its reply may take the block time on top of the timeout.
+    const { socketTimeout, commandTimeout } = client.options ?? {};
+    const reader = client.duplicate({
+      ...(socketTimeout ? { socketTimeout: socketTimeout + READ_BLOCK_MS } : {}),
+      ...(commandTimeout ? { commandTimeout: commandTimeout + READ_BLOCK_MS } : {}),
+    });
+    reader.on("error", () => {}); // reported by the main connection's listener
+    reader.on("reconnecting", failHeldCommands(reader)); // or close() waits for Redis to return
+    await reader.connect().catch((error) => {
+      reader.disconnect();
+      throw this.#connection.driverError("subscribe", error);
+    });
 
     const owned = new Set<string>(); // partitions whose owner key we hold
     // When each owned partition last took over entries left pending by other members (a crashed
@@ -978,7 +1160,7 @@ class RedisMq implements RedisMqDriver {
             "COUNT",
             100,
             "BLOCK",
-            200,
+            READ_BLOCK_MS,
             "STREAMS",
             ...ready.map((p) => p.stream),
             ...ready.map(() => ">"),
@@ -1094,8 +1276,9 @@ class RedisRateLimit implements RateLimitDriver {
   }
 
   take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
-    // The hot path: plain promise chaining, no async wrappers.
-    const bucket = `${this.#prefix}${ruleName}:${key}`;
+    // The hot path: plain promise chaining, no async wrappers. The rule name's length goes first,
+    // so rule `a` with key `b:c` and rule `a:b` with key `c` are two buckets.
+    const bucket = `${this.#prefix}${ruleName.length}:${ruleName}:${key}`;
     const decide = () =>
       this.#connection.runScript(SCRIPTS.rateLimit, [bucket], [rule.rate, rule.burst, cost])
         .then((reply) => {
@@ -1108,7 +1291,7 @@ class RedisRateLimit implements RateLimitDriver {
       ? decide()
       : this.#connection.ready().then(decide);
     return pending.catch((error) => {
-      throw new DriverError(this.name, "take", error);
+      throw this.#connection.driverError("take", error);
     });
   }
 
@@ -1119,7 +1302,8 @@ class RedisRateLimit implements RateLimitDriver {
 
 /**
  * Creates the Redis rate-limit driver: one atomic Lua script per decision, on Redis's clock,
- * and every bucket key expires once full again.
+ * and every bucket key expires once full again. A bucket's key is
+ * `{keyPrefix}{length of the rule name}:{rule name}:{key}`.
  *
  * @param options Connection and key prefix.
  * @returns The driver.
@@ -1146,7 +1330,7 @@ class RedisOnce implements OnceDriver {
       await this.#connection.ready();
       return await this.#connection.runScript(target, keys, args);
     } catch (error) {
-      throw new DriverError(this.name, operation, error);
+      throw this.#connection.driverError(operation, error);
     }
   }
 

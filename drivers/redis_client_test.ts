@@ -35,7 +35,7 @@ Deno.test({
         await lock.unlock();
       }
       assert.equal(client.status, "ready", "the provider's close left the client open");
-      assert.equal(await client.get(`${prefix}k`), '{"v":1}', "and the application can use it");
+      assert.equal(await client.get(`${prefix}\x1fk`), '{"v":1}', "and the application can use it");
 
       await using locks = await redisLock({ client, keyPrefix: prefix });
       const held = await locks.acquire("job", { ttlMs: 1000 });

@@ -95,6 +95,46 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "[redis] ratelimit: Redis stopped (SIGSTOP) — fail open still admits the rule's rate, not one burst per timeout",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    await using server = await startServer("redis");
+    const { logger } = capturingLogger();
+    await using limiter = await ratelimit.create({
+      ...ratelimit.defaultConfig("production"),
+      rules: { r: { rate: 50, burst: 10 } },
+      failPolicy: "open",
+    }, { driver: redisRateLimit({ url: server.url, logger, commandTimeoutMs: 500 }), logger });
+    assert.equal((await limiter.allow("warm", "r")).allowed, true);
+    Deno.kill(server.pid!, "SIGSTOP");
+    try {
+      // 20 callers, each awaiting its decision, then 5 ms of work: while every call waited for
+      // the timeout they came in waves, and each wave got one burst.
+      const startedAt = Date.now();
+      let allowed = 0;
+      await Promise.all(Array.from({ length: 20 }, async () => {
+        while (Date.now() - startedAt < 3000) {
+          if ((await limiter.allow("k", "r")).allowed) allowed++;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }));
+      // Every call arrived within the 3 s, and is judged as of its arrival.
+      const limit = 10 + 50 * 3;
+      // The first calls wait out one timeout (0.5 s) before the outage is known: the burst then,
+      // the burst again after it, then 50 a second.
+      const expected = 10 + 10 + 50 * 2.5;
+      assert.ok(
+        allowed <= limit && allowed >= expected * 0.95,
+        `${allowed} allowed in a 3 s outage, expected about ${expected}`,
+      );
+    } finally {
+      Deno.kill(server.pid!, "SIGCONT");
+    }
+  },
+});
+
+Deno.test({
   name: "[redis] ratelimit: every bucket key carries an expiry",
   ignore: url === undefined,
   async fn() {
@@ -111,7 +151,7 @@ Deno.test({
     const raw = redisCache({ url });
     await raw.ping();
     try {
-      for (const bucket of [`rl-test:r:${key}`, `rl-test:g:${key}`]) {
+      for (const bucket of [`rl-test:1:r:${key}`, `rl-test:1:g:${key}`]) {
         // Full again at most 500 ms on (five requests of 100 ms each); the key outlives that by
         // 5-10 s (its slot).
         const ttl = await raw.ttl(bucket);
@@ -129,7 +169,7 @@ Deno.test({
       } finally {
         await slow.close();
       }
-      const ttl = await raw.ttl(`rl-test:s:${key}`);
+      const ttl = await raw.ttl(`rl-test:1:s:${key}`);
       assert.ok(ttl >= 14_900 && ttl <= 20_100, `ttl ${ttl} after the bucket moved slots`);
     } finally {
       await raw.close();

@@ -36,6 +36,39 @@ Deno.test({
 
 Deno.test({
   name:
+    "[redis] redisLock() with a cache's keyPrefix takes that cache's locks; a bad prefix or TTL is refused before connecting",
+  ignore: url === undefined,
+  async fn() {
+    const keyPrefix = testKeyspace("redis lock and cache");
+    await using locks = await redisLock({ url, keyPrefix });
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix }, {
+      driver: redisCache({ url }),
+    });
+    const held = await locks.acquire("job", { ttlMs: 2000 });
+    assert.equal(await c.lock.tryAcquire("job"), null);
+    await held.unlock();
+    const next = await c.lock.acquire("job", { ttlMs: 2000 });
+    assert.equal(next.token, held.token + 1, "one fencing counter");
+    assert.equal(await locks.tryAcquire("job"), null);
+    await next.unlock();
+    // No port is listening here: the options are refused before any connection is tried.
+    const nowhere = { port: 1, connectTimeoutMs: 100, logger: quietLogger() };
+    await assert.rejects(
+      redisLock({ ...nowhere, ttlMs: 3e9 }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /Cannot create Redis lock as 'ttlMs' must be at most 2147483647 ms/.test(e.message),
+    );
+    await assert.rejects(
+      redisLock({ ...nowhere, keyPrefix: "a\x1fb" }),
+      (e: Error) =>
+        e instanceof TypeError && /'keyPrefix' must not contain U\+001F/.test(e.message),
+    );
+  },
+});
+
+Deno.test({
+  name:
     "[redis] scripts still run after Redis forgets them (SCRIPT FLUSH): EVALSHA falls back to EVAL",
   ignore: url === undefined,
   async fn() {

@@ -23,6 +23,17 @@ export function redactUrl(text: string): string {
   return text.replace(URL_PASSWORD, `$1:${REDACTED}@`);
 }
 
+/**
+ * A setting that should have been a URL but is not, safe to repeat in an error: whatever precedes
+ * its first '@' may be a password, with or without a scheme, so it is replaced.
+ *
+ * @param value The value as given.
+ * @returns The value, with anything before an '@' redacted.
+ */
+export function redactMalformedUrl(value: string): string {
+  return value.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/@]*@/i, `$1${REDACTED}@`);
+}
+
 /** Replaces every occurrence of each secret, and every URL password, in `text`. */
 export function redactText(text: string, secrets: readonly string[] = []): string {
   let out = redactUrl(text);

@@ -36,8 +36,11 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${options.name}] ratelimit: ${title}`, ignore: options.ignore, fn });
 
-  const limiter = (rules: Record<string, ratelimit.Rule>) =>
-    ratelimit.create({ ...ratelimit.defaultConfig("development"), rules }, {
+  const limiter = (
+    rules: Record<string, ratelimit.Rule>,
+    config: Partial<ratelimit.RateLimitConfig> = {},
+  ) =>
+    ratelimit.create({ ...ratelimit.defaultConfig("development"), rules, ...config }, {
       driver: options.makeDriver(),
     });
 
@@ -132,5 +135,50 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
     assert.equal((await a.allow(key, "one")).allowed, false);
     assert.equal((await a.allow(key, "two")).allowed, true);
     assert.equal((await a.allow(`${key}-other`, "one")).allowed, true);
+  });
+
+  test("rule names are own keys only: Object.prototype's names are unknown rules", async () => {
+    const inherited = ["constructor", "toString", "valueOf", "__proto__", "hasOwnProperty"];
+    await using deny = await limiter({ r: { rate: 1, burst: 1 } });
+    await using fallback = await limiter({ default: { rate: 1, burst: 2 } }, {
+      unknownRule: "default",
+    });
+    for (const name of inherited) {
+      const key = testKeyspace(`inherited ${name}`);
+      for (let i = 0; i < 20; i++) {
+        assert.equal((await deny.allow(key, name)).allowed, false, `'${name}' is denied`);
+      }
+      const underDefault = [];
+      for (let i = 0; i < 3; i++) underDefault.push((await fallback.allow(key, name)).allowed);
+      assert.deepEqual(underDefault, [true, true, false], `'${name}' gets the default rule`);
+    }
+    // The same names as real rules, as a JSON config delivers them (`__proto__` an own key).
+    const own = JSON.parse(
+      '{"constructor": {"rate": 1, "burst": 1}, "__proto__": {"rate": 1, "burst": 2}}',
+    );
+    await using named = await limiter(own);
+    const key = testKeyspace("own names");
+    assert.deepEqual(
+      [
+        (await named.allow(key, "constructor")).allowed,
+        (await named.allow(key, "constructor")).allowed,
+      ],
+      [true, false],
+    );
+    const proto = [];
+    for (let i = 0; i < 3; i++) proto.push((await named.allow(key, "__proto__")).limit);
+    assert.deepEqual(proto, [2, 2, 2], "the rule named __proto__ applies");
+    for (const field of ["rate", "burst", "algorithm"]) {
+      assert.equal((await named.allow(key, field)).allowed, false, `'${field}' is no rule`);
+    }
+  });
+
+  test("a rule name and a key never share a bucket with another split of the same text", async () => {
+    await using a = await limiter({ a: { rate: 1, burst: 1 }, "a:b": { rate: 1, burst: 1 } });
+    const key = testKeyspace("split");
+    assert.equal((await a.allow(`b:${key}`, "a")).allowed, true);
+    assert.equal((await a.allow(`b:${key}`, "a")).allowed, false);
+    assert.equal((await a.allow(key, "a:b")).allowed, true, "rule a:b has its own bucket");
+    assert.equal((await a.allow(key, "a:b")).allowed, false);
   });
 }

@@ -52,8 +52,13 @@ class MemoryRateLimit implements RateLimitDriver {
   }
 
   /** Synchronous take, for the provider's fast path and the rescue limiter. */
-  takeSync(ruleName: string, key: string, rule: Required<Rule>, cost: number): Decision {
-    const now = this.#clock.now();
+  takeSync(
+    ruleName: string,
+    key: string,
+    rule: Required<Rule>,
+    cost: number,
+    now: number = this.#clock.now(),
+  ): Decision {
     let buckets = this.#rules.get(ruleName);
     if (buckets === undefined) this.#rules.set(ruleName, buckets = new Map());
     const bucket = buckets.get(key);
@@ -126,8 +131,17 @@ class MemoryRateLimit implements RateLimitDriver {
 
 /** The memory driver, with its synchronous take and sweep exposed. */
 export interface MemoryRateLimitDriver extends RateLimitDriver {
-  /** Takes synchronously. */
-  takeSync(ruleName: string, key: string, rule: Required<Rule>, cost: number): Decision;
+  /**
+   * Takes synchronously, as of `now` (Unix ms, the clock's time by default): the rescue limiter
+   * passes the time a request arrived, which may be earlier than a decision already made.
+   */
+  takeSync(
+    ruleName: string,
+    key: string,
+    rule: Required<Rule>,
+    cost: number,
+    now?: number,
+  ): Decision;
   /** Drops full buckets now. */
   sweep(now?: number): void;
   /** Keys tracked now. */

@@ -126,6 +126,29 @@ Deno.test("rules hot-reload from the config center; an invalid rule keeps the la
   assert.equal(limiter.rules().login.burst, 100, "the last good rule stays");
 });
 
+Deno.test("hot-reloaded rules look names up as own keys only", async () => {
+  const { logger } = capturingLogger();
+  await using center = await coord.create(coord.defaultConfig("development"), { logger });
+  const key = coord.configKey("test", "api", "ratelimit");
+  await center.config.set(key, { login: { rate: 1, burst: 1 } });
+  await using limiter = await ratelimit.create({
+    ...ratelimit.defaultConfig("development"),
+    env: "test",
+    service: "api",
+  }, { coord: center, logger });
+  // As a JSON config delivers it: `__proto__` is an own key, a rule like any other.
+  await center.config.set(
+    key,
+    JSON.parse('{"login": {"rate": 1, "burst": 3}, "__proto__": {"rate": 1, "burst": 1}}'),
+  );
+  await eventually(() => assert.equal(limiter.rules().login.burst, 3));
+  for (const name of ["constructor", "toString", "rate", "burst"]) {
+    assert.equal((await limiter.allow("u", name)).allowed, false, `'${name}' is no rule`);
+  }
+  assert.equal((await limiter.allow("u", "__proto__")).allowed, true);
+  assert.equal((await limiter.allow("u", "__proto__")).allowed, false, "its own burst of 1");
+});
+
 Deno.test("the memory driver is bounded in keys and forgets idle buckets", async () => {
   const clock = new FakeClock(0);
   const driver = ratelimit.memoryRateLimit({ clock, maxKeys: 100 });

@@ -25,6 +25,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import { requireEnv } from "../internal/env.ts";
+import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
 import { optionalSignal, underSignal } from "../internal/queue.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
@@ -54,7 +55,9 @@ export interface RateLimitConfig {
   readonly unknownRule: UnknownRulePolicy;
   /**
    * When the backend is unreachable: `open` lets requests through, still bounded by an
-   * in-process limiter with the same rules; `closed` denies them.
+   * in-process limiter with the same rules (each request counted at the time it arrived);
+   * `closed` denies them. Once a call has failed, later calls are decided in process at once
+   * while a single call at a time goes on to the backend, to notice when it is back.
    * @default {"open"}
    */
   readonly failPolicy: "open" | "closed";
@@ -72,6 +75,8 @@ export interface CreateOptions {
   readonly coord?: Pick<Coord, "config">;
   /** Logger; `clog.namespace("ratelimit")` by default. */
   readonly logger?: Logger;
+  /** Time source of the in-process rescue limiter; the system clock by default. */
+  readonly clock?: Pick<Clock, "now">;
   /**
    * Where to record `ratelimit_decisions_total{rule, decision}` (`allowed`, `denied`); a rule
    * name no rule has is recorded as `(unknown)`.
@@ -119,7 +124,8 @@ export function defaultConfig(env: "development" | "production"): RateLimitConfi
  * Checks a rule set and fills in defaults; the validator of hot-reloaded rules.
  *
  * @param value Rules by name, as read from config.
- * @returns The rules with every field set.
+ * @returns The rules with every field set, in an object without a prototype, so a name is only
+ * ever one of its own keys (never `constructor` or `toString` from `Object.prototype`).
  * @throws {TypeError | RangeError} Naming the rule and field at fault.
  */
 export function validateRules(value: unknown): Record<string, Required<Rule>> {
@@ -130,7 +136,7 @@ export function validateRules(value: unknown): Record<string, Required<Rule>> {
       }`,
     );
   }
-  const rules: Record<string, Required<Rule>> = {};
+  const rules: Record<string, Required<Rule>> = Object.create(null);
   for (const [name, raw] of Object.entries(value as Record<string, unknown>)) {
     const rule = raw as Partial<Rule>;
     if (rule === null || typeof rule !== "object") {
@@ -206,8 +212,9 @@ export async function create(
   const staticRules = validateRules(config.rules);
   const driver = options.driver ?? memoryRateLimit();
   const logger = options.logger ?? namespace("ratelimit");
+  const clock = options.clock ?? Date;
   // Bounds traffic while the real backend is unreachable and the policy is to fail open.
-  const rescue: MemoryRateLimitDriver = memoryRateLimit();
+  const rescue: MemoryRateLimitDriver = memoryRateLimit({ clock });
   const manager = await componentConfig(
     options.coord,
     config,
@@ -217,7 +224,25 @@ export async function create(
   );
   const rules = (): Record<string, Required<Rule>> => manager?.current ?? staticRules;
   const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
+  /** Since a call failed and until one succeeds: calls are decided in process at once. */
   let outage = false;
+  /** During an outage, whether a call to the backend (the probe) is in flight. */
+  let probing = false;
+  /**
+   * The decision while the backend is unreachable. Open: the rescue limiter's, as of the time
+   * the request arrived, so a wave of calls that fail together (a timeout, a dropped connection)
+   * is judged as it came in, not as one burst at the moment of failure.
+   */
+  const unreachable = (
+    ruleName: string,
+    key: string,
+    rule: Required<Rule>,
+    n: number,
+    arrivedAt: number,
+  ): Decision =>
+    config.failPolicy === "open"
+      ? rescue.takeSync(ruleName, key, rule, n, arrivedAt)
+      : { ...NEVER, retryAfterMs: 1000, resetMs: 1000, limit: rule.burst };
   const decisions = options.metrics?.counter("ratelimit_decisions_total", {
     help: "Rate-limit decisions, by rule and decision (allowed, denied).",
     labels: ["rule", "decision"],
@@ -289,7 +314,16 @@ export async function create(
         return Promise.reject(error);
       }
     }
+    const arrivedAt = clock.now();
+    if (outage && probing) {
+      // One probe at a time finds out when the backend is back; nobody else waits for it.
+      const fallback = unreachable(ruleName, key, rule, n, arrivedAt);
+      return Promise.resolve(decisions ? record(ruleName, fallback) : fallback);
+    }
+    const probe = outage;
+    if (probe) probing = true;
     return driver.take(ruleName, key, rule, n).then((decision) => {
+      if (probe) probing = false;
       if (decisions) record(ruleName, decision);
       if (outage) {
         outage = false;
@@ -297,6 +331,7 @@ export async function create(
       }
       return decision;
     }, (error) => {
+      if (probe) probing = false;
       if (!(error instanceof DriverError)) throw error;
       if (!outage) {
         outage = true;
@@ -305,9 +340,7 @@ export async function create(
           err: error,
         });
       }
-      const fallback = config.failPolicy === "open"
-        ? rescue.takeSync(ruleName, key, rule, n)
-        : { ...NEVER, retryAfterMs: 1000, resetMs: 1000, limit: rule.burst };
+      const fallback = unreachable(ruleName, key, rule, n, arrivedAt);
       return decisions ? record(ruleName, fallback) : fallback;
     });
   };
