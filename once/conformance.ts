@@ -226,8 +226,15 @@ export function onceConformance(options: OnceSuiteOptions): void {
     await using env = await pair();
     await assert.rejects(
       env.a.execute("", 1000, () => Promise.resolve(1)),
-      /'key' must be a non-empty string/,
+      /'key' must be a non-empty, well-formed Unicode string/,
     );
+    // Lone surrogates: Redis would store both as the same U+FFFD key.
+    for (const key of ["x\ud800", "x\udc00"]) {
+      await assert.rejects(
+        env.a.execute(key, 1000, () => Promise.resolve(1)),
+        /'key' must be a non-empty, well-formed Unicode string/,
+      );
+    }
     await assert.rejects(
       env.a.execute("k", 0, () => Promise.resolve(1)),
       /'ttlMs' must be a positive integer/,

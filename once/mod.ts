@@ -261,9 +261,9 @@ export function create(
     fn: (signal: AbortSignal) => Promise<T>,
     call: OnceCallOptions,
   ): Promise<{ ran: boolean; value: T }> => {
-    if (typeof name !== "string" || name.length === 0) {
+    if (typeof name !== "string" || name.length === 0 || !name.isWellFormed()) {
       throw new TypeError(
-        `Cannot run once as 'key' must be a non-empty string: current value is ${
+        `Cannot run once as 'key' must be a non-empty, well-formed Unicode string: current value is ${
           JSON.stringify(name)
         }`,
       );

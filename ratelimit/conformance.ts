@@ -181,4 +181,12 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
     assert.equal((await a.allow(key, "a:b")).allowed, true, "rule a:b has its own bucket");
     assert.equal((await a.allow(key, "a:b")).allowed, false);
   });
+
+  test("keys that are not well-formed Unicode are refused (Redis would fold them into one)", async () => {
+    await using a = await limiter({ a: { rate: 1, burst: 1 } });
+    const key = testKeyspace("lone");
+    for (const lone of [`${key}\ud800`, `${key}\udc00`]) {
+      await assert.rejects(a.allow(lone, "a"), /'key' must be a non-empty, well-formed Unicode/);
+    }
+  });
 }

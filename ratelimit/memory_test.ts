@@ -211,7 +211,7 @@ Deno.test("bad input gets a clear error", async () => {
     ...ratelimit.defaultConfig("development"),
     rules: { r: { rate: 1, burst: 1 } },
   });
-  await assert.rejects(limiter.allow("", "r"), /'key' must be a non-empty string/);
+  await assert.rejects(limiter.allow("", "r"), /'key' must be a non-empty, well-formed/);
   await assert.rejects(limiter.allowN("k", "r", 0), /'n' must be a positive integer/);
 });
 

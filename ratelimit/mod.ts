@@ -271,10 +271,10 @@ export async function create(
     options?: AllowOptions,
   ): Promise<Decision> => {
     if (options?.signal !== undefined) return allowWithSignal(key, ruleName, n, options.signal);
-    if (typeof key !== "string" || key.length === 0) {
+    if (typeof key !== "string" || key.length === 0 || !key.isWellFormed()) {
       return Promise.reject(
         new TypeError(
-          `Cannot rate-limit as 'key' must be a non-empty string: current value is ${
+          `Cannot rate-limit as 'key' must be a non-empty, well-formed Unicode string: current value is ${
             JSON.stringify(key)
           }`,
         ),
