@@ -30,13 +30,16 @@ export interface CoordContext {
 /**
  * Rejects an empty or non-string key segment.
  *
+ * `absolute` requires a leading `/`: a key is a path below the provider's prefix, so with a
+ * prefix `/x/app` the key `2/config` cannot turn into `/x/app2/config`.
+ *
  * @throws {TypeError} Naming the operation, the argument and the value.
  */
 export function requireKey(
   action: string,
   name: string,
   value: unknown,
-  options: { slash?: boolean } = {},
+  options: { slash?: boolean; absolute?: boolean } = {},
 ): string {
   if (typeof value !== "string" || value.trim().length === 0) {
     throw new TypeError(
@@ -52,27 +55,75 @@ export function requireKey(
       }`,
     );
   }
+  if (options.absolute && !value.startsWith("/")) {
+    throw new TypeError(
+      `Cannot ${action} as '${name}' must start with '/': current value is ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
   if (value.includes("\0")) {
     throw new TypeError(`Cannot ${action} as '${name}' must not contain NUL characters`);
+  }
+  if (!value.isWellFormed()) {
+    // etcd would store a lone surrogate as U+FFFD: two keys would become one.
+    throw new TypeError(
+      `Cannot ${action} as '${name}' must be well-formed Unicode: current value is ${
+        JSON.stringify(value)
+      }`,
+    );
   }
   return value;
 }
 
 /**
- * Checks a lease TTL against what the driver can grant.
- *
- * @throws {RangeError} When below the driver's minimum or not a finite number.
+ * A name as one key segment: `%` and `/` escaped, so that no name's keys lie under another
+ * name's prefix (the waiters of lock `a`, under `/locks/a/`, never see those of lock `a/b`).
  */
-export function requireTtl(action: string, ttlMs: unknown, driver: CoordDriver): number {
+export function keySegment(name: string): string {
+  return name.replaceAll("%", "%25").replaceAll("/", "%2F");
+}
+
+/** The longest delay a timer can wait (2³¹−1 ms); setTimeout fires a longer one at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * The longest lease TTL the provider asks `driver` for: leases are kept alive by timers, so it
+ * is the longest timer delay, rounded down to the driver's TTL steps.
+ */
+export function maxTtlMs(driver: CoordDriver): number {
+  return Math.floor(MAX_TIMER_MS / driver.leaseTtlGranularityMs) * driver.leaseTtlGranularityMs;
+}
+
+/**
+ * Checks a lease TTL against what the driver can grant and a timer can wait for.
+ *
+ * @throws {RangeError} When below the driver's minimum, above {@linkcode maxTtlMs} or not a
+ * finite number.
+ */
+export function requireTtl(
+  action: string,
+  ttlMs: unknown,
+  driver: CoordDriver,
+  field = "ttlMs",
+): number {
   if (typeof ttlMs !== "number" || !Number.isFinite(ttlMs) || ttlMs < driver.minLeaseTtlMs) {
     const why = driver.leaseTtlGranularityMs > 1
       ? ` (the ${driver.name} driver grants leases of at least ${driver.minLeaseTtlMs} ms, in whole ${driver.leaseTtlGranularityMs} ms steps)`
       : "";
     throw new RangeError(
-      `Cannot ${action} as 'ttlMs' must be at least ${driver.minLeaseTtlMs} ms${why}: current value is ${ttlMs}`,
+      `Cannot ${action} as '${field}' must be at least ${driver.minLeaseTtlMs} ms${why}: current value is ${ttlMs}`,
     );
   }
-  return Math.ceil(ttlMs / driver.leaseTtlGranularityMs) * driver.leaseTtlGranularityMs;
+  const granted = Math.ceil(ttlMs / driver.leaseTtlGranularityMs) * driver.leaseTtlGranularityMs;
+  if (granted > maxTtlMs(driver)) {
+    throw new RangeError(
+      `Cannot ${action} as '${field}' must be at most ${
+        maxTtlMs(driver)
+      } ms (the longest a timer can wait): current value is ${ttlMs}`,
+    );
+  }
+  return granted;
 }
 
 /**

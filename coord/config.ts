@@ -52,7 +52,11 @@ export interface ConfigManager<T> extends AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** The `config` group of a coord provider. */
+/**
+ * The `config` group of a coord provider. Keys and key prefixes are paths that start with `/`
+ * (`/config/prod/api/flags`), so that under a provider prefix (`/x/app`) no key reaches outside
+ * it (`2/config` would otherwise read `/x/app2/config`); other keys are refused with a TypeError.
+ */
 export interface ConfigCenter {
   /** The value of a key, or undefined when absent. */
   get<T = unknown>(key: string, options?: CallOptions): Promise<T | undefined>;
@@ -202,30 +206,30 @@ export function configCenter(context: CoordContext): ConfigCenter {
 
   const center: ConfigCenter = {
     async get<T>(key: string, options?: CallOptions): Promise<T | undefined> {
-      requireKey("get config", "key", key);
+      requireKey("get config", "key", key, { absolute: true });
       const kv = await call("get config", options, () => driver.get(key));
       return kv ? decodeJson<T>(kv) : undefined;
     },
 
     async set(key: string, value: unknown, options?: CallOptions): Promise<void> {
-      requireKey("set config", "key", key);
+      requireKey("set config", "key", key, { absolute: true });
       const text = encodeJson(value, `config key '${key}'`);
       await call("set config", options, () => driver.put(key, text));
     },
 
     async delete(key: string, options?: CallOptions): Promise<boolean> {
-      requireKey("delete config", "key", key);
+      requireKey("delete config", "key", key, { absolute: true });
       return await call("delete config", options, () => driver.delete(key));
     },
 
     async list<T>(prefix: string, options?: CallOptions): Promise<{ key: string; value: T }[]> {
-      requireKey("list config", "prefix", prefix);
+      requireKey("list config", "prefix", prefix, { absolute: true });
       const { kvs } = await call("list config", options, () => driver.list(prefix));
       return kvs.map((kv) => ({ key: kv.key, value: decodeJson<T>(kv) }));
     },
 
     async getWithVersion<T>(key: string, options?: CallOptions): Promise<Versioned<T> | undefined> {
-      requireKey("get config", "key", key);
+      requireKey("get config", "key", key, { absolute: true });
       const kv = await call("get config", options, () => driver.get(key));
       return kv ? { value: decodeJson<T>(kv), version: kv.modRevision } : undefined;
     },
@@ -236,7 +240,7 @@ export function configCenter(context: CoordContext): ConfigCenter {
       expectedVersion: number,
       options?: CallOptions,
     ): Promise<boolean> {
-      requireKey("compare-and-set config", "key", key);
+      requireKey("compare-and-set config", "key", key, { absolute: true });
       if (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0) {
         throw new RangeError(
           `Cannot compare-and-set config '${key}' as 'expectedVersion' must be a non-negative integer: current value is ${expectedVersion}`,
@@ -253,7 +257,7 @@ export function configCenter(context: CoordContext): ConfigCenter {
     },
 
     watch<T>(key: string, options: { signal?: AbortSignal } = {}): AsyncIterable<ConfigEvent<T>> {
-      requireKey("watch config", "key", key);
+      requireKey("watch config", "key", key, { absolute: true });
       return watchTarget<T>(key, false, options);
     },
 
@@ -261,12 +265,12 @@ export function configCenter(context: CoordContext): ConfigCenter {
       prefix: string,
       options: { signal?: AbortSignal } = {},
     ): AsyncIterable<ConfigEvent<T>> {
-      requireKey("watch config", "prefix", prefix);
+      requireKey("watch config", "prefix", prefix, { absolute: true });
       return watchTarget<T>(prefix, true, options);
     },
 
     async manager<T>(key: string, options: ManagerOptions<T>): Promise<ConfigManager<T>> {
-      requireKey("create config manager", "key", key);
+      requireKey("create config manager", "key", key, { absolute: true });
       if (options === null || typeof options !== "object" || !("default" in options)) {
         throw new TypeError(
           `Cannot create config manager for '${key}' as 'options.default' is required`,

@@ -60,18 +60,23 @@ interface Instance {
 export function coordConformance(options: CoordSuiteOptions): void {
   const { name, ttlMs } = options;
 
-  async function provider(): Promise<Instance> {
+  async function provider(prefix?: string): Promise<Instance> {
     const driver = await options.makeDriver();
     const { logger, logs } = capturingLogger();
     const provider = await coord.create(
-      { ...coord.defaultConfig("development"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs },
+      { ...coord.defaultConfig("development"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs, prefix },
       { driver, logger },
     );
     return { provider, driver, logs };
   }
 
-  async function pair(): Promise<[Instance, Instance] & AsyncDisposable> {
-    const both = [await provider(), await provider()] as [Instance, Instance] & AsyncDisposable;
+  /** Two providers on one backend, each under its own key prefix when `prefixes` are given. */
+  async function pair(
+    prefixes: readonly [string, string] | [] = [],
+  ): Promise<[Instance, Instance] & AsyncDisposable> {
+    const both = [await provider(prefixes[0]), await provider(prefixes[1])] as
+      & [Instance, Instance]
+      & AsyncDisposable;
     both[Symbol.asyncDispose] = async () => {
       await Promise.all(both.map((instance) => instance.provider.close()));
     };
@@ -594,10 +599,153 @@ export function coordConformance(options: CoordSuiteOptions): void {
     assert.equal(third.id, 2, "ids 0 and 1 are both still held");
   });
 
+  test("a prefix is a path segment: tenants '/x/app' and '/x/app2' on one backend cannot reach each other's keys", async () => {
+    const space = testKeyspace("tenants");
+    await using both = await pair([`/${space}x/app`, `/${space}x/app2`]);
+    const [a, b] = both;
+    await b.provider.config.set("/config/secret", "b");
+    // Without the segment boundary, '/x/app' + '2/config/secret' is b's key.
+    const climb = "2/config/secret";
+    assert.throws(() => a.provider.config.watch(climb), /must start with '\/'/);
+    assert.throws(() => a.provider.config.watchPrefix("2/"), /must start with '\/'/);
+    for (
+      const call of [
+        () => a.provider.config.get(climb),
+        () => a.provider.config.getWithVersion(climb),
+        () => a.provider.config.set(climb, "a"),
+        () => a.provider.config.compareAndSet(climb, "a", 0),
+        () => a.provider.config.delete(climb),
+        () => a.provider.config.list("2/"),
+        () => a.provider.config.manager(climb, { default: "" }),
+      ]
+    ) {
+      await assert.rejects(
+        call(),
+        (error: Error) => error instanceof TypeError && /must start with '\/'/.test(error.message),
+      );
+    }
+    // The prefixed driver is the boundary itself, for code that uses it without the provider.
+    const tenant = coord.prefixedDriver(await options.makeDriver(), `/${space}x/app`);
+    try {
+      for (
+        const call of [
+          () => tenant.get(climb),
+          () => tenant.list("2/"),
+          () => tenant.put(climb, '"a"'),
+          () => tenant.delete(climb),
+          () => tenant.txn([], [{ type: "get", key: climb }], []),
+          () => tenant.txn([], [{ type: "oldest", prefix: "2/" }], []),
+          async () => {
+            for await (
+              const _ of tenant.watch({ key: "2/", prefix: true }, 1, AbortSignal.abort())
+            ) {
+              // nothing may arrive
+            }
+          },
+        ]
+      ) {
+        await assert.rejects(call(), TypeError);
+      }
+    } finally {
+      await tenant.close();
+    }
+    // Keys are opaque: '..' is a name inside a's space, not a way out of it.
+    await a.provider.config.set("/../app2/config/secret", "a");
+    assert.deepEqual(await a.provider.config.list("/"), [
+      { key: "/../app2/config/secret", value: "a" },
+    ]);
+    assert.deepEqual(await b.provider.config.list("/"), [{ key: "/config/secret", value: "b" }]);
+    assert.equal(await a.provider.config.delete("/config/secret"), false);
+    assert.equal(await b.provider.config.get("/config/secret"), "b", "untouched by a");
+    await a.provider.registry.register({ id: "a1", name: "svc", address: "h", port: 1 });
+    assert.deepEqual(await b.provider.registry.discover("svc"), []);
+    await using lockA = await a.provider.lock.acquire("job");
+    const lockB = await b.provider.lock.tryAcquire("job");
+    assert.ok(lockA && lockB, "one lock name per tenant");
+    await lockB.unlock();
+    // The prefix's own trailing '/' does not open a gap either: '/x/app/' is the tenant '/x/app'.
+    const same = await provider(`/${space}x/app/`);
+    try {
+      assert.equal(await same.provider.config.get("/../app2/config/secret"), "a");
+    } finally {
+      await same.provider.close();
+    }
+  });
+
+  test("a held lock 'a/b' does not block the lock 'a', nor a leader of 'e/f' lead 'e'", async () => {
+    await using both = await pair();
+    const [a, b] = both;
+    const space = testKeyspace("nested names");
+    const inner = await a.provider.lock.acquire(`${space}a/b`);
+    const outer = await b.provider.lock.tryAcquire(`${space}a`);
+    assert.ok(outer, "'a' is free while 'a/b' is held");
+    await outer.unlock();
+    await using waited = await b.provider.lock.acquire(`${space}a`, {
+      signal: AbortSignal.timeout(ttlMs * 3 + 2000),
+    });
+    assert.ok(waited.token > 0);
+    assert.equal(await b.provider.lock.tryAcquire(`${space}a/b`), null, "'a/b' is still held");
+    await inner.unlock();
+    const leadership = await a.provider.election<string>(`${space}e/f`).campaign("inner");
+    assert.equal(await b.provider.election<string>(`${space}e`).leader(), undefined);
+    const outerLeadership = await b.provider.election<string>(`${space}e`).campaign("outer", {
+      signal: AbortSignal.timeout(ttlMs * 3 + 2000),
+    });
+    assert.equal((await a.provider.election<string>(`${space}e`).leader())?.value, "outer");
+    assert.equal((await b.provider.election<string>(`${space}e/f`).leader())?.value, "inner");
+    await outerLeadership.resign();
+    await leadership.resign();
+  });
+
+  test("a lease TTL longer than a timer can wait (2^31-1 ms) is refused; the longest allowed holds", async () => {
+    await using both = await pair();
+    const { provider, driver } = both[0];
+    const space = testKeyspace("long ttl");
+    const service = space.replaceAll("/", "-");
+    const tooLong = 3e9; // setTimeout would fire at once, and the lease would count as lost
+    const refused = (error: Error) =>
+      error instanceof RangeError && /'ttlMs' must be at most \d+ ms/.test(error.message) &&
+      error.message.includes(String(tooLong));
+    const long = { ttlMs: tooLong };
+    await assert.rejects(provider.lock.acquire(`${space}lock`, long), refused);
+    await assert.rejects(provider.lock.tryAcquire(`${space}lock`, long), refused);
+    await assert.rejects(
+      provider.registry.register({ id: "i1", name: service, address: "h", port: 1 }, long),
+      refused,
+    );
+    await assert.rejects(provider.election(`${space}election`).campaign("a", long), refused);
+    await assert.rejects(provider.instanceIds.allocate(service, 1, long), refused);
+    for (const field of ["leaseTtlMs", "lockTtlMs"] as const) {
+      await assert.rejects(
+        coord.create({ ...coord.defaultConfig("development"), [field]: tooLong }, {
+          driver: await options.makeDriver(),
+        }),
+        (error: Error) =>
+          error instanceof RangeError &&
+          new RegExp(`'${field}' must be at most \\d+ ms`).test(error.message),
+      );
+    }
+    const longest = Math.floor((2 ** 31 - 1) / driver.leaseTtlGranularityMs) *
+      driver.leaseTtlGranularityMs;
+    const lock = await provider.lock.acquire(`${space}lock`, { ttlMs: longest });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(lock.lost.aborted, false, "a lock with the longest TTL is still held");
+    assert.ok((await lock.ttl()) > 0);
+    await lock.unlock();
+  });
+
   test("bad input gets a clear error naming the problem", async () => {
     await using both = await pair();
     const { provider, driver } = both[0];
     await assert.rejects(provider.config.set("", 1), /'key' must be a non-empty string/);
+    await assert.rejects(provider.config.set("k", 1), /'key' must start with '\/'/);
+    for (const key of ["/lone\ud800", "/lone\udc00"]) {
+      await assert.rejects(provider.config.set(key, 1), /'key' must be well-formed Unicode/);
+      await assert.rejects(
+        provider.lock.acquire(key.slice(1)),
+        /'key' must be well-formed Unicode/,
+      );
+    }
     await assert.rejects(
       provider.config.set("/k", undefined),
       /Cannot store config key '\/k' as JSON: value is a undefined/,

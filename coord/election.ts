@@ -1,6 +1,7 @@
 /**
  * Leader election after etcd's concurrency.Election: candidates queue by
- * create revision under the election's prefix, each on its own lease; the
+ * create revision under the election's prefix `/elections/{name}/` (with `%`
+ * and `/` of the name escaped), each on its own lease; the
  * oldest is the leader. A campaign in progress aborts when its lease is lost,
  * so no zombie candidate can win later.
  *
@@ -13,9 +14,11 @@ import {
   type CallOptions,
   type CoordContext,
   decodeJson,
+  keySegment,
   relabel,
   release,
   requireKey,
+  requireTtl,
   waitForTurn,
 } from "./_util.ts";
 import type { Session } from "./session.ts";
@@ -83,6 +86,8 @@ export interface Election<T> {
   /**
    * Becomes a candidate and resolves once leader.
    *
+   * @throws {RangeError} On a TTL below what the driver grants or above what a timer can wait
+   * (2³¹−1 ms).
    * @throws The signal's reason when aborted; `LeaseLostError` when the lease is lost while campaigning.
    */
   campaign(value: T, options?: CampaignOptions): Promise<Leadership<T>>;
@@ -103,7 +108,7 @@ function oldest(kvs: Iterable<KeyValue>): KeyValue | undefined {
 /** Creates the election of `name` over a provider context. */
 export function election<T>(context: CoordContext, name: string): Election<T> {
   requireKey("create election", "name", name);
-  const prefix = `${PREFIX}${name}/`;
+  const prefix = `${PREFIX}${keySegment(name)}/`;
   const { driver, logger } = context;
 
   const toInfo = (kv: KeyValue | undefined): LeaderInfo<T> | undefined =>
@@ -111,10 +116,10 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
 
   const campaign = async (
     text: string,
-    ttlMs: number | undefined,
+    ttlMs: number,
     signal: AbortSignal | undefined,
   ): Promise<Leadership<T>> => {
-    const session: Session = await context.openSession(ttlMs ?? context.leaseTtlMs);
+    const session: Session = await context.openSession(ttlMs);
     const myKey = prefix + session.leaseId;
     try {
       const result = await driver.txn(
@@ -162,16 +167,21 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
 
   return {
     campaign(value: T, options: CampaignOptions = {}): Promise<Leadership<T>> {
-      let text: string;
+      let text: string, ttlMs: number;
       try {
         text = encodeJson(value, `campaign value of election '${name}'`);
+        ttlMs = requireTtl(
+          `campaign in election '${name}'`,
+          options.ttlMs ?? context.leaseTtlMs,
+          driver,
+        );
       } catch (error) {
         return Promise.reject(error);
       }
       return acquireUnderSignal(
         `campaign in election '${name}'`,
         options.signal,
-        () => campaign(text, options.ttlMs, options.signal),
+        () => campaign(text, ttlMs, options.signal),
         (leadership) => leadership.resign(),
         (error) =>
           logger.warn("could not resign an abandoned leadership; it ends with its lease", {

@@ -69,7 +69,8 @@ export interface InstanceIds {
   /**
    * Leases a free id from 0 to `maxId − 1`.
    *
-   * @throws {RangeError} When every id is taken, or `maxId` is not a positive integer.
+   * @throws {RangeError} When every id is taken, `maxId` is not a positive integer, or the TTL is
+   * below what the driver grants or above what a timer can wait (2³¹−1 ms).
    */
   allocate(service: string, maxId: number, options?: AllocateOptions): Promise<InstanceId>;
 }

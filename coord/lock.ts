@@ -1,7 +1,8 @@
 /**
  * Distributed locks with fencing tokens, after etcd's concurrency.Mutex: each
- * contender writes a key under the lock's prefix on its own lease; the oldest
- * key holds the lock, and its create revision is the fencing token.
+ * contender writes a key under the lock's prefix `/locks/{name}/` (with `%` and
+ * `/` of the name escaped) on its own lease; the oldest key holds the lock, and
+ * its create revision is the fencing token.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import {
   call,
   type CallOptions,
   type CoordContext,
+  keySegment,
   ownerToken,
   relabel,
   release,
@@ -81,7 +83,8 @@ export interface LockService {
   /**
    * Waits until the lock is acquired.
    *
-   * @throws {RangeError} On a TTL below what the driver grants.
+   * @throws {RangeError} On a TTL below what the driver grants or above what a timer can wait
+   * (2³¹−1 ms).
    * @throws The signal's reason when aborted; `LeaseLostError` when the lease is lost while waiting.
    */
   acquire(key: string, options?: AcquireOptions): Promise<Lock>;
@@ -137,7 +140,7 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
     const ttl = requireTtl(action, ttlMs ?? defaultTtlMs, context.driver);
     const session = await context.openSession(ttl);
     try {
-      const prefix = `${PREFIX}${key}/`;
+      const prefix = `${PREFIX}${keySegment(key)}/`;
       const myKey = prefix + session.leaseId;
       // One round trip: write our key and learn who holds the lock (etcd's Mutex does the same).
       const result = await context.driver.txn(

@@ -34,7 +34,7 @@ import { requireEnv } from "../internal/env.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { DriverError } from "../internal/errors.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import type { CoordContext } from "./_util.ts";
+import { type CoordContext, requireTtl } from "./_util.ts";
 import { type ConfigCenter, configCenter } from "./config.ts";
 import { type Election, election } from "./election.ts";
 import { type InstanceIds, instanceIds } from "./instance_ids.ts";
@@ -92,12 +92,13 @@ export type {
 export interface CoordConfig {
   /**
    * Lease TTL of registrations, election candidates and instance ids: how long they outlive a
-   * process that stopped (crash, partition). At least 2000 on etcd.
+   * process that stopped (crash, partition). At least 2000 on etcd; at most 2147483647 (2³¹−1,
+   * the longest a timer can wait; 2147483000 on etcd, whose TTLs are whole seconds).
    * @default {10000}
    */
   readonly leaseTtlMs: number;
   /**
-   * Default lease TTL of locks.
+   * Default lease TTL of locks; bounded like `leaseTtlMs`.
    * @default {10000}
    */
   readonly lockTtlMs: number;
@@ -108,7 +109,9 @@ export interface CoordConfig {
   readonly connectTimeoutMs: number;
   /**
    * Key prefix of everything this provider stores (`/gochat`), so several applications can share
-   * one etcd without seeing each other's registrations, config or locks. None by default.
+   * one etcd without seeing each other's registrations, config or locks. It is a path segment:
+   * `/x/app` holds `/x/app/…` only, never `/x/app2/…`; a prefix nested in another (`/x` and
+   * `/x/app`) is visible from the outer one, as a directory is. None by default.
    */
   readonly prefix?: string;
 }
@@ -171,6 +174,7 @@ function validateConfig(config: CoordConfig, driver: CoordDriver): void {
         `Cannot create coord as '${field}' must be at least ${driver.minLeaseTtlMs} ms for the ${driver.name} driver: current value is ${value}`,
       );
     }
+    requireTtl("create coord", value, driver, field);
   }
   if (typeof config.connectTimeoutMs !== "number" || !(config.connectTimeoutMs > 0)) {
     throw new RangeError(

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { requireKey } from "./_util.ts";
 import type {
   Compare,
   CoordDriver,
@@ -17,9 +18,16 @@ import type {
 /**
  * Wraps `driver` so every key is stored under `prefix` and returned without it.
  *
+ * The prefix is a path segment: keys must start with `/`, so `/x/app` holds `/x/app/…` and
+ * nothing else — the key `2/config` cannot reach `/x/app2/config`. A trailing `/` of the prefix
+ * is dropped (`/gochat/` and `/gochat` are one prefix). Keys are opaque (etcd does not resolve
+ * `..`), so `/../app2/k` is just a key inside `/x/app`. Nested prefixes nest like directories:
+ * `/x` sees what `/x/app` stores, under `/app/…`.
+ *
  * @param driver The driver to wrap.
  * @param prefix Non-empty key prefix, such as `/gochat`.
- * @returns The prefixed driver.
+ * @returns The prefixed driver; its calls reject with a `TypeError` on a key that does not start
+ * with `/`.
  * @throws {TypeError} On an empty prefix.
  */
 export function prefixedDriver(driver: CoordDriver, prefix: string): CoordDriver {
@@ -30,33 +38,36 @@ export function prefixedDriver(driver: CoordDriver, prefix: string): CoordDriver
       }`,
     );
   }
-  const out = (kv: KeyValue): KeyValue => ({ ...kv, key: kv.key.slice(prefix.length) });
-  const into = (op: TxnOp): TxnOp =>
-    op.type === "oldest" ? { ...op, prefix: prefix + op.prefix } : { ...op, key: prefix + op.key };
+  const root = prefix.replace(/\/+$/, "");
+  const action = `use a key under coord prefix '${root || "/"}'`;
+  const into = (key: string): string => root + requireKey(action, "key", key, { absolute: true });
+  const out = (kv: KeyValue): KeyValue => ({ ...kv, key: kv.key.slice(root.length) });
+  const intoOp = (op: TxnOp): TxnOp =>
+    op.type === "oldest" ? { ...op, prefix: into(op.prefix) } : { ...op, key: into(op.key) };
   return {
     name: driver.name,
     minLeaseTtlMs: driver.minLeaseTtlMs,
     leaseTtlGranularityMs: driver.leaseTtlGranularityMs,
     ping: () => driver.ping(),
     get: async (key) => {
-      const kv = await driver.get(prefix + key);
+      const kv = await driver.get(into(key));
       return kv && out(kv);
     },
     list: async (keyPrefix) => {
-      const { kvs, revision } = await driver.list(prefix + keyPrefix);
+      const { kvs, revision } = await driver.list(into(keyPrefix));
       return { kvs: kvs.map(out), revision };
     },
-    put: (key, value, lease) => driver.put(prefix + key, value, lease),
-    delete: (key) => driver.delete(prefix + key),
+    put: async (key, value, lease) => await driver.put(into(key), value, lease),
+    delete: async (key) => await driver.delete(into(key)),
     txn: async (
       compares: readonly Compare[],
       success: readonly TxnOp[],
       failure: readonly TxnOp[],
     ): Promise<TxnResult> => {
       const result = await driver.txn(
-        compares.map((compare) => ({ ...compare, key: prefix + compare.key })),
-        success.map(into),
-        failure.map(into),
+        compares.map((compare) => ({ ...compare, key: into(compare.key) })),
+        success.map(intoOp),
+        failure.map(intoOp),
       );
       return { ...result, gets: result.gets.map((kv) => kv && out(kv)) };
     },
@@ -70,11 +81,11 @@ export function prefixedDriver(driver: CoordDriver, prefix: string): CoordDriver
       signal: AbortSignal,
     ): AsyncIterable<WatchBatch> {
       for await (
-        const batch of driver.watch({ ...target, key: prefix + target.key }, fromRevision, signal)
+        const batch of driver.watch({ ...target, key: into(target.key) }, fromRevision, signal)
       ) {
         yield {
           ...batch,
-          events: batch.events.map((event) => ({ ...event, key: event.key.slice(prefix.length) })),
+          events: batch.events.map((event) => ({ ...event, key: event.key.slice(root.length) })),
         };
       }
     },

@@ -104,7 +104,8 @@ export interface Registry {
    * Registers an instance, kept alive until unregistered, and restored after a lost lease.
    *
    * @throws {TypeError} On a missing id, name, address or a bad port.
-   * @throws {RangeError} On a TTL below what the driver grants.
+   * @throws {RangeError} On a TTL below what the driver grants or above what a timer can wait
+   * (2³¹−1 ms).
    */
   register(service: ServiceInfo, options?: RegisterOptions): Promise<Registration>;
   /** Removes an instance registered by this provider; resolves to false when it had none with that id. */

@@ -12,6 +12,19 @@
  * });
  * ```
  *
+ * @example TLS to an IP address: the certificate's IP address is checked
+ * ```ts ignore
+ * import { coord } from "@gochat/kit";
+ * import { etcdCoord } from "@gochat/kit/drivers/etcd";
+ *
+ * await using c = await coord.create(coord.defaultConfig("production"), {
+ *   driver: etcdCoord({
+ *     endpoints: ["https://10.0.0.5:2379"],
+ *     tls: { ca: await Deno.readTextFile("ca.pem") }, // servername: "etcd.internal" if it names a host
+ *   }),
+ * });
+ * ```
+ *
  * @module
  */
 import {
@@ -23,6 +36,8 @@ import {
 } from "cockatiel";
 import { Etcd3, type IOptions, isRecoverableError, type IWatchResponse, type Watcher } from "etcd3";
 import { Buffer } from "node:buffer";
+import { isIP } from "node:net";
+import { tlsServername as qualifiedServername } from "../internal/tls.ts";
 import {
   CompactedError,
   type Compare,
@@ -35,12 +50,13 @@ import {
   type WatchTarget,
 } from "../coord/mod.ts";
 import { AsyncQueue } from "../internal/queue.ts";
+import { REDACTED, redactUrl, scrubError } from "../internal/redact.ts";
 
 /** Options of {@linkcode etcdCoord}. */
 export interface EtcdCoordOptions {
   /**
    * Client URLs, such as `http://127.0.0.1:2379`; a comma-separated string is accepted too.
-   * Needed unless `client` is given.
+   * Needed unless `client` is given. Credentials go in `username` and `password`, never in a URL.
    */
   readonly endpoints?: readonly string[] | string;
   /**
@@ -51,10 +67,10 @@ export interface EtcdCoordOptions {
   readonly client?: EtcdClient;
   /** User name for etcd authentication. */
   readonly username?: string;
-  /** Password for etcd authentication. */
+  /** Password for etcd authentication; never shown in an error or a log line. */
   readonly password?: string;
-  /** TLS material (PEM) for `https://` endpoints. */
-  readonly tls?: { readonly ca: string; readonly cert?: string; readonly key?: string };
+  /** TLS material (PEM) for `https://` endpoints, and the name to check certificates against. */
+  readonly tls?: EtcdTlsOptions;
   /**
    * Deadline of each unary call.
    * @default {5000}
@@ -65,6 +81,24 @@ export interface EtcdCoordOptions {
    * @default {1000}
    */
   readonly watchRetryMaxMs?: number;
+}
+
+/** TLS settings of {@linkcode EtcdCoordOptions.tls}. */
+export interface EtcdTlsOptions {
+  /** CA certificate(s) (PEM) the servers' certificates must chain to. */
+  readonly ca: string;
+  /** Client certificate (PEM), for servers that ask for one; needs `key`. */
+  readonly cert?: string;
+  /** Private key (PEM) of `cert`. */
+  readonly key?: string;
+  /**
+   * The name every server certificate must carry, a DNS name or an IP address, when it is not
+   * the endpoints' host: say, endpoints reached by IP address whose certificates name a host.
+   * Needed when the endpoints are on several hosts and one is reached by IP address (one name is
+   * then checked for all).
+   * @default {the endpoints' host}
+   */
+  readonly servername?: string;
 }
 
 /**
@@ -172,11 +206,35 @@ class EtcdCoordDriver implements CoordDriver {
 
   /** Whether the client is the driver's own (opened, and so closed, by it). */
   readonly #owned: boolean;
+  /** Where errors say they tried (the endpoints; unknown for an application's own client). */
+  readonly #where: string;
+  /** Credentials an etcd3 error must never carry into the kit. */
+  readonly #secrets: readonly string[];
 
-  constructor(client: Etcd3, timeoutMs: number, owned: boolean) {
+  constructor(
+    client: Etcd3,
+    timeoutMs: number,
+    owned: boolean,
+    where: readonly string[] = [],
+    secrets: readonly string[] = [],
+  ) {
     this.#client = client;
     this.#timeoutMs = timeoutMs;
     this.#owned = owned;
+    this.#where = where.map(redactUrl).join(", ");
+    this.#secrets = secrets;
+  }
+
+  /**
+   * The DriverError for an etcd3 failure, where it enters the kit: scrubbed of credentials, and
+   * saying which endpoints were tried.
+   */
+  #error(operation: string, error: unknown): DriverError {
+    const cause = scrubError(error, this.#secrets);
+    if (this.#where && cause instanceof Error) {
+      cause.message = `${cause.message.trim()} (endpoints: ${this.#where})`;
+    }
+    return new DriverError(this.name, operation, cause);
   }
 
   /** Client-side deadline on top of the gRPC one, so a call never hangs past it. */
@@ -196,7 +254,7 @@ class EtcdCoordDriver implements CoordDriver {
         }),
       ]);
     } catch (error) {
-      throw error instanceof DriverError ? error : new DriverError(this.name, operation, error);
+      throw error instanceof DriverError ? error : this.#error(operation, error);
     } finally {
       clearTimeout(timer);
     }
@@ -367,7 +425,7 @@ class EtcdCoordDriver implements CoordDriver {
       // etcd 3.4 cancels a watch on a compacted revision with an empty reason; any server-side
       // cancel is answered the same safe way, by re-listing.
       const compacted = /compacted|Watcher canceled/i.test(error.message);
-      queue.fail(compacted ? new CompactedError(0) : new DriverError(this.name, "watch", error));
+      queue.fail(compacted ? new CompactedError(0) : this.#error("watch", error));
     });
     if (signal.aborted) onAbort();
     return queue;
@@ -383,11 +441,71 @@ class EtcdCoordDriver implements CoordDriver {
 }
 
 /**
+ * The host of an endpoint (brackets of an IPv6 address removed).
+ *
+ * @throws {TypeError} When the endpoint is not an http(s) URL, or carries credentials.
+ */
+function endpointHost(endpoint: string): string {
+  let url: URL | undefined;
+  try {
+    url = /^https?:\/\/[^/]+/.test(endpoint) ? new URL(endpoint) : undefined;
+  } catch {
+    // not a URL: refused below
+  }
+  if (!url) {
+    throw new TypeError(
+      `Cannot create etcd driver as each endpoint must be an http(s) URL: current value is ${
+        JSON.stringify(redactUrl(endpoint))
+      }`,
+    );
+  }
+  if (url.username || url.password) {
+    throw new TypeError(
+      `Cannot create etcd driver as an endpoint must not carry credentials (give them as the 'username' and 'password' options): current value is ${
+        JSON.stringify(endpoint.replace(/^(https?:\/\/)[^/]*@/, `$1${REDACTED}@`))
+      }`,
+    );
+  }
+  return url.hostname.replace(/^\[(.*)\]$/, "$1");
+}
+
+/**
+ * The name gRPC checks server certificates against, when it is not each endpoint's own host.
+ * (An IP address is passed fully qualified: see {@linkcode qualifiedServername}.)
+ */
+function etcdServername(
+  servername: string | undefined,
+  hosts: readonly string[],
+  endpoints: readonly string[],
+): string | undefined {
+  if (servername !== undefined && (typeof servername !== "string" || servername.length === 0)) {
+    throw new TypeError(
+      `Cannot create etcd driver as 'tls.servername' must be a non-empty string: current value is ${
+        JSON.stringify(servername)
+      }`,
+    );
+  }
+  if (servername === undefined && hosts.some((host) => isIP(host) !== 0)) {
+    if (new Set(hosts).size > 1) {
+      throw new TypeError(
+        `Cannot create etcd driver as 'tls.servername' must be given when TLS endpoints are on several hosts, one reached by IP address (one name is checked for all): current endpoints are ${
+          JSON.stringify(endpoints.join(","))
+        }`,
+      );
+    }
+    servername = hosts[0];
+  }
+  return servername === undefined ? undefined : qualifiedServername(servername);
+}
+
+/**
  * Creates the etcd driver for coord.
  *
  * @param options Endpoints, credentials, TLS and timeouts.
  * @returns The driver; `coord.create` checks that it answers.
- * @throws {TypeError} When no endpoint is given or one is not an http(s) URL.
+ * @throws {TypeError} When no endpoint is given, one is not an http(s) URL or carries
+ * credentials, TLS endpoints on several hosts include an IP address without `tls.servername`, or
+ * `username` is used over TLS with an endpoint given by IP address.
  */
 export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
   const timeoutMs = options?.requestTimeoutMs ?? 5000;
@@ -416,15 +534,7 @@ export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
       "Cannot create etcd driver as 'endpoints' must name at least one URL (or 'client' be given)",
     );
   }
-  for (const endpoint of endpoints) {
-    if (!/^https?:\/\/[^/]+/.test(endpoint)) {
-      throw new TypeError(
-        `Cannot create etcd driver as each endpoint must be an http(s) URL: current value is ${
-          JSON.stringify(endpoint)
-        }`,
-      );
-    }
-  }
+  const hosts = endpoints.map(endpointHost);
   const clientOptions: IOptions = {
     hosts: endpoints,
     dialTimeout: timeoutMs,
@@ -453,5 +563,21 @@ export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
       ...(options.tls.key ? { privateKey: Buffer.from(options.tls.key) } : {}),
     };
   }
-  return new EtcdCoordDriver(new Etcd3(clientOptions), timeoutMs, true);
+  if (options.tls || endpoints.some((endpoint) => endpoint.startsWith("https://"))) {
+    const servername = etcdServername(options.tls?.servername, hosts, endpoints);
+    if (servername !== undefined) {
+      clientOptions.grpcOptions = { "grpc.ssl_target_name_override": servername };
+    }
+    if (options.username !== undefined && hosts.some((host) => isIP(host) !== 0)) {
+      // etcd3 exchanges the password for a token on a connection of its own that takes no gRPC
+      // options, so the name override cannot reach it.
+      throw new TypeError(
+        `Cannot create etcd driver as 'username' over TLS needs endpoints named by host name (a name in the server certificate), not by IP address: current value is ${
+          JSON.stringify(endpoints.join(","))
+        }`,
+      );
+    }
+  }
+  const secrets = options.password ? [options.password] : [];
+  return new EtcdCoordDriver(new Etcd3(clientOptions), timeoutMs, true, endpoints, secrets);
 }

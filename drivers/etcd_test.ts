@@ -8,6 +8,8 @@ import { freePort, serverAvailable, startServer } from "../testing/server.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { etcdCoord } from "./etcd.ts";
 import { capturingLogger } from "../testing/logger.ts";
+import { makeCertificates, opensslAvailable } from "../testing/certificates.ts";
+import * as clog from "../clog/mod.ts";
 
 const endpoints = serviceUrl("etcd");
 
@@ -289,4 +291,195 @@ Deno.test({
     }
     assert.throws(() => etcdCoord({ client: {} as never }), /'client' must be an etcd3 client/);
   },
+});
+
+/** Every place an error can show a secret: message, stack, JSON and fields, down the cause chain. */
+function everything(error: unknown): string {
+  const parts: string[] = [Deno.inspect(error, { depth: 20, showHidden: true })];
+  for (let at = error, depth = 0; at !== undefined && depth < 10; depth++) {
+    const each = at as Error;
+    parts.push(String(each?.message), String(each?.stack), JSON.stringify(each));
+    at = each?.cause;
+  }
+  return parts.join("\n");
+}
+
+Deno.test("[etcd] an endpoint with credentials is refused, pointing at the auth options, without echoing the password", () => {
+  for (
+    const endpoints of [
+      "http://root:Hunter2-secret@127.0.0.1:2379",
+      ["http://127.0.0.1:2379", "https://root:Hunter2-secret@10.0.0.2:2379"],
+      "http://Hunter2-secret@127.0.0.1:2379",
+    ]
+  ) {
+    const error = (() => {
+      try {
+        etcdCoord({ endpoints });
+      } catch (caught) {
+        return caught as Error;
+      }
+      assert.fail(`accepted ${endpoints}`);
+    })();
+    assert.ok(error instanceof TypeError);
+    assert.match(error.message, /must not carry credentials.*'username' and 'password' options/);
+    assert.ok(!everything(error).includes("Hunter2-secret"), error.message);
+  }
+  assert.throws(() => etcdCoord({ endpoints: "etcd:2379" }), /must be an http\(s\) URL/);
+});
+
+Deno.test("[etcd] a refused port is reported with the endpoint's address, and never the password", async () => {
+  const port = await freePort(); // nothing listens there
+  const error = await coord.create(
+    { ...coord.defaultConfig("production"), connectTimeoutMs: 3000 },
+    {
+      driver: etcdCoord({
+        endpoints: `http://127.0.0.1:${port}`,
+        username: "root",
+        password: "Hunter2-secret",
+        requestTimeoutMs: 1000,
+      }),
+    },
+  ).then(() => assert.fail("connected"), (caught: Error) => caught);
+  assert.ok(error instanceof coord.DriverError && error.operation === "connect", String(error));
+  assert.ok(error.message.includes(`(endpoints: http://127.0.0.1:${port})`), error.message);
+  assert.ok(!everything(error).includes("Hunter2-secret"), error.message);
+});
+
+Deno.test({
+  name:
+    "[etcd] a wrong password fails with a DriverError that holds no password, and no log line of a provider whose password stops working does",
+  ignore: !serverAvailable("etcd"),
+  async fn() {
+    await using etcd = await startServer("etcd");
+    const password = "Right-Pa55word-1";
+    const wrong = "Wrong-Pa55word-2";
+    const setup = new Etcd3({ hosts: etcd.url });
+    try {
+      await setup.role("root").create();
+      await setup.user("root").create(password);
+      await setup.user("root").addRole("root");
+      await setup.auth.authEnable();
+    } finally {
+      setup.close();
+    }
+    const { logger, logs } = capturingLogger();
+    const config = {
+      ...coord.defaultConfig("production"),
+      leaseTtlMs: 2000,
+      lockTtlMs: 2000,
+      connectTimeoutMs: 3000,
+    };
+    const refused = await coord.create(config, {
+      driver: etcdCoord({ endpoints: etcd.url, username: "root", password: wrong }),
+      logger,
+    }).then(() => assert.fail("connected with a wrong password"), (caught: Error) => caught);
+    assert.ok(refused instanceof coord.DriverError, String(refused));
+    assert.match(refused.message, /authentication failed/);
+    assert.ok(refused.message.includes(etcd.url), refused.message);
+    assert.ok(!everything(refused).includes(wrong), everything(refused));
+
+    // A provider that got in, whose password then changes: its next token exchange fails, in the
+    // caller's error and in the log line of the lease it cannot revoke on close.
+    const provider = await coord.create(config, {
+      driver: etcdCoord({ endpoints: etcd.url, username: "root", password }),
+      logger,
+    });
+    const admin = new Etcd3({ hosts: etcd.url, auth: { username: "root", password } });
+    try {
+      await provider.lock.acquire("job");
+      await admin.user("root").setPassword("Changed-Pa55word-3");
+      const failed = await provider.config.get("/config/x").then(
+        () => assert.fail("read with a changed password"),
+        (caught: Error) => caught,
+      );
+      assert.ok(failed instanceof coord.DriverError, String(failed));
+      assert.match(failed.message, /authentication failed/);
+      assert.ok(!everything(failed).includes(password), everything(failed));
+    } finally {
+      admin.close();
+      await provider.close();
+    }
+    assert.ok(logs.records.some((record) => record.fields.err !== undefined), "errors were logged");
+    const lines = logs.records.map((record) =>
+      clog.jsonFormatter()(record) + Deno.inspect(record, { depth: 20 })
+    ).join("\n");
+    for (const secret of [password, wrong]) assert.ok(!lines.includes(secret), lines);
+  },
+});
+
+Deno.test({
+  name:
+    "[etcd] TLS to an IP endpoint is checked against the certificate's IP address; a wrong CA or name is a DriverError saying so",
+  ignore: !serverAvailable("etcd") || !opensslAvailable(),
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "kit-etcd-tls-" });
+    try {
+      const { ca, cert, key, otherCa } = await makeCertificates(dir, ["etcd.test"]);
+      await using etcd = await startServer("etcd", { tls: { ca, cert, key } });
+      assert.match(etcd.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+      const config = { ...coord.defaultConfig("production"), connectTimeoutMs: 3000 };
+      const connect = (tls: { ca: string; servername?: string }) =>
+        coord.create(config, {
+          driver: etcdCoord({ endpoints: etcd.url, tls, requestTimeoutMs: 2000 }),
+        });
+      {
+        await using provider = await connect({ ca });
+        await provider.config.set("/config/tls", { over: "ip" });
+        assert.deepEqual(await provider.config.get("/config/tls"), { over: "ip" });
+        const lock = await provider.lock.acquire("tls-lock", { ttlMs: 2000 });
+        assert.ok(lock.token > 0);
+        await lock.unlock();
+      }
+      {
+        await using provider = await connect({ ca, servername: "etcd.test" });
+        assert.deepEqual(await provider.config.get("/config/tls"), { over: "ip" });
+      }
+      {
+        await using provider = await connect({ ca, servername: "127.0.0.1" });
+        assert.deepEqual(await provider.config.get("/config/tls"), { over: "ip" });
+      }
+      const failure = (tls: { ca: string; servername?: string }) =>
+        connect(tls).then(() => assert.fail("connected"), (caught: Error) => caught);
+      const wrongCa = await failure({ ca: otherCa });
+      assert.ok(wrongCa instanceof coord.DriverError && wrongCa.operation === "connect");
+      assert.match(wrongCa.message, /unable to verify|certificate/i);
+      assert.ok(wrongCa.message.includes(etcd.url), wrongCa.message);
+      const wrongName = await failure({ ca, servername: "other.test" });
+      assert.ok(wrongName instanceof coord.DriverError);
+      assert.match(wrongName.message, /other\.test/);
+      const wrongIp = await failure({ ca, servername: "10.9.9.9" });
+      assert.ok(wrongIp instanceof coord.DriverError);
+      assert.match(wrongIp.message, /10\.9\.9\.9 is not in the cert's list/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("[etcd] TLS settings etcd3 cannot honour are refused when the driver is made", () => {
+  assert.throws(
+    () =>
+      etcdCoord({
+        endpoints: ["https://10.0.0.1:2379", "https://10.0.0.2:2379"],
+        tls: { ca: "" },
+      }),
+    /'tls.servername' must be given when TLS endpoints are on several hosts, one reached by IP/,
+  );
+  assert.throws(
+    () =>
+      etcdCoord({
+        endpoints: "https://127.0.0.1:2379",
+        tls: { ca: "" },
+        username: "root",
+        password: "Hunter2-secret",
+      }),
+    (error: Error) =>
+      error instanceof TypeError && /'username' over TLS needs endpoints named by host name/
+        .test(error.message) &&
+      !error.message.includes("Hunter2-secret"),
+  );
+  assert.throws(
+    () => etcdCoord({ endpoints: "https://127.0.0.1:2379", tls: { ca: "", servername: "" } }),
+    /'tls.servername' must be a non-empty string/,
+  );
 });

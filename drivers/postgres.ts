@@ -15,7 +15,6 @@
  *
  * @module
  */
-import { isIP } from "node:net";
 import postgres from "postgres";
 import {
   create as createDb,
@@ -49,6 +48,7 @@ import {
   type SearchResult,
 } from "../es/mod.ts";
 import { redactText, redactUrl, scrubError } from "../internal/redact.ts";
+import { tlsServername } from "../internal/tls.ts";
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
 export interface PostgresType<T> {
@@ -162,17 +162,13 @@ function checkTls(tls: unknown): void {
   }
 }
 
-/**
- * postgres.js's `ssl` for verified TLS to `host`. Deno checks a certificate against the name
- * asked for, and takes an IP address only written fully qualified (`127.0.0.1.`), where it is
- * still checked against the certificate's IP addresses.
- */
+/** postgres.js's `ssl` for verified TLS to `host` (see {@linkcode tlsServername} for IPs). */
 function sslSettings(tls: true | PostgresTlsOptions, host: string): Record<string, unknown> {
   const { ca, cert, key, servername } = tls === true ? {} as PostgresTlsOptions : tls;
-  const name = servername ?? host.replace(/^\[(.*)\]$/, "$1");
+  const name = servername ?? host;
   return {
     rejectUnauthorized: true,
-    servername: isIP(name) !== 0 ? `${name}.` : name,
+    servername: tlsServername(name),
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined ? {} : { cert, key }),
   };
