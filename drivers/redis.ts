@@ -256,7 +256,8 @@ function validate(options: RedisOptions): void {
   if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
     throw new TypeError(
       `Cannot create Redis driver as 'url' must start with redis:// or rediss://: current value is ${
-        JSON.stringify(redactMalformedUrl(String(options.url)))}`,
+        JSON.stringify(redactMalformedUrl(String(options.url)))
+      }`,
     );
   }
   for (const field of ["port", "db", "connectTimeoutMs", "commandTimeoutMs"] as const) {
