@@ -366,16 +366,19 @@ class ReservedTransaction {
       },
     } as never);
     try {
-      await pending;
+      await this.#track(pending as unknown as Promise<unknown>, "begin");
     } catch (error) {
       this.#ended = true;
-      if (this.#alive()) this.#client.release();
-      throw databaseError("postgres", "begin", error, "begin");
+      this.#release();
+      throw error instanceof DriverError
+        ? error
+        : databaseError("postgres", "begin", error, "begin");
     }
     if (this.#reservation === undefined) {
       // Only a postgres.js whose internals changed gets here: refuse rather than risk the crash.
       this.#ended = true;
       await this.#statements.query("rollback", []).catch(() => {});
+      this.#release();
       this.#client.release();
       throw new DriverError(
         "postgres",
@@ -401,8 +404,13 @@ class ReservedTransaction {
     try {
       await this.#track(this.#statements.query(statement, []), statement);
     } finally {
-      if (this.#alive()) this.#client.release();
+      this.#release();
     }
+  }
+
+  /** Gives the connection back to the pool if it is still ours. */
+  #release(): void {
+    if (this.#alive()) this.#client.release();
   }
 
   #alive(): boolean {
@@ -465,17 +473,84 @@ class ReservedTransaction {
   }
 }
 
+/**
+ * Calls listeners whenever one of a pool's connections closes, through postgres.js's `onclose`
+ * option (chained to one the application set on its own client).
+ */
+/** postgres.js's parsed options (`sql.options`), as far as `onclose` goes. */
+interface CloseOption {
+  onclose?: ((id: number) => void) | null;
+}
+
+class PoolCloses {
+  readonly #listeners = new Set<() => void>();
+  readonly #options: CloseOption;
+  readonly #previous: ((id: number) => void) | null | undefined;
+
+  constructor(sql: Sql) {
+    this.#options = (sql as unknown as { options: CloseOption }).options;
+    this.#previous = this.#options.onclose;
+    const previous = this.#previous;
+    this.#options.onclose = (id) => {
+      previous?.(id);
+      for (const listener of [...this.#listeners]) listener();
+    };
+  }
+
+  /** Calls `listener` on every close until the returned function is called. */
+  listen(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Gives the client back its own `onclose`. */
+  detach(): void {
+    this.#options.onclose = this.#previous;
+  }
+}
+
+/**
+ * `sql.reserve()`, made to survive a postgres.js 3.4 bug: when a connection closes while
+ * reservations wait, the pool reconnects it for the first one and then forgets it, so that
+ * reservation never settles. Each close while this one waits sends another request (after the
+ * close is handled); the first to arrive is used, any later one is released at once.
+ */
+function reserve(sql: Sql, closes: PoolCloses): Promise<ReservedClient> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let retries = 0;
+    const stop = closes.listen(() => queueMicrotask(request));
+    const request = () => {
+      if (settled) return;
+      (sql.reserve() as Promise<unknown>).then((client) => {
+        const reserved = client as ReservedClient;
+        if (settled) return reserved.release();
+        settled = true;
+        stop();
+        resolve(reserved);
+      }, (error) => {
+        if (settled) return;
+        // A FATAL error kept from an ended session: the request never reached the server.
+        if (neverSent(error) && retries++ < 3) return request();
+        settled = true;
+        stop();
+        reject(error);
+      });
+    };
+    request();
+  });
+}
+
 /** Runs `fn` in a transaction on a connection reserved from `sql`; see {@linkcode ReservedTransaction}. */
 async function runTransaction<R>(
   sql: Sql,
+  closes: PoolCloses,
   isolation: string,
   fn: (connection: DbExecutor) => Promise<R>,
 ): Promise<R> {
   let client: ReservedClient;
   try {
-    client = await sql.reserve().catch((error) =>
-      neverSent(error) ? sql.reserve() : Promise.reject(error)
-    ) as unknown as ReservedClient;
+    client = await reserve(sql, closes);
   } catch (error) {
     throw databaseError("postgres", "begin", error, "begin");
   }
@@ -566,11 +641,15 @@ class PostgresDriver implements DbDriver {
 
   /** The pool over a client; `owned` clients are closed with it. */
   #wrap(sql: Sql, owned: boolean): DbPool {
+    const closes = new PoolCloses(sql);
     return {
       ...executor(sql, true),
       transaction: <R>(isolation: string, fn: (connection: DbExecutor) => Promise<R>) =>
-        runTransaction(sql, isolation, fn),
-      close: () => owned ? sql.end({ timeout: 5 }) : Promise.resolve(),
+        runTransaction(sql, closes, isolation, fn),
+      close: () => {
+        closes.detach();
+        return owned ? sql.end({ timeout: 5 }) : Promise.resolve();
+      },
     };
   }
 

@@ -161,6 +161,49 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "[postgres] fault: a transaction waiting for a connection still gets one when the holder's connection is terminated",
+  ignore: url === undefined,
+  async fn() {
+    // postgres.js 3.4 hands a waiting reservation to the connection it reconnects after a close,
+    // then forgets it: without the driver's re-request, `waiting` never settles.
+    const applicationName = `kit-wait-${crypto.randomUUID().slice(0, 8)}`;
+    await using admin = await db.create({ ...db.defaultConfig("development"), url }, {
+      driver: postgresDb(),
+      logger: quietLogger(),
+    });
+    await using app = await db.create({ ...db.defaultConfig("development"), url, poolSize: 1 }, {
+      driver: postgresDb({ applicationName }),
+      logger: quietLogger(),
+    });
+    const holding = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    const holder = app.transaction(async (tx) => {
+      await tx.sql`select 1`;
+      holding.resolve();
+      await release.promise;
+      await tx.sql`select 2`;
+    }).then(() => "committed", (error: Error) => error.name);
+    await holding.promise;
+    const waiting = app.transaction((tx) => tx.sql<{ n: number }>`select 3 as n`)
+      .then(([row]) => row.n, (error: Error) => error.name);
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the second waits for the one connection
+    await admin.sql`select pg_terminate_backend(pid) from pg_stat_activity
+      where application_name = ${applicationName}`;
+    // The holder sends nothing until the second has finished: the close is seen on its own.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const outcome = await Promise.race([
+      waiting,
+      new Promise((resolve) => timer = setTimeout(resolve, 10_000, "still waiting after 10 s")),
+    ]);
+    clearTimeout(timer);
+    release.resolve();
+    assert.equal(await holder, "DriverError", "the holder's connection was lost");
+    assert.equal(outcome, 3, "the waiting transaction ran on the reconnected connection");
+  },
+});
+
+Deno.test({
   name: "[postgres] reads go to the replicas, writes and transactions to the primary",
   ignore: url === undefined,
   async fn() {

@@ -367,6 +367,7 @@ export async function startServer(
   let child: Deno.ChildProcess | undefined;
   let exited: Promise<Deno.CommandStatus> | undefined;
 
+  let sharedMemoryWaits = 0;
   const waitForExit = async (): Promise<void> => {
     if (exited !== undefined) await exited;
     child = undefined;
@@ -424,6 +425,12 @@ export async function startServer(
           const log = await server.log();
           if (!crashed) await server.kill();
           await waitForExit();
+          // Backends of a SIGKILLed postmaster outlive it for a moment, holding its memory.
+          if (crashed && /pre-existing shared memory block/.test(log) && sharedMemoryWaits++ < 50) {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            return await server.start();
+          }
+          sharedMemoryWaits = 0;
           throw new Error(
             `Throwaway ${kind} on port ${port} did not become ready (${
               crashed ? "it exited" : "timeout"
@@ -432,6 +439,7 @@ export async function startServer(
         }
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
+      sharedMemoryWaits = 0;
     },
     async kill(signal: Deno.Signal = "SIGKILL") {
       if (child === undefined) return;
