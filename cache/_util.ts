@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { malformedText } from "../internal/text.ts";
 
 /**
  * Ends a cache's key prefix and marks the kit's own keys (U+001F, the ASCII unit separator); no
@@ -68,14 +69,7 @@ function textProblem(action: string, name: string, value: unknown): TypeError | 
       `Cannot ${action} as '${name}' must be a string: current value is ${typeof value}`,
     );
   }
-  if (!value.isWellFormed()) {
-    return new TypeError(
-      `Cannot ${action} as '${name}' must be well-formed Unicode: current value is ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
-  return undefined;
+  return malformedText(action, name, value);
 }
 
 /** Why a key or prefix cannot be one, or undefined when it can. */

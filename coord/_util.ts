@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { malformedText } from "../internal/text.ts";
 import type { Logger } from "../clog/mod.ts";
 import type { BoundCounter, Counter } from "../metrics/mod.ts";
 import { releaseUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
@@ -65,14 +66,8 @@ export function requireKey(
   if (value.includes("\0")) {
     throw new TypeError(`Cannot ${action} as '${name}' must not contain NUL characters`);
   }
-  if (!value.isWellFormed()) {
-    // etcd would store a lone surrogate as U+FFFD: two keys would become one.
-    throw new TypeError(
-      `Cannot ${action} as '${name}' must be well-formed Unicode: current value is ${
-        JSON.stringify(value)
-      }`,
-    );
-  }
+  const malformed = malformedText(action, name, value);
+  if (malformed) throw malformed;
   return value;
 }
 
