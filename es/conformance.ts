@@ -340,6 +340,11 @@ export function searchConformance(options: SearchSuiteOptions): void {
     );
     await assert.rejects(env.a.put("", { content: "x" }), /'id' must be a string of 1 to 512/);
     await assert.rejects(
+      env.a.put("doc\ud800", { content: "x" }),
+      /'id' must be well-formed Unicode/,
+      "a lone surrogate, which PostgreSQL and Elasticsearch would store as U+FFFD",
+    );
+    await assert.rejects(
       env.a.put("字".repeat(200), { content: "x" }),
       /1 to 512 bytes \(UTF-8\)/,
       "200 characters, 600 bytes",

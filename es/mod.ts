@@ -32,6 +32,7 @@
  *
  * @module
  */
+import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
@@ -155,6 +156,8 @@ function requireId(action: string, id: unknown): string {
       }`,
     );
   }
+  const malformed = malformedText(action, "id", id);
+  if (malformed) throw malformed;
   return id;
 }
 

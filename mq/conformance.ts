@@ -452,6 +452,21 @@ export function mqConformance(options: MqSuiteOptions): void {
       () => producer.send({ topic: "", value: 1 }),
       /'topic' must be a non-empty string/,
     );
+    // Text the broker would store as U+FFFD (so "k\ud800" and "k\udc00" would be one key).
+    for (const lone of ["k\ud800", "k\udc00"]) {
+      assert.throws(
+        () => producer.send({ topic: env.topic, key: lone, value: 1 }),
+        /'key' must be well-formed Unicode/,
+      );
+      assert.throws(
+        () => producer.send({ topic: env.topic, value: 1, headers: { trace: lone } }),
+        /'headers.trace' must be well-formed Unicode/,
+      );
+    }
+    assert.throws(
+      () => producer.send({ topic: env.topic, value: 1, headers: { n: 1 as unknown as string } }),
+      /'headers.n' must be a string/,
+    );
     await assert.rejects(
       producer.sendSync({ topic: `${env.topic}.missing`, value: 1 }),
       mq.UnknownTopicError,

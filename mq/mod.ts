@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace, withTrace } from "../clog/mod.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
@@ -341,6 +342,27 @@ function validateConfig(config: MqConfig): void {
 
 const encoder = new TextEncoder();
 
+/** The first header name or value that is not well-formed Unicode, as an error. */
+function malformedHeader(
+  topic: string,
+  headers: Readonly<Record<string, string>> | undefined,
+): TypeError | undefined {
+  for (const name in headers) {
+    const value: unknown = headers[name];
+    if (typeof value !== "string") {
+      return new TypeError(
+        `Cannot send to topic '${topic}' as 'headers.${name}' must be a string: current value is ${
+          String(value)
+        }`,
+      );
+    }
+    const malformed = malformedText(`send to topic '${topic}'`, "headers", name) ??
+      malformedText(`send to topic '${topic}'`, `headers.${name}`, value);
+    if (malformed) return malformed;
+  }
+  return undefined;
+}
+
 /** UTF-8 size of key, value and header names and values; encoded only when the bound is too high. */
 function messageBytes(
   value: string,
@@ -423,6 +445,11 @@ export async function create(
         }`,
       );
     }
+    // Redis, Kafka and NATS would store a lone surrogate as U+FFFD: refuse it where it is text.
+    const malformed = malformedText("send", "topic", topic) ??
+      (key === undefined ? undefined : malformedText(`send to topic '${topic}'`, "key", key)) ??
+      malformedHeader(topic, headers);
+    if (malformed) throw malformed;
     const value = encodeJson(message.value, `the value of a message to topic '${topic}'`);
     // Outside a trace and without headers of its own, a message shares one empty header object.
     const trace = traceHeaders();
