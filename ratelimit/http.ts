@@ -30,7 +30,8 @@ function headers(decision: Decision): Record<string, string> {
 
 /**
  * Wraps a `Deno.serve` handler: requests over the limit get 429, the others
- * pass with `RateLimit-*` headers added to the response.
+ * pass with `RateLimit-*` headers added to a copy of the response (the handler's own is never
+ * changed; a `101` upgrade is passed on without them).
  *
  * @param limiter A rate limiter.
  * @param options Rule, key and cost of a request.
@@ -72,10 +73,26 @@ export function rateLimitHandler(
         },
       });
     }
-    const response = await handler(request, info);
-    for (const [name, value] of Object.entries(headers(decision))) {
-      if (!response.headers.has(name)) response.headers.set(name, value);
-    }
-    return response;
+    return withHeaders(await handler(request, info), headers(decision));
   };
+}
+
+/**
+ * The handler's response with `extra` headers (those it did not set itself), as a new Response:
+ * the handler's may have immutable headers (`Response.redirect()`, a proxied `fetch()`). The body
+ * stream moves over unread, so it still streams.
+ */
+function withHeaders(response: Response, extra: Record<string, string>): Response {
+  // A 101 upgrade (Deno.upgradeWebSocket) is handed back as it is; Response.error() (status 0)
+  // cannot be constructed again.
+  if (response.status < 200 || response.status > 599) return response;
+  const merged = new Headers(response.headers);
+  for (const [name, value] of Object.entries(extra)) {
+    if (!merged.has(name)) merged.set(name, value);
+  }
+  return new Response(response.body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: merged,
+  });
 }
