@@ -317,7 +317,7 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
     breaker.create({ policies } as breaker.BreakerConfig, { logger: capturingLogger().logger });
   await assert.rejects(make([]), /must be an object of named policies/);
   await assert.rejects(make({ a: 5 }), /policy 'a' as it is not an object/);
-  await assert.rejects(make({ a: { ratio: 0.5 } }), /'ratio' is not a policy field \(known: /);
+  await assert.rejects(make({ a: { ratio: 0.5 } }), /'ratio' is not a policy field \(allowed: /);
   await assert.rejects(make({ a: { failureRatio: 0 } }), /'failureRatio' must be a number above 0/);
   await assert.rejects(make({ a: { minCalls: 0 } }), /'minCalls' must be a positive integer/);
   await assert.rejects(make({ a: { timeoutMs: -1 } }), /'timeoutMs' must be an integer from 0/);

@@ -33,6 +33,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import type { Clock } from "../internal/clock.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { optionalSignal } from "../internal/queue.ts";
@@ -284,15 +285,10 @@ export function validatePolicies(value: unknown): Record<string, Required<Policy
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       throw new TypeError(`Cannot use breaker policy '${name}' as it is not an object`);
     }
-    for (const field of Object.keys(raw)) {
-      if (!Object.hasOwn(DEFAULT_POLICY, field)) {
-        throw new TypeError(
-          `Cannot use breaker policy '${name}' as '${field}' is not a policy field (known: ${
-            Object.keys(DEFAULT_POLICY).join(", ")
-          })`,
-        );
-      }
-    }
+    checkConfig(`breaker policy '${name}'`, raw, Object.keys(DEFAULT_POLICY), {
+      action: "use",
+      noun: "policy field",
+    });
     const policy = { ...DEFAULT_POLICY, ...raw as Policy };
     const bad = (field: keyof Policy, allowed: string): never => {
       throw new RangeError(
@@ -356,9 +352,7 @@ export async function create(
   config: BreakerConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Breakers> {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError("Cannot create breakers as 'config' must be an object");
-  }
+  checkConfig("breakers", config, ["policies", "env", "service"] satisfies (keyof BreakerConfig)[]);
   for (const name of ["isFailure", "onStateChange"] as const) {
     if (options[name] !== undefined && typeof options[name] !== "function") {
       throw new TypeError(

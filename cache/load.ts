@@ -8,22 +8,10 @@
  */
 import type { Logger } from "../clog/mod.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import type { Serializer } from "../internal/json.ts";
 import type { BoundCounter } from "../metrics/mod.ts";
 import { type Keyspace, requireTtl, shownKey } from "./_util.ts";
 import type { CacheDriver } from "./types.ts";
-
-/** Turns values into stored text and back. */
-export interface Serializer {
-  /**
-   * Encodes a value; throws a `TypeError` naming `what` when it cannot.
-   *
-   * @param value The value.
-   * @param what What it is, for the message.
-   */
-  encode(value: unknown, what: string): string;
-  /** Decodes stored text. */
-  decode(text: string): unknown;
-}
 
 /** Options of `getOrLoad`. */
 export interface GetOrLoadOptions {
@@ -122,6 +110,14 @@ export function getOrLoadFunction(context: LoadContext) {
             }
             context.counters?.failed.inc();
             throw error;
+          }
+          if (value === undefined) {
+            // A read answers undefined for a miss: a stored "nothing" must be a value, null.
+            throw new TypeError(
+              `Cannot store the value loaded for key '${
+                shownKey(fullKey)
+              }' as the loader returned undefined: return null to cache "no value"`,
+            );
           }
           const text = serializer.encode(value, `value loaded for key '${shownKey(fullKey)}'`);
           const now = Date.now();

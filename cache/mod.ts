@@ -26,13 +26,14 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { underSignal } from "../internal/queue.ts";
-import { encodeJson } from "../internal/json.ts";
+import { type Serializer, serializerOption } from "../internal/json.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { type Keyspace, keyspace, MAX_TIMER_MS, requireText, requireTtl } from "./_util.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
-import { getOrLoadFunction, type GetOrLoadOptions, type Serializer } from "./load.ts";
+import { getOrLoadFunction, type GetOrLoadOptions } from "./load.ts";
 import { memoryCache } from "./memory.ts";
 import type { CacheDriver, ZMember } from "./types.ts";
 
@@ -54,7 +55,9 @@ export type {
   CacheLockService,
   LockContext,
 } from "./lock.ts";
-export type { GetOrLoadOptions, Serializer } from "./load.ts";
+export type { GetOrLoadOptions } from "./load.ts";
+export { jsonSerializer } from "../internal/json.ts";
+export type { Serializer } from "../internal/json.ts";
 export { memoryCache, MemoryCacheDriver, MemoryCacheStore } from "./memory.ts";
 export type { MemoryCacheDriverOptions, MemoryCacheOptions } from "./memory.ts";
 export { WrongTypeError } from "./types.ts";
@@ -88,7 +91,12 @@ export interface CreateOptions {
   readonly driver?: CacheDriver;
   /** Logger; `clog.namespace("cache")` by default. */
   readonly logger?: Logger;
-  /** Value encoding; JSON by default (refusing values JSON would change). */
+  /**
+   * Value encoding; {@linkcode jsonSerializer} by default: JSON where a bigint is an integer
+   * literal with all its digits (an int64 to Go), and an integer literal beyond ±(2^53 − 1) reads
+   * back as a bigint; values JSON would change (undefined, NaN, Map, cycles) are refused. Strings
+   * are stored as JSON strings too. The output of another serializer must be well-formed Unicode.
+   */
   readonly serializer?: Serializer;
   /**
    * Where to record `cache_requests_total{op, result}`: `string.get` hits and misses, and
@@ -244,30 +252,6 @@ export interface Cache extends AsyncDisposable {
 }
 
 /**
- * `JSON.stringify` of a string. A short string with nothing to escape is its
- * content between quotes; a scan of it costs less than the native call.
- */
-function quote(text: string): string {
-  if (text.length > 64) return JSON.stringify(text);
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    // Control characters, '"', '\\' and (lone) surrogates are what JSON.stringify rewrites.
-    if (code < 0x20 || code === 34 || code === 92 || (code >= 0xd800 && code <= 0xdfff)) {
-      return JSON.stringify(text);
-    }
-  }
-  return `"${text}"`;
-}
-
-/** JSON that refuses values JSON would change or drop. */
-export const jsonSerializer: Serializer = {
-  encode: (value, what) => typeof value === "string" ? quote(value) : encodeJson(value, what),
-  decode: (text) =>
-    // A JSON string without escapes is its own content between the quotes: no parser needed.
-    text.charCodeAt(0) === 34 && text.indexOf("\\") === -1 ? text.slice(1, -1) : JSON.parse(text),
-};
-
-/**
  * The recommended configuration: no key prefix, 10 s locks, 5 s load leases.
  *
  * @param env `"development"` or `"production"` (the same values today).
@@ -279,13 +263,15 @@ export function defaultConfig(env: "development" | "production"): CacheConfig {
   return { keyPrefix: "", lockTtlMs: 10_000, loadLeaseMs: 5_000 };
 }
 
+const CONFIG_KEYS = [
+  "keyPrefix",
+  "lockTtlMs",
+  "loadLeaseMs",
+] as const satisfies readonly (keyof CacheConfig)[];
+
 /** Checks the config; returns the key layout of its prefix. */
 function validateConfig(config: CacheConfig): Keyspace {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create cache as 'config' must be an object: current value is ${config}`,
-    );
-  }
+  checkConfig("cache", config, CONFIG_KEYS);
   const space = keyspace(config.keyPrefix);
   for (const field of ["lockTtlMs", "loadLeaseMs"] as const) {
     if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
@@ -306,27 +292,6 @@ function validateConfig(config: CacheConfig): Keyspace {
 }
 
 /**
- * A serializer whose output is checked: text that is not well-formed Unicode would reach Redis
- * as U+FFFD, so two values would read back as one.
- */
-function checkedSerializer(serializer: Serializer): Serializer {
-  return {
-    encode: (value, what) => {
-      const text = serializer.encode(value, what);
-      if (typeof text !== "string" || !text.isWellFormed()) {
-        throw new TypeError(
-          `Cannot store ${what} as the serializer's output must be well-formed Unicode: current value is ${
-            JSON.stringify(text)
-          }`,
-        );
-      }
-      return text;
-    },
-    decode: (text) => serializer.decode(text),
-  };
-}
-
-/**
  * Creates a cache provider and checks that its backend answers.
  *
  * @param config Key prefix and lock settings; see {@linkcode defaultConfig}.
@@ -341,18 +306,16 @@ export async function create(
 ): Promise<Cache> {
   const driver = options.driver ?? memoryCache();
   let space: Keyspace;
+  let serializer: Serializer;
   try {
     space = validateConfig(config);
+    serializer = serializerOption("cache", options.serializer);
     await driver.ping();
   } catch (error) {
     await driver.close().catch(() => {});
     throw error;
   }
   const logger = options.logger ?? namespace("cache");
-  // JSON escapes lone surrogates, so only another serializer's output needs the check.
-  const serializer = (options.serializer ?? jsonSerializer) === jsonSerializer
-    ? jsonSerializer
-    : checkedSerializer(options.serializer!);
 
   const key = space.key;
   const ttl = requireTtl;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { checkConfig } from "../internal/config.ts";
 import { traceId } from "./context.ts";
 import { consoleFormatter, EMPTY_FIELDS, jsonFormatter } from "./format.ts";
 import { reportSinkFailure, writerSink } from "./sinks.ts";
@@ -236,7 +237,7 @@ class Root extends TreeLogger implements RootLogger {
   }
 }
 
-const CONFIG_KEYS = new Set([
+const CONFIG_KEYS = [
   "level",
   "format",
   "output",
@@ -244,7 +245,7 @@ const CONFIG_KEYS = new Set([
   "bufferBytes",
   "flushIntervalMs",
   "namespace",
-]);
+] as const satisfies readonly (keyof ClogConfig)[];
 
 function requireLevel(action: string, level: unknown): asserts level is Level {
   if (!LEVELS.includes(level as Level)) {
@@ -264,20 +265,7 @@ function requireLevel(action: string, level: unknown): asserts level is Level {
  * @throws {RangeError} On an unknown level or format.
  */
 export function validateConfig(config: ClogConfig): void {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot init clog as 'config' must be an object: current value is ${config}`,
-    );
-  }
-  for (const key of Object.keys(config)) {
-    if (!CONFIG_KEYS.has(key)) {
-      throw new TypeError(
-        `Cannot init clog as '${key}' is not a config field: allowed are ${
-          [...CONFIG_KEYS].join(", ")
-        }`,
-      );
-    }
-  }
+  checkConfig("clog", config, CONFIG_KEYS, { action: "init" });
   requireLevel("init clog", config.level);
   if (config.format !== "json" && config.format !== "console") {
     throw new RangeError(

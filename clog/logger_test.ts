@@ -132,7 +132,8 @@ Deno.test("bad config fails with an error naming the field and value", () => {
   );
   assert.throws(
     () => clog.create({ ...json, levle: "info" } as never),
-    (e: Error) => e instanceof TypeError && /'levle' is not a config field/.test(e.message),
+    (e: Error) =>
+      e instanceof TypeError && /'levle' is not a config key \(allowed: level, /.test(e.message),
   );
   assert.throws(
     () => clog.create({ ...json, output: { file: "/nonexistent-dir/x/app.log" } }),

@@ -143,7 +143,8 @@ export interface ComponentConfigSite {
  * @param describe For the error: what is being created and what the key holds.
  * @param options The default value and its validator.
  * @returns The manager, or undefined without a provider.
- * @throws {TypeError} With a provider but without `env` or `service`.
+ * @throws {TypeError} With a provider but without `env` or `service`; without a provider but
+ * with `env` or `service` (nothing would read the key they name). Thrown before the first await.
  */
 export async function componentConfig<T>(
   coord: { readonly config: Pick<ConfigCenter, "manager"> } | undefined,
@@ -152,7 +153,17 @@ export async function componentConfig<T>(
   describe: { readonly action: string; readonly holds: string },
   options: ManagerOptions<T>,
 ): Promise<ConfigManager<T> | undefined> {
-  if (!coord) return undefined;
+  if (!coord) {
+    const named = (["env", "service"] as const).filter((field) => site[field] !== undefined);
+    if (named.length === 0) return undefined;
+    throw new TypeError(
+      `Cannot ${describe.action} as ${
+        named.map((field) => `'${field}'`).join(" and ")
+      } name the ${describe.holds}' config key in coord, but no coord provider was given: pass { coord } to read ${describe.holds} from it, or drop ${
+        named.length === 1 ? "it" : "them"
+      }`,
+    );
+  }
   if (!site.env || !site.service) {
     throw new TypeError(
       `Cannot ${describe.action} with coord as 'env' and 'service' are needed for the ${describe.holds}' config key`,

@@ -30,6 +30,7 @@
  *
  * @module
  */
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { DriverError } from "../internal/errors.ts";
@@ -161,12 +162,15 @@ export function defaultConfig(env: "development" | "production"): CoordConfig {
   return { leaseTtlMs: 10_000, lockTtlMs: 10_000, connectTimeoutMs: 5_000 };
 }
 
+const CONFIG_KEYS = [
+  "leaseTtlMs",
+  "lockTtlMs",
+  "connectTimeoutMs",
+  "prefix",
+] as const satisfies readonly (keyof CoordConfig)[];
+
 function validateConfig(config: CoordConfig, driver: CoordDriver): void {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create coord as 'config' must be an object: current value is ${config}`,
-    );
-  }
+  checkConfig("coord", config, CONFIG_KEYS);
   for (const field of ["leaseTtlMs", "lockTtlMs"] as const) {
     const value = config[field];
     if (typeof value !== "number" || !Number.isFinite(value) || value < driver.minLeaseTtlMs) {

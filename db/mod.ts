@@ -26,6 +26,7 @@
  */
 import { type Logger, namespace } from "../clog/mod.ts";
 import { turnClock } from "../internal/clock.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
 import { abortable, optionalSignal, sleep, underSignal } from "../internal/queue.ts";
@@ -313,12 +314,26 @@ const ISOLATION: Readonly<Record<Isolation, string>> = {
 // pg_advisory_xact_lock key of the migration lock: "kitmigr" as a number.
 const MIGRATION_LOCK = 0x6b69746d696772n;
 
-function validateConfig(config: DbConfig): void {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create db as 'config' must be an object: current value is ${config}`,
-    );
-  }
+const CONFIG_KEYS = [
+  "url",
+  "host",
+  "port",
+  "database",
+  "user",
+  "password",
+  "replicas",
+  "poolSize",
+  "idleTimeoutMs",
+  "statementTimeoutMs",
+  "slowQueryMs",
+  "dataDir",
+] as const satisfies readonly (keyof DbConfig)[];
+// Keys that address a server, which the default in-process driver (PGlite) would ignore.
+const SERVER_KEYS = ["url", "host", "port", "user", "password", "replicas"] as const;
+
+function validateConfig(config: DbConfig, driver: DbDriver | undefined): void {
+  const tlsHint = "TLS is a driver option: postgresDb({ url, tls: { ca } })";
+  checkConfig("db", config, CONFIG_KEYS, { hints: { ssl: tlsHint, tls: tlsHint } });
   for (const field of ["poolSize", "idleTimeoutMs", "statementTimeoutMs", "slowQueryMs"] as const) {
     const value = config[field];
     const min = field === "poolSize" ? 1 : 0;
@@ -343,6 +358,14 @@ function validateConfig(config: DbConfig): void {
   ) {
     throw new RangeError(
       `Cannot create db as 'port' must be from 1 to 65535: current value is ${config.port}`,
+    );
+  }
+  const server = SERVER_KEYS.filter((key) => config[key] !== undefined);
+  if (driver === undefined && server.length > 0) {
+    throw new TypeError(
+      `Cannot create db as ${server.map((key) => `'${key}'`).join(", ")} ${
+        server.length === 1 ? "names" : "name"
+      } a PostgreSQL server but no driver was given, so the data would live in this process's memory (PGlite): pass { driver: postgresDb() } from "@gochat/kit/drivers/postgres"`,
     );
   }
 }
@@ -428,7 +451,7 @@ export async function create(
   config: DbConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Db> {
-  validateConfig(config);
+  validateConfig(config, options.driver);
   const driver = options.driver ?? (await import("../drivers/pglite.ts")).pgliteDb();
   const logger = options.logger ?? namespace("db");
   const { writer, readers } = await driver.connect(config);

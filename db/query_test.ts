@@ -64,3 +64,27 @@ Deno.test("a slow query is logged once, with its duration and its text but not i
   assert.ok((slow[0].fields.ms as number) >= 20, `logged ${slow[0].fields.ms} ms`);
   assert.ok(!JSON.stringify(slow[0].fields).includes("secret"));
 });
+
+Deno.test("a config naming a server without a driver is refused instead of running on PGlite", async () => {
+  const production = db.defaultConfig("production");
+  const cases: [db.DbConfig, string][] = [
+    [{ ...production, url: "postgres://app@db.internal:5432/app" }, "'url'"],
+    [{ ...production, host: "db.internal" }, "'host'"],
+    [{ ...production, port: 5433 }, "'port'"],
+    [{ ...production, user: "app" }, "'user'"],
+    [{ ...production, password: "secret" }, "'password'"],
+    [{ ...production, replicas: ["postgres://replica/app"] }, "'replicas'"],
+  ];
+  for (const [config, field] of cases) {
+    await assert.rejects(
+      db.create(config),
+      (e: Error) =>
+        e instanceof TypeError && e.message.includes(field) &&
+        e.message.includes('pass { driver: postgresDb() } from "@gochat/kit/drivers/postgres"'),
+    );
+  }
+  // With a driver the same config is the driver's to use.
+  const { driver } = recordingDriver();
+  await using database = await db.create(cases[0][0], { driver });
+  assert.equal((await database.sql<{ n: number }>`select 1`)[0].n, 1);
+});

@@ -30,6 +30,7 @@ import type {
   SearchResult,
 } from "../es/mod.ts";
 import { DriverError, mergeMappings } from "../es/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
 
 /** Options of {@linkcode elasticsearchSearch}. */
@@ -386,8 +387,12 @@ function withoutId(source: Doc): Doc {
  *
  * @param options The cluster's URL, credentials, request time limit.
  * @returns The driver.
- * @throws {TypeError} When `url` is not an http(s) URL.
+ * @throws {TypeError} When `url` is not an http(s) URL, or on an unknown option.
  */
 export function elasticsearchSearch(options: ElasticsearchSearchOptions): SearchDriver {
+  checkConfig("elasticsearchSearch", options, ["url", "authorization", "timeoutMs", "fetch"], {
+    argument: "options",
+    noun: "option",
+  });
   return new ElasticsearchSearch(options);
 }

@@ -49,6 +49,7 @@ import {
   type WatchBatch,
   type WatchTarget,
 } from "../coord/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { AsyncQueue } from "../internal/queue.ts";
 import { REDACTED, redactUrl, scrubError } from "../internal/redact.ts";
 
@@ -498,16 +499,27 @@ function etcdServername(
   return servername === undefined ? undefined : qualifiedServername(servername);
 }
 
+const ETCD_OPTIONS = [
+  "endpoints",
+  "client",
+  "username",
+  "password",
+  "tls",
+  "requestTimeoutMs",
+  "watchRetryMaxMs",
+] as const satisfies readonly (keyof EtcdCoordOptions)[];
+
 /**
  * Creates the etcd driver for coord.
  *
  * @param options Endpoints, credentials, TLS and timeouts.
  * @returns The driver; `coord.create` checks that it answers.
- * @throws {TypeError} When no endpoint is given, one is not an http(s) URL or carries
+ * @throws {TypeError} On an unknown option; when no endpoint is given, one is not an http(s) URL or carries
  * credentials, TLS endpoints on several hosts include an IP address without `tls.servername`, or
  * `username` is used over TLS with an endpoint given by IP address.
  */
 export function etcdCoord(options: EtcdCoordOptions): CoordDriver {
+  checkConfig("etcdCoord", options, ETCD_OPTIONS, { argument: "options", noun: "option" });
   const timeoutMs = options?.requestTimeoutMs ?? 5000;
   if (!(timeoutMs > 0)) {
     throw new RangeError(

@@ -36,6 +36,7 @@ import {
   partitionOf,
   type RecordHandler,
 } from "../mq/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { scrubError } from "../internal/redact.ts";
 
 /**
@@ -404,14 +405,31 @@ function checkOptions(options: KafkaMqOptions): void {
   }
 }
 
+const KAFKA_OPTIONS = [
+  "brokers",
+  "client",
+  "clientId",
+  "tls",
+  "sasl",
+  "acks",
+  "compression",
+  "idempotent",
+  "concurrency",
+  "timeoutMs",
+  "sessionTimeoutMs",
+  "heartbeatIntervalMs",
+  "rebalanceTimeoutMs",
+] as const satisfies readonly (keyof KafkaMqOptions)[];
+
 /**
  * Creates the Kafka driver.
  *
  * @param options Brokers, security, acks, compression, idempotence.
  * @returns The driver; `mq.create` connects it and checks the brokers answer.
- * @throws {TypeError} When no broker is given.
+ * @throws {TypeError} When no broker is given, or on an unknown option.
  */
 export function kafkaMq(options: KafkaMqOptions): MqDriver {
+  checkConfig("kafkaMq", options, KAFKA_OPTIONS, { argument: "options", noun: "option" });
   if (options?.client !== undefined) {
     const client = options.client as Partial<KafkaClient> | null;
     if (

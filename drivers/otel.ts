@@ -19,6 +19,7 @@
  * @module
  */
 import { metrics as otel } from "@opentelemetry/api";
+import { checkConfig } from "../internal/config.ts";
 import type { DriverSeries, InstrumentDescriptor, MetricsDriver } from "../metrics/mod.ts";
 
 /** Attributes of a recording. */
@@ -130,7 +131,12 @@ class OtelMetricsDriver implements MetricsDriver {
  *
  * @param options A meter, or the name of the global provider's meter to use.
  * @returns The driver.
+ * @throws {TypeError} On an unknown option.
  */
 export function otelMetrics(options: OtelMetricsOptions = {}): MetricsDriver {
+  checkConfig("otelMetrics", options, ["meter", "meterName"], {
+    argument: "options",
+    noun: "option",
+  });
   return new OtelMetricsDriver(options);
 }

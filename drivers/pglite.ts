@@ -19,6 +19,7 @@
  * @module
  */
 import { PGlite, types } from "@electric-sql/pglite";
+import { checkConfig } from "../internal/config.ts";
 import {
   databaseError,
   type DbConfig,
@@ -150,7 +151,9 @@ class PgliteDriver implements DbDriver {
  *
  * @param options Data directory (in memory by default).
  * @returns The driver.
+ * @throws {TypeError} On an unknown option.
  */
 export function pgliteDb(options: PgliteDbOptions = {}): DbDriver {
+  checkConfig("pgliteDb", options, ["dataDir"], { argument: "options", noun: "option" });
   return new PgliteDriver(options);
 }

@@ -48,6 +48,7 @@ import {
   type SearchResult,
 } from "../es/mod.ts";
 import { redactText, redactUrl, scrubError } from "../internal/redact.ts";
+import { checkConfig } from "../internal/config.ts";
 import { tlsServername } from "../internal/tls.ts";
 
 /** A postgres.js custom type: the OIDs it reads and writes, and its conversions. */
@@ -568,11 +569,23 @@ async function runTransaction<R>(
   return result;
 }
 
+const POSTGRES_DB_OPTIONS = [
+  "client",
+  "applicationName",
+  "connectTimeoutMs",
+  "tls",
+] as const satisfies readonly (keyof PostgresDbOptions)[];
+
 class PostgresDriver implements DbDriver {
   readonly name = "postgres";
   readonly #options: PostgresDbOptions;
 
   constructor(options: PostgresDbOptions) {
+    checkConfig("postgresDb", options, POSTGRES_DB_OPTIONS, {
+      argument: "options",
+      noun: "option",
+      hints: { ssl: "use 'tls': true, or { ca, cert, key, servername }" },
+    });
     const client: unknown = options?.client;
     const methods = client as { unsafe?: unknown; reserve?: unknown };
     if (
@@ -728,8 +741,9 @@ async function checkShapes(pool: DbPool): Promise<void> {
 /**
  * Creates the PostgreSQL driver; the connection settings come from the db config.
  *
- * @param options Application name and connect timeout.
+ * @param options Application name, connect timeout, TLS, or an existing client.
  * @returns The driver.
+ * @throws {TypeError} On an unknown option (`ssl`: use `tls`), or a bad client or TLS setting.
  */
 export function postgresDb(options: PostgresDbOptions = {}): DbDriver {
   return new PostgresDriver(options);
@@ -764,6 +778,10 @@ class PostgresSearch implements SearchDriver {
   readonly #t: { indexes: Identifier; docs: Identifier; terms: Identifier; lengths: Identifier };
 
   constructor(options: PostgresSearchOptions) {
+    checkConfig("postgresSearch", options, ["db", "url", "tablePrefix"], {
+      argument: "options",
+      noun: "option",
+    });
     const prefix = options.tablePrefix ?? "kit_search";
     if (!/^[a-z_][a-z0-9_]{0,40}$/.test(prefix)) {
       throw new TypeError(

@@ -36,6 +36,7 @@ import {
   type ZMember,
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { sleep } from "../internal/queue.ts";
 import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "../once/mod.ts";
@@ -231,12 +232,27 @@ return string.format('%.0f', n)`,
   ),
 } as const;
 
-function validate(options: RedisOptions): void {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(
-      `Cannot create Redis driver as 'options' must be an object: current value is ${options}`,
-    );
-  }
+const REDIS_OPTIONS = [
+  "client",
+  "url",
+  "host",
+  "port",
+  "db",
+  "username",
+  "password",
+  "tls",
+  "connectTimeoutMs",
+  "commandTimeoutMs",
+  "logger",
+] as const satisfies readonly (keyof RedisOptions)[];
+
+/** Checks the connection options of `factory`, whose own options are `extraKeys`. */
+function validate(options: RedisOptions, factory: string, extraKeys: readonly string[]): void {
+  checkConfig(factory, options, [...REDIS_OPTIONS, ...extraKeys], {
+    argument: "options",
+    noun: "option",
+    hints: { ssl: "use 'tls': true, or { ca, cert, key, servername }" },
+  });
   const client = options.client as Partial<Redis> & { isCluster?: boolean } | undefined;
   if (client !== undefined) {
     if (client?.isCluster === true) {
@@ -353,8 +369,8 @@ class Connection {
   /** Why the connection is down, scrubbed and described; cleared once it is ready again. */
   #failure: Error | undefined;
 
-  constructor(options: RedisOptions) {
-    validate(options);
+  constructor(options: RedisOptions, factory: string, extraKeys: readonly string[] = []) {
+    validate(options, factory, extraKeys);
     this.#logger = options.logger ?? namespace("redis");
     this.#owned = options.client === undefined;
     this.client = options.client as unknown as Redis ?? Connection.#open(options);
@@ -777,7 +793,7 @@ class RedisCacheDriver implements CacheDriver {
  * @throws {TypeError | RangeError} On invalid options.
  */
 export function redisCache(options: RedisOptions = {}): CacheDriver {
-  return new RedisCacheDriver(new Connection(options));
+  return new RedisCacheDriver(new Connection(options, "redisCache"));
 }
 
 /** Options of {@linkcode redisLock}. */
@@ -807,7 +823,7 @@ export interface RedisLock extends CacheLockService, AsyncDisposable {
  *
  * @param options Connection settings, key prefix and default TTL.
  * @returns The connected lock service.
- * @throws {TypeError | RangeError} On an invalid key prefix or TTL.
+ * @throws {TypeError | RangeError} On an invalid key prefix or TTL, or an unknown option.
  * @throws {DriverError} When Redis does not answer.
  */
 export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLock> {
@@ -818,7 +834,7 @@ export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLo
     false,
     MAX_TIMER_MS,
   );
-  const driver = redisCache(options);
+  const driver = new RedisCacheDriver(new Connection(options, "redisLock", ["keyPrefix", "ttlMs"]));
   try {
     await driver.ping();
   } catch (error) {
@@ -905,7 +921,16 @@ class RedisMq implements RedisMqDriver {
   constructor(options: RedisMqOptions) {
     this.#options = options;
     this.#prefix = options.keyPrefix ?? "mq:";
-    this.#connection = new Connection(options);
+    this.#connection = new Connection(
+      options,
+      "redisMq",
+      [
+        "keyPrefix",
+        "retention",
+        "sessionTimeoutMs",
+        "heartbeatMs",
+      ] satisfies (keyof RedisMqOptions)[],
+    );
     const client = () => this.#connection.client;
     this.admin = {
       createTopic: (topic, partitions) =>
@@ -1272,7 +1297,7 @@ class RedisRateLimit implements RateLimitDriver {
   readonly #prefix: string;
 
   constructor(options: RedisRateLimitOptions) {
-    this.#connection = new Connection(options);
+    this.#connection = new Connection(options, "redisRateLimit", ["keyPrefix"]);
     this.#prefix = options.keyPrefix ?? "rl:";
   }
 
@@ -1318,7 +1343,7 @@ class RedisOnce implements OnceDriver {
   readonly #connection: Connection;
 
   constructor(options: RedisOptions) {
-    this.#connection = new Connection(options);
+    this.#connection = new Connection(options, "redisOnce");
   }
 
   async #run(

@@ -34,6 +34,7 @@
  */
 import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { underSignalOption } from "../internal/queue.ts";
@@ -231,8 +232,13 @@ export function create(
   config: SearchConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Search> {
+  try {
+    checkConfig("search", config, ["indexPrefix"] satisfies (keyof SearchConfig)[]);
+  } catch (error) {
+    return Promise.reject(error);
+  }
   if (
-    config === null || typeof config !== "object" || typeof config.indexPrefix !== "string" ||
+    typeof config.indexPrefix !== "string" ||
     (config.indexPrefix !== "" && !/^[a-z0-9][a-z0-9_-]*$/.test(config.indexPrefix))
   ) {
     return Promise.reject(

@@ -26,6 +26,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { memoryMetrics } from "./memory.ts";
 import type {
@@ -169,12 +170,15 @@ function checkLabelName(what: string, label: unknown): string {
   return label;
 }
 
+const CONFIG_KEYS = [
+  "prefix",
+  "defaultLabels",
+  "buckets",
+  "maxSeriesPerMetric",
+] as const satisfies readonly (keyof MetricsConfig)[];
+
 function validateConfig(config: MetricsConfig): void {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create metrics as 'config' must be an object: current value is ${config}`,
-    );
-  }
+  checkConfig("metrics", config, CONFIG_KEYS);
   if (typeof config.prefix !== "string" || (config.prefix && !METRIC_NAME.test(config.prefix))) {
     throw new TypeError(
       `Cannot create metrics as 'prefix' must be empty or match [a-zA-Z_:][a-zA-Z0-9_:]*: current value is ${

@@ -30,8 +30,9 @@
  */
 import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace, withTrace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
-import { encodeJson } from "../internal/json.ts";
+import { type Serializer, serializerOption } from "../internal/json.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { memoryMq } from "./memory.ts";
@@ -47,6 +48,8 @@ import type {
 export { DriverError } from "../internal/errors.ts";
 export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
+export { jsonSerializer } from "../internal/json.ts";
+export type { Serializer } from "../internal/json.ts";
 export { outbox } from "./outbox.ts";
 export type { Outbox, OutboxOptions } from "./outbox.ts";
 export { partitionOf } from "./types.ts";
@@ -110,7 +113,7 @@ export interface Message<T = unknown> {
   readonly topic: string;
   /** Key: one key, one partition, order kept. Round robin without. */
   readonly key?: string;
-  /** Value; JSON-encoded. */
+  /** Value; encoded by the provider's serializer (JSON by default, a bigint as an integer). */
   readonly value: T;
   /** Extra headers. */
   readonly headers?: Readonly<Record<string, string>>;
@@ -231,6 +234,13 @@ export interface CreateOptions {
   /** Logger; `clog.namespace("mq")` by default. */
   readonly logger?: Logger;
   /**
+   * Encoding of message values; {@linkcode jsonSerializer} by default: JSON where a bigint is an
+   * integer literal with all its digits (an int64 to Go), and an integer literal beyond
+   * ±(2^53 − 1) reads back as a bigint. A value the consumer's serializer cannot decode goes to
+   * the dead-letter topic. The output of another serializer must be well-formed Unicode.
+   */
+  readonly serializer?: Serializer;
+  /**
    * Where to record `mq_messages_produced_total{topic, outcome}` (`ok`, `error`),
    * `mq_messages_consumed_total{topic, group, outcome}` (`ok`, `retried` per failed attempt,
    * `dead_lettered`) and `mq_handler_duration_seconds{topic, group}`.
@@ -306,12 +316,19 @@ export function defaultConfig(env: "development" | "production"): MqConfig {
   };
 }
 
+const CONFIG_KEYS = [
+  "maxMessageBytes",
+  "lingerMs",
+  "maxBatchSize",
+  "autoCreateTopics",
+  "defaultPartitions",
+  "maxRetries",
+  "retryBackoffMs",
+  "deadLetterSuffix",
+] as const satisfies readonly (keyof MqConfig)[];
+
 function validateConfig(config: MqConfig): void {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create mq as 'config' must be an object: current value is ${config}`,
-    );
-  }
+  checkConfig("mq", config, CONFIG_KEYS);
   for (
     const [field, min] of [
       ["maxMessageBytes", 1],
@@ -394,6 +411,7 @@ export async function create(
   options: CreateOptions = {},
 ): Promise<Mq> {
   validateConfig(config);
+  const serializer = serializerOption("mq", options.serializer);
   const driver = options.driver ?? memoryMq();
   try {
     await driver.ping();
@@ -450,7 +468,7 @@ export async function create(
       (key === undefined ? undefined : malformedText(`send to topic '${topic}'`, "key", key)) ??
       malformedHeader(topic, headers);
     if (malformed) throw malformed;
-    const value = encodeJson(message.value, `the value of a message to topic '${topic}'`);
+    const value = serializer.encode(message.value, `the value of a message to topic '${topic}'`);
     // Outside a trace and without headers of its own, a message shares one empty header object.
     const trace = traceHeaders();
     const allHeaders = headers === undefined ? trace : { ...trace, ...headers };
@@ -619,11 +637,11 @@ export async function create(
         const deliver = async (record: IncomingRecord): Promise<void> => {
           let value: T;
           try {
-            value = JSON.parse(record.value) as T;
+            value = serializer.decode(record.value) as T;
           } catch (error) {
             return await deadLetter(
               record,
-              new TypeError(`message value is not JSON: ${(error as Error).message}`),
+              new TypeError(`message value cannot be decoded: ${(error as Error).message}`),
               0,
             );
           }

@@ -9,7 +9,7 @@
 import type { Logger } from "../clog/mod.ts";
 import type { Db, Migration, Transaction } from "../db/mod.ts";
 import { identifier } from "../db/mod.ts";
-import { encodeJson } from "../internal/json.ts";
+import { decodeValue, encodeValue } from "../internal/json.ts";
 import { sleep } from "../internal/queue.ts";
 import type { Message, Producer } from "./mod.ts";
 import { traceHeaders } from "./trace.ts";
@@ -105,7 +105,7 @@ export function outbox(database: Db, producer: Producer, options: OutboxOptions 
         await producer.sendSync({
           topic: row.topic,
           ...(row.key === null ? {} : { key: row.key }),
-          value: JSON.parse(row.value),
+          value: decodeValue(row.value),
           headers: row.headers,
         });
       }
@@ -128,7 +128,8 @@ export function outbox(database: Db, producer: Producer, options: OutboxOptions 
           }`,
         );
       }
-      const value = encodeJson(
+      // The kit's JSON, whatever the producer's serializer: a bigint keeps all its digits.
+      const value = encodeValue(
         message.value,
         `the value of an outbox event for topic '${message.topic}'`,
       );

@@ -62,6 +62,75 @@ export function onceConformance(options: OnceSuiteOptions): void {
     };
   };
 
+  /** The stored payload of a finished key, as another service reading the backend sees it. */
+  const storedPayload = async (key: string): Promise<string> => {
+    const driver = options.makeDriver();
+    try {
+      const state = await driver.begin(key, crypto.randomUUID(), "", 1000);
+      assert.equal(state.state, "done");
+      return (state as { outcome: once.OnceOutcome }).outcome.payload;
+    } finally {
+      await driver.close();
+    }
+  };
+
+  test("results: a bigint is stored as a JSON integer with all its digits and replayed exactly, nested too", async () => {
+    await using env = await pair();
+    const result = {
+      id: 1234567890123456789n, // a Snowflake id, beyond 2^53
+      ids: [2n ** 63n - 1n, -(2n ** 63n), 5n],
+      page: { next: 9007199254740993n },
+    };
+    assert.deepEqual(await env.a.execute("order", 60_000, () => Promise.resolve(result)), result);
+    // A bigint within ±(2^53 − 1) comes back as a number: JSON text cannot tell the two apart.
+    const replayed = { ...result, ids: [2n ** 63n - 1n, -(2n ** 63n), 5] };
+    assert.deepEqual(
+      await env.b.execute("order", 60_000, () => Promise.reject(new Error("ran twice"))),
+      replayed,
+    );
+    assert.equal(
+      await storedPayload(`${env.prefix}order`),
+      `{"id":1234567890123456789,"ids":[9223372036854775807,-9223372036854775808,5],"page":{"next":9007199254740993}}`,
+    );
+    assert.equal(await env.a.execute("id", 60_000, () => Promise.resolve(2n ** 60n)), 2n ** 60n);
+    assert.equal(await env.b.execute("id", 60_000, () => Promise.resolve(0n)), 2n ** 60n);
+    assert.equal(await storedPayload(`${env.prefix}id`), "1152921504606846976");
+  });
+
+  test("results: a serializer given to create encodes and decodes every result; its output must be well-formed", async () => {
+    const keyPrefix = testKeyspace("once serializer");
+    const serializer: once.Serializer = {
+      encode: (value) => `v1:${JSON.stringify(value)}`,
+      decode: (text) => {
+        assert.ok(text.startsWith("v1:"), text);
+        return JSON.parse(text.slice(3));
+      },
+    };
+    const config = { ...once.defaultConfig("development"), keyPrefix };
+    await using a = await once.create(config, { driver: options.makeDriver(), serializer });
+    await using b = await once.create(config, { driver: options.makeDriver(), serializer });
+    assert.deepEqual(await a.execute("k", 60_000, () => Promise.resolve({ n: 1 })), { n: 1 });
+    assert.deepEqual(await b.execute("k", 60_000, () => Promise.resolve({ n: 2 })), { n: 1 });
+    assert.equal(await storedPayload(`${keyPrefix}k`), `v1:{"n":1}`);
+    assert.equal(await a.do("d", 60_000, () => Promise.resolve()), true);
+    assert.equal(await storedPayload(`${keyPrefix}d`), "v1:null", "undefined is stored as null");
+    await using broken = await once.create(config, {
+      driver: options.makeDriver(),
+      serializer: { encode: () => "\ud800", decode: (text) => text },
+    });
+    await assert.rejects(
+      broken.execute("bad", 60_000, () => Promise.resolve(1)),
+      /must be well-formed Unicode/,
+    );
+    await assert.rejects(
+      once.create(config, {
+        driver: options.makeDriver(),
+        serializer: { decode: () => 1 } as unknown as once.Serializer,
+      }),
+      (e: Error) => e instanceof TypeError && /'serializer' must have/.test(e.message),
+    );
+  });
+
   test("many concurrent callers on two providers run fn exactly once and all get its result", async () => {
     await using env = await pair();
     let runs = 0;
@@ -239,7 +308,10 @@ export function onceConformance(options: OnceSuiteOptions): void {
       env.a.execute("k", 0, () => Promise.resolve(1)),
       /'ttlMs' must be a positive integer/,
     );
-    await assert.rejects(env.a.execute("k", 1000, () => Promise.resolve(10n)), /value is a bigint/);
+    await assert.rejects(
+      env.a.execute("k", 1000, () => Promise.resolve({ m: new Map() })),
+      /value.m is a Map/,
+    );
     assert.equal(
       await env.b.execute("k", 1000, () => Promise.resolve("fine")),
       "fine",

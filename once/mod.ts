@@ -21,8 +21,9 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
-import { encodeJson } from "../internal/json.ts";
+import { type Serializer, serializerOption } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -31,6 +32,8 @@ import type { OnceDriver, OnceOutcome } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
 export { idempotencyHandler } from "./http.ts";
+export { jsonSerializer } from "../internal/json.ts";
+export type { Serializer } from "../internal/json.ts";
 export type { Executor, IdempotencyHandlerOptions } from "./http.ts";
 export { memoryOnce, MemoryOnceStore } from "./memory.ts";
 export type { MemoryOnceOptions } from "./memory.ts";
@@ -86,6 +89,13 @@ export interface CreateOptions {
   readonly driver?: OnceDriver;
   /** Logger; `clog.namespace("once")` by default. */
   readonly logger?: Logger;
+  /**
+   * Encoding of stored results; {@linkcode jsonSerializer} by default: JSON where a bigint is an
+   * integer literal with all its digits (an int64 to Go), and an integer literal beyond
+   * ±(2^53 − 1) reads back as a bigint. A result of `undefined` is stored as `null`. The output
+   * of another serializer must be well-formed Unicode.
+   */
+  readonly serializer?: Serializer;
   /**
    * Where to record `once_calls_total{outcome}`: `ran`, `failed` (fn threw), `replayed` (a stored
    * result returned), `replayed_failure`, `conflict`, `in_progress`.
@@ -202,6 +212,14 @@ export interface Once extends AsyncDisposable {
   close(): Promise<void>;
 }
 
+const CONFIG_KEYS = [
+  "lockTtlMs",
+  "wait",
+  "waitTimeoutMs",
+  "cacheFailures",
+  "keyPrefix",
+] as const satisfies readonly (keyof OnceConfig)[];
+
 /**
  * The recommended configuration: 10 s in-progress locks, waiting callers (30 s at most),
  * failures not cached.
@@ -233,8 +251,30 @@ export function create(
   config: OnceConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Once> {
-  if (config === null || typeof config !== "object") {
-    return Promise.reject(new TypeError("Cannot create once as 'config' must be an object"));
+  try {
+    checkConfig("once", config, CONFIG_KEYS);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  for (const field of ["wait", "cacheFailures"] as const) {
+    if (typeof config[field] !== "boolean") {
+      return Promise.reject(
+        new TypeError(
+          `Cannot create once as '${field}' must be a boolean: current value is ${
+            JSON.stringify(config[field])
+          }`,
+        ),
+      );
+    }
+  }
+  if (typeof config.keyPrefix !== "string" || !config.keyPrefix.isWellFormed()) {
+    return Promise.reject(
+      new TypeError(
+        `Cannot create once as 'keyPrefix' must be a well-formed Unicode string: current value is ${
+          JSON.stringify(config.keyPrefix)
+        }`,
+      ),
+    );
   }
   for (const field of ["lockTtlMs", "waitTimeoutMs"] as const) {
     if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
@@ -246,6 +286,12 @@ export function create(
         ),
       );
     }
+  }
+  let serializer: Serializer;
+  try {
+    serializer = serializerOption("once", options.serializer);
+  } catch (error) {
+    return Promise.reject(error);
   }
   const driver = options.driver ?? memoryOnce();
   const logger = options.logger ?? namespace("once");
@@ -331,7 +377,10 @@ export function create(
           }
           let payload: string;
           try {
-            payload = value === undefined ? "null" : encodeJson(value, `the result of '${name}'`);
+            payload = serializer.encode(
+              value === undefined ? null : value,
+              `the result of '${name}'`,
+            );
           } catch (error) {
             await driver.abandon(key, token);
             throw error;
@@ -361,7 +410,10 @@ export function create(
           throw new OnceFailedError(name, state.outcome.payload);
         }
         if (!unstored) count("replayed");
-        return { ran: unstored !== undefined, value: JSON.parse(state.outcome.payload) as T };
+        return {
+          ran: unstored !== undefined,
+          value: serializer.decode(state.outcome.payload) as T,
+        };
       }
       if (!wait && unstored) {
         throw new OnceLockLostError(name, "another caller is running the key now");

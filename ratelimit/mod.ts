@@ -24,6 +24,7 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
+import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
@@ -49,7 +50,7 @@ export interface RateLimitConfig {
   readonly rules: Readonly<Record<string, Rule>>;
   /**
    * A rule name that is not defined: `deny` every request, `allow` every request, or apply the
-   * rule called `default`.
+   * rule called `default`. The first call with each such name logs a warning.
    * @default {"deny"}
    */
   readonly unknownRule: UnknownRulePolicy;
@@ -61,7 +62,10 @@ export interface RateLimitConfig {
    * @default {"open"}
    */
   readonly failPolicy: "open" | "closed";
-  /** Environment segment of the rules' config key `/config/{env}/{service}/ratelimit`. */
+  /**
+   * Environment segment of the rules' config key `/config/{env}/{service}/ratelimit`; only with
+   * `coord` (refused without it).
+   */
   readonly env?: string;
   /** Service segment of the rules' config key. */
   readonly service?: string;
@@ -165,6 +169,23 @@ export function validateRules(value: unknown): Record<string, Required<Rule>> {
   return rules;
 }
 
+const CONFIG_KEYS = [
+  "rules",
+  "unknownRule",
+  "failPolicy",
+  "env",
+  "service",
+] as const satisfies readonly (keyof RateLimitConfig)[];
+
+/** What each unknown-rule policy does, for the warning about an undefined rule. */
+const UNKNOWN_RULE_EFFECT: Readonly<Record<UnknownRulePolicy, string>> = {
+  deny: "denies every request for it",
+  allow: "allows every request for it",
+  default: "applies the rule 'default' (denying every request while there is none)",
+};
+// Rule names come from code, but a name built from input must not grow the set without end.
+const MAX_REPORTED_RULES = 1000;
+
 const ALWAYS: Decision = {
   allowed: true,
   remaining: Number.MAX_SAFE_INTEGER,
@@ -186,15 +207,14 @@ const NEVER: Decision = {
  * @param config Rules, unknown-rule and failure policies; see {@linkcode defaultConfig}.
  * @param options Driver (memory by default), coord for hot-reloaded rules, logger.
  * @returns The limiter.
- * @throws {TypeError | RangeError} On invalid rules or config.
+ * @throws {TypeError | RangeError} On invalid rules or config: an unknown key, or `env` or
+ * `service` without `coord`.
  */
 export async function create(
   config: RateLimitConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<RateLimiter> {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError("Cannot create rate limiter as 'config' must be an object");
-  }
+  checkConfig("rate limiter", config, CONFIG_KEYS);
   if (!["deny", "allow", "default"].includes(config.unknownRule)) {
     throw new RangeError(
       `Cannot create rate limiter as 'unknownRule' must be "deny", "allow" or "default": current value is ${
@@ -210,11 +230,6 @@ export async function create(
     );
   }
   const staticRules = validateRules(config.rules);
-  const driver = options.driver ?? memoryRateLimit();
-  const logger = options.logger ?? namespace("ratelimit");
-  const clock = options.clock ?? Date;
-  // Bounds traffic while the real backend is unreachable and the policy is to fail open.
-  const rescue: MemoryRateLimitDriver = memoryRateLimit({ clock });
   const manager = await componentConfig(
     options.coord,
     config,
@@ -222,6 +237,23 @@ export async function create(
     { action: "create rate limiter", holds: "rules" },
     { default: staticRules, validate: validateRules },
   );
+  const driver = options.driver ?? memoryRateLimit();
+  const logger = options.logger ?? namespace("ratelimit");
+  const clock = options.clock ?? Date;
+  // Bounds traffic while the real backend is unreachable and the policy is to fail open.
+  const rescue: MemoryRateLimitDriver = memoryRateLimit({ clock });
+  /** Rule names already reported as unknown: one warning each, a bounded number in all. */
+  const reported = new Set<string>();
+  const reportUnknown = (ruleName: string): void => {
+    if (reported.has(ruleName) || reported.size >= MAX_REPORTED_RULES) return;
+    reported.add(ruleName);
+    logger.warn(
+      `rate-limit rule '${ruleName}' is not defined: unknownRule "${config.unknownRule}" ${
+        UNKNOWN_RULE_EFFECT[config.unknownRule]
+      }`,
+      { rule: ruleName, unknownRule: config.unknownRule },
+    );
+  };
   const rules = (): Record<string, Required<Rule>> => manager?.current ?? staticRules;
   const fast = (driver as Partial<MemoryRateLimitDriver>).takeSync?.bind(driver);
   /** Since a call failed and until one succeeds: calls are decided in process at once. */
@@ -290,6 +322,7 @@ export async function create(
     const current = rules();
     let rule = current[ruleName];
     if (rule === undefined) {
+      reportUnknown(ruleName);
       if (config.unknownRule === "allow") {
         return Promise.resolve(decisions ? record("(unknown)", ALWAYS) : ALWAYS);
       }

@@ -25,6 +25,7 @@
  * @module
  */
 import type { Clock } from "../internal/clock.ts";
+import { checkConfig } from "../internal/config.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import { RollingCounts } from "../internal/window.ts";
 
@@ -196,10 +197,24 @@ const DEFAULT_BACKOFF = exponential(100, 2, 10_000);
 const NEVER_ABORTED = new AbortController().signal;
 const checked = new WeakSet<Policy>();
 
+const POLICY_KEYS = [
+  "maxRetries",
+  "backoff",
+  "jitter",
+  "maxElapsedMs",
+  "retryIf",
+  "budget",
+  "onRetry",
+  "random",
+  "clock",
+] as const satisfies readonly (keyof Policy)[];
+
 function validatePolicy(policy: Policy): void {
-  if (policy === null || typeof policy !== "object") {
-    throw new TypeError(`Cannot retry as 'policy' must be an object: current value is ${policy}`);
-  }
+  checkConfig("", policy, POLICY_KEYS, {
+    action: "retry",
+    argument: "policy",
+    noun: "policy field",
+  });
   if (
     policy.maxRetries !== undefined &&
     (!Number.isSafeInteger(policy.maxRetries) || policy.maxRetries < 0)
@@ -350,8 +365,13 @@ export class RetryBudget {
    *
    * @param options Ratio, reserve per second, window, clock.
    * @throws {RangeError} On a negative ratio or reserve, or a window under 10 ms.
+   * @throws {TypeError} On an unknown option.
    */
   constructor(options: RetryBudgetOptions = {}) {
+    checkConfig("retry budget", options, ["ratio", "minPerSecond", "windowMs", "clock"], {
+      argument: "options",
+      noun: "option",
+    });
     const { ratio = 0.2, minPerSecond = 10, windowMs = 10_000 } = options;
     requireNumber("budget 'ratio'", ratio, 0);
     requireNumber("budget 'minPerSecond'", minPerSecond, 0);
@@ -390,6 +410,7 @@ export class RetryBudget {
  * @param options Ratio (0.2), reserve per second (10), window (10 s), clock.
  * @returns The budget.
  * @throws {RangeError} On a negative ratio or reserve, or a window under 10 ms.
+ * @throws {TypeError} On an unknown option.
  */
 export function budget(options: RetryBudgetOptions = {}): RetryBudget {
   return new RetryBudget(options);

@@ -78,22 +78,34 @@ export interface Snowflake extends AsyncDisposable {
 
 /**
  * The recommended configuration: 41 bits of milliseconds since 2024-01-01,
- * 10 bits of worker id (worker 0 here; give each process its own), 12 bits of
- * sequence, and a 5 ms tolerance for backward clock steps.
+ * 10 bits of worker id, 12 bits of sequence, and a 5 ms tolerance for backward
+ * clock steps. Development uses worker 0; production sets no worker id, so
+ * `create` refuses it until the application gives each replica its own
+ * `workerId` or passes `{ coord }` to lease one (two replicas on one id would
+ * issue the same ids).
  *
- * @param env `"development"` or `"production"` (the same values today).
+ * @param env `"development"` or `"production"`.
  * @returns A new configuration object.
  * @throws {RangeError} For any other environment name.
+ *
+ * @example Production needs a worker id
+ * ```ts
+ * import { create, defaultConfig } from "./mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await assert.rejects(create(defaultConfig("production")), /'workerId' is not set/);
+ * await using ids = await create({ ...defaultConfig("production"), workerId: 7 });
+ * assert.equal(ids.workerId, 7);
+ * ```
  */
 export function defaultConfig(env: "development" | "production"): UidConfig {
-  requireEnv("uid", env);
-  return {
-    workerId: 0,
+  const layout = {
     epochMs: 1704067200000,
     workerIdBits: 10,
     sequenceBits: 12,
     maxBackwardMs: 5,
   };
+  return requireEnv("uid", env) === "development" ? { workerId: 0, ...layout } : layout;
 }
 
 /**
@@ -103,9 +115,17 @@ export function defaultConfig(env: "development" | "production"): UidConfig {
  * @param options Injected clock; a coord provider to lease the worker id from.
  * @returns The generator.
  * @throws {RangeError} On invalid config, or when every worker id is leased (the promise rejects).
- * @throws {TypeError} With `coord` but no `config.service`.
+ * @throws {TypeError} With `coord` but no `config.service`; without `coord` and without
+ * `config.workerId`; on an unknown config key.
  */
 export async function create(config: UidConfig, options: CreateOptions = {}): Promise<Snowflake> {
+  if (
+    !options.coord && config !== null && typeof config === "object" && config.workerId === undefined
+  ) {
+    throw new TypeError(
+      "Cannot create Snowflake generator as 'workerId' is not set: pass workerId (an integer unique to each replica) or { coord } to lease one (with 'service')",
+    );
+  }
   let lease: LeasedWorkerId | undefined;
   if (options.coord) {
     const service = config?.service;

@@ -7,14 +7,15 @@
  * @module
  */
 import { type Clock, systemClock } from "../internal/clock.ts";
+import { checkConfig } from "../internal/config.ts";
 
 /** Static configuration of a Snowflake generator. */
 export interface UidConfig {
   /**
-   * This process's worker id, from 0 to 2^workerIdBits − 1. With `uid.create(config, { coord })`
-   * a worker id leased from coord replaces it.
+   * This process's worker id, from 0 to 2^workerIdBits − 1, unique among the replicas of a
+   * service. Needed unless `uid.create(config, { coord })` leases one, which replaces it.
    */
-  readonly workerId: number;
+  readonly workerId?: number;
   /** Service name under which `uid.create(config, { coord })` leases the worker id. */
   readonly service?: string;
   /**
@@ -105,6 +106,15 @@ function requireInteger(field: string, value: unknown, min: number, max: number)
   return value;
 }
 
+const CONFIG_KEYS = [
+  "workerId",
+  "service",
+  "epochMs",
+  "workerIdBits",
+  "sequenceBits",
+  "maxBackwardMs",
+] as const satisfies readonly (keyof UidConfig)[];
+
 /**
  * Checks a config and derives the bit layout from it.
  *
@@ -112,13 +122,10 @@ function requireInteger(field: string, value: unknown, min: number, max: number)
  * @param nowMs Current time, to reject an epoch in the future.
  * @returns The layout.
  * @throws {RangeError} Naming the field, the rule and the bad value.
+ * @throws {TypeError} When the config is not an object or holds an unknown key.
  */
 export function snowflakeLayout(config: UidConfig, nowMs: number): SnowflakeLayout {
-  if (config === null || typeof config !== "object") {
-    throw new TypeError(
-      `Cannot create Snowflake generator as 'config' must be an object: current value is ${config}`,
-    );
-  }
+  checkConfig("Snowflake generator", config, CONFIG_KEYS);
   const workerIdBits = requireInteger("workerIdBits", config.workerIdBits ?? 10, 0, 22);
   const sequenceBits = requireInteger("sequenceBits", config.sequenceBits ?? 12, 1, 22);
   const timestampBits = 63 - workerIdBits - sequenceBits;
@@ -211,11 +218,13 @@ export class SnowflakeGenerator {
    */
   constructor(config: UidConfig, clock: Clock = systemClock) {
     this.layout = snowflakeLayout(config, clock.now());
-    this.workerId = config.workerId;
+    // snowflakeLayout checked it is an integer in range.
+    const workerId = config.workerId as number;
+    this.workerId = workerId;
     this.#clock = clock;
     this.#maxBackwardMs = config.maxBackwardMs ?? 5;
     this.#sequenceMask = 2 ** this.layout.sequenceBits - 1;
-    this.#workerPart = config.workerId * 2 ** this.layout.sequenceBits;
+    this.#workerPart = workerId * 2 ** this.layout.sequenceBits;
     this.#timeShift = BigInt(this.layout.workerIdBits + this.layout.sequenceBits);
     this.#maxElapsed = 2 ** this.layout.timestampBits - 1;
   }

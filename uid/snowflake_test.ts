@@ -95,7 +95,7 @@ Deno.test("parse() rejects what is not an id", () => {
 });
 
 Deno.test("bad config is rejected at create() naming the field and value", async () => {
-  const base = uid.defaultConfig("production");
+  const base = { ...uid.defaultConfig("production"), workerId: 0 };
   const cases: [uid.UidConfig, RegExp][] = [
     [
       { ...base, workerId: 1024 },
@@ -128,4 +128,17 @@ Deno.test("a closed generator issues no more ids", async () => {
   ids.nextId();
   await ids.close();
   assert.throws(() => ids.nextId(), /generator is closed/);
+});
+
+Deno.test("production config without workerId or coord is refused, saying how to fix it; development keeps worker 0", async () => {
+  await assert.rejects(
+    uid.create(uid.defaultConfig("production")),
+    (e: Error) =>
+      e instanceof TypeError && /'workerId' is not set/.test(e.message) &&
+      e.message.includes("unique to each replica") && e.message.includes("{ coord }"),
+  );
+  await using explicit = await uid.create({ ...uid.defaultConfig("production"), workerId: 9 });
+  assert.equal(explicit.workerId, 9);
+  await using development = await uid.create(uid.defaultConfig("development"));
+  assert.equal(development.workerId, 0);
 });
