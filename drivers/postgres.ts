@@ -214,6 +214,11 @@ function templateFor(text: string, parts: readonly string[]): TemplateStringsArr
 /** A postgres.js client or reserved connection, as far as queries go. */
 type Client = Pick<Sql, "unsafe">;
 
+/** Seconds before reconnect attempt `retries`: 50 ms doubling to 2 s, with jitter. */
+function reconnectBackoff(retries: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 2);
+}
+
 /** postgres.js's result as the kit's: a plain array, like PGlite's, and the row count. */
 function toQueryResult(result: unknown[] & { count?: number }): QueryResult {
   // An indexed copy: Array.from takes the iterator path on the subclass, ~0.5 µs for a single row.
@@ -636,6 +641,10 @@ class PostgresDriver implements DbDriver {
       idle_timeout: config.idleTimeoutMs > 0 ? config.idleTimeoutMs / 1000 : undefined,
       connect_timeout: (this.#options.connectTimeoutMs ?? 10_000) / 1000,
       onnotice: () => {},
+      // Reconnect attempts back off to 2 s at most (postgres.js: 20 s). A server back after an
+      // outage is used within 2 s, and close() leaves no reconnect timer longer than that:
+      // postgres.js's end() does not cancel one, and a 20 s timer held the process open.
+      backoff: reconnectBackoff,
       types: postgresResultTypes,
       connection: {
         application_name: this.#options.applicationName ?? "gochat-kit",
