@@ -102,7 +102,7 @@ Deno.test("a probe that never settles times out after openMs, so the breaker can
   clock.advance(30);
   let seen: AbortSignal | undefined;
   await assert.rejects(
-    b.do((signal) => {
+    b.do(({ signal }) => {
       seen = signal;
       return new Promise<string>(() => {});
     }),
@@ -167,7 +167,7 @@ Deno.test("timeoutMs: a slow call fails with BreakerTimeoutError, counts as a fa
   const { b } = await setup({ consecutiveFailures: 1, timeoutMs: 20 });
   let seen: AbortSignal | undefined;
   await assert.rejects(
-    b.do((signal) => {
+    b.do(({ signal }) => {
       seen = signal;
       return new Promise<string>(() => {});
     }),
@@ -196,7 +196,7 @@ Deno.test("the caller's signal: refused once aborted, ends a call at once, and c
   assert.equal(ran, false);
   const leaving = new AbortController();
   let seen: AbortSignal | undefined;
-  const pending = b.do((signal) => {
+  const pending = b.do(({ signal }) => {
     seen = signal;
     return new Promise<string>(() => {});
   }, { signal: leaving.signal });
@@ -368,4 +368,23 @@ Deno.test("with metrics, state and call outcomes are recorded per breaker", asyn
   clock.advance(100);
   await outcome(b, ok);
   assert.equal(line('breaker_state{breaker="payments"}'), "0", "half-open, then closed");
+});
+
+Deno.test("fn gets one Call, { signal }, whose signal aborts when the caller's does", async () => {
+  const { b } = await setup({});
+  const calls: breaker.Call[] = [];
+  await b.do((call) => calls.push(call));
+  assert.deepEqual(Object.keys(calls[0]), ["signal"]);
+  assert.equal(calls[0].signal.aborted, false, "no caller's signal, no timeout: never aborts");
+  assert.ok(Object.isFrozen(calls[0]), "the hot path shares one frozen Call");
+  const caller = new AbortController();
+  const running = b.do((call) => {
+    calls.push(call);
+    return new Promise<never>(() => {});
+  }, { signal: caller.signal });
+  caller.abort(new Error("caller left"));
+  await assert.rejects(running, /caller left/);
+  assert.deepEqual(Object.keys(calls[1]), ["signal"]);
+  assert.equal(calls[1].signal.aborted, true);
+  assert.equal(calls[1].signal.reason.message, "caller left");
 });

@@ -32,6 +32,7 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
+import type { Call } from "../internal/call.ts";
 import type { Clock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
@@ -39,6 +40,7 @@ import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { optionalSignal } from "../internal/queue.ts";
 import { RollingCounts } from "../internal/window.ts";
 
+export type { Call } from "../internal/call.ts";
 export type { Clock } from "../internal/clock.ts";
 
 /** `closed` lets calls through, `open` rejects them, `half-open` lets a few probes through. */
@@ -135,8 +137,9 @@ export interface CreateOptions {
 /** Options of `do`. */
 export interface DoOptions {
   /**
-   * The caller's signal: the call rejects with its reason at once when it aborts, and `fn`'s
-   * signal aborts too. A call the caller abandoned counts neither for nor against the dependency.
+   * The caller's signal: the call rejects with its reason at once when it aborts, and the
+   * `signal` of `fn`'s {@linkcode Call} aborts too. A call the caller abandoned counts neither
+   * for nor against the dependency.
    */
   readonly signal?: AbortSignal;
 }
@@ -162,13 +165,14 @@ export interface Breaker {
   /** The state now (`half-open` once `openMs` has passed, even before a probe). */
   readonly state: BreakerState;
   /**
-   * Runs `fn` if the breaker lets it: its outcome, as returned or thrown.
+   * Runs `fn` if the breaker lets it: its outcome, as returned or thrown. `fn` gets a
+   * {@linkcode Call} whose `signal` aborts when the caller's does or `timeoutMs` passes.
    *
    * @throws {BreakerOpenError} Without running `fn`, while open (or half-open with every
    * probe slot taken).
    * @throws {BreakerTimeoutError} When `fn` outlasts the policy's `timeoutMs`.
    */
-  do<T>(fn: (signal: AbortSignal) => T | Promise<T>, options?: DoOptions): Promise<T>;
+  do<T>(fn: (call: Call) => T | Promise<T>, options?: DoOptions): Promise<T>;
   /** Current counts. */
   stats(): BreakerStats;
 }
@@ -337,8 +341,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** `breaker_state` values. */
 const STATE_VALUES: Record<BreakerState, number> = { closed: 0, "half-open": 1, open: 2 };
 
-/** Given to `fn` when neither the caller nor a timeout can abort it. */
-const NEVER_ABORTED = new AbortController().signal;
+/** Given to `fn` when neither the caller nor a timeout can abort it: one object for every call. */
+const UNABORTABLE: Call = Object.freeze({ signal: new AbortController().signal });
 
 /**
  * Creates a breaker provider.
@@ -490,7 +494,7 @@ class CircuitBreaker implements Breaker {
     };
   }
 
-  do<T>(fn: (signal: AbortSignal) => T | Promise<T>, options?: DoOptions): Promise<T> {
+  do<T>(fn: (call: Call) => T | Promise<T>, options?: DoOptions): Promise<T> {
     let signal: AbortSignal | undefined;
     try {
       if (typeof fn !== "function") {
@@ -520,7 +524,7 @@ class CircuitBreaker implements Breaker {
       // The hot path: no timer, no controller.
       let result: T | Promise<T>;
       try {
-        result = fn(NEVER_ABORTED);
+        result = fn(UNABORTABLE);
       } catch (error) {
         this.#settle(policy, generation, probe, false, error);
         return Promise.reject(error);
@@ -538,7 +542,7 @@ class CircuitBreaker implements Breaker {
 
   /** A call with a timeout or the caller's signal: either one ends the wait at once. */
   #guarded<T>(
-    fn: (signal: AbortSignal) => T | Promise<T>,
+    fn: (call: Call) => T | Promise<T>,
     policy: Required<Policy>,
     timeoutMs: number,
     callerSignal: AbortSignal | undefined,
@@ -572,7 +576,7 @@ class CircuitBreaker implements Breaker {
           reject(error);
         }, timeoutMs);
       }
-      new Promise<T>((run) => run(fn(controller.signal))).then((value) => {
+      new Promise<T>((run) => run(fn({ signal: controller.signal }))).then((value) => {
         if (done) return;
         finish();
         this.#settle(policy, generation, probe, true, undefined);

@@ -375,6 +375,34 @@ export function mqConformance(options: MqSuiteOptions): void {
     );
   });
 
+  test("a handler's message.signal aborts when its subscription closes; a handler stopped by it leaves the message to come again", async () => {
+    // maxRetries 0: a failure that counted as the last attempt would be dead-lettered.
+    await using env = await providers("handler signal", 2, { maxRetries: 0 });
+    const [a, b] = env.mqs;
+    const topic = `${env.topic}.one`;
+    await a.admin.createTopic(topic, 1);
+    const abortedAtStart: boolean[] = [];
+    const inFlight = Promise.withResolvers<void>();
+    const subscription = await a.consumer("g").subscribe<number>([topic], ({ signal }) => {
+      abortedAtStart.push(signal.aborted);
+      inFlight.resolve();
+      return new Promise<void>((_, reject) =>
+        signal.addEventListener("abort", () => reject(signal.reason), { once: true })
+      );
+    });
+    await a.producer().sendSync({ topic, key: "k", value: 1 });
+    await inFlight.promise;
+    await subscription.close();
+    assert.deepEqual(abortedAtStart, [false], "the signal was live while the handler ran");
+    const again: number[] = [];
+    await using _b = await b.consumer("g").subscribe<number>(
+      [topic],
+      (m) => void again.push(m.value),
+    );
+    await eventually(() => assert.deepEqual(again, [1]), { timeoutMs: failoverMs * 5 + 10_000 });
+    assert.deepEqual(await a.admin.partitions(`${topic}.dlq`), undefined, "not dead-lettered");
+  });
+
   test("send and sendSync take a signal: aborted before its batch leaves, the message is not sent", async () => {
     await using env = await providers("send signal", 1);
     const [a] = env.mqs;

@@ -30,6 +30,7 @@
  */
 import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace, withTrace } from "../clog/mod.ts";
+import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
@@ -45,6 +46,7 @@ import type {
   OutgoingRecord,
 } from "./types.ts";
 
+export type { Call } from "../internal/call.ts";
 export { DriverError } from "../internal/errors.ts";
 export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
@@ -119,8 +121,12 @@ export interface Message<T = unknown> {
   readonly headers?: Readonly<Record<string, string>>;
 }
 
-/** A message delivered to a handler. */
-export interface ConsumedMessage<T = unknown> {
+/**
+ * A message delivered to a handler. Its {@linkcode Call} `signal` aborts when the subscription
+ * closes (`close()`, its `signal`, the provider's `close()`): a handler that stops then leaves
+ * its message uncommitted, to come again.
+ */
+export interface ConsumedMessage<T = unknown> extends Call {
   /** Topic. */
   readonly topic: string;
   /** Partition. */
@@ -150,7 +156,10 @@ export interface Subscription extends AsyncDisposable {
   pause(): void;
   /** Takes messages again. */
   resume(): void;
-  /** Finishes and commits in-flight messages, then leaves the group. */
+  /**
+   * Aborts the `signal` of in-flight messages, waits for their handlers (a message whose handler
+   * resolved is committed, one whose handler failed comes again), then leaves the group.
+   */
   close(): Promise<void>;
 }
 
@@ -599,7 +608,8 @@ export async function create(
         const signal = optionalSignal(`subscribe group '${groupId}'`, options.signal);
         signal?.throwIfAborted();
         for (const topic of topics) await ensureTopic(topic);
-        let closing = false;
+        // Aborted by close(): the signal of every message this subscription delivers.
+        const closing = new AbortController();
 
         const deadLetter = async (record: IncomingRecord, error: unknown, attempts: number) => {
           const topic = record.topic + config.deadLetterSuffix;
@@ -656,6 +666,7 @@ export async function create(
               headers: record.headers,
               timestamp: record.timestamp,
               attempt,
+              signal: closing.signal,
             };
             const started = handled ? performance.now() : 0;
             const labels = { topic: record.topic, group: groupId };
@@ -667,6 +678,9 @@ export async function create(
               return;
             } catch (error) {
               handled?.observe((performance.now() - started) / 1000, labels);
+              // Failed while closing (perhaps told to stop): not retried nor dead-lettered, not
+              // committed, so the record comes again.
+              if (closing.signal.aborted) throw error;
               if (attempt > config.maxRetries) {
                 consumed?.inc({ ...labels, outcome: "dead_lettered" });
                 return await deadLetter(record, error, attempt);
@@ -678,8 +692,6 @@ export async function create(
                 attempt,
                 err: error,
               });
-              // While closing, give up the retry: the record is not committed and comes again.
-              if (closing) throw error;
               await sleep(Math.min(config.retryBackoffMs * 2 ** (attempt - 1), 30_000));
             }
           }
@@ -695,7 +707,7 @@ export async function create(
           );
         const close = (): Promise<void> =>
           closed ??= (async () => {
-            closing = true;
+            closing.abort();
             signal?.removeEventListener("abort", onAbort);
             subscriptions.delete(subscription);
             await inner.close();

@@ -228,7 +228,7 @@ export function onceConformance(options: OnceSuiteOptions): void {
     const aborted = env.a.execute(
       "cancelled",
       60_000,
-      (signal) => {
+      ({ signal }) => {
         cancelled.mark();
         return new Promise<string>((_, reject) =>
           signal.addEventListener("abort", () => reject(signal.reason), { once: true })
@@ -263,7 +263,7 @@ export function onceConformance(options: OnceSuiteOptions): void {
     await using env = await pair({ lockTtlMs: 500 });
     let runs = 0;
     let aborted = false;
-    const long = env.a.execute("long", 60_000, async (signal) => {
+    const long = env.a.execute("long", 60_000, async ({ signal }) => {
       runs++;
       await new Promise((resolve) => setTimeout(resolve, 1500)); // three lock TTLs
       aborted = signal.aborted;

@@ -25,7 +25,7 @@ Deno.test("when the in-progress lock is lost, fn's signal fires", async () => {
   const reason = await provider.execute(
     "k",
     60_000,
-    (signal) =>
+    ({ signal }) =>
       new Promise<string>((resolve) =>
         signal.addEventListener("abort", () => resolve(String(signal.reason?.name)))
       ),
@@ -90,4 +90,26 @@ Deno.test("with metrics, each call's outcome is counted", async () => {
       .map(([, outcome, n]) => [outcome, Number(n)]),
   );
   assert.deepEqual(counts, { ran: 2, replayed: 1, conflict: 1, failed: 1, in_progress: 1 });
+});
+
+Deno.test("do and execute give fn one Call, { signal }, whose signal aborts when the caller's does", async () => {
+  await using provider = await once.create(once.defaultConfig("development"));
+  const calls: once.Call[] = [];
+  const hang = (call: once.Call) => {
+    calls.push(call);
+    return new Promise<never>((_, reject) =>
+      call.signal.addEventListener("abort", () => reject(call.signal.reason), { once: true })
+    );
+  };
+  for (const run of [provider.do.bind(provider), provider.execute.bind(provider)]) {
+    const caller = new AbortController();
+    const running = run(`call-${calls.length}`, 60_000, hang, { signal: caller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 10)); // fn is running
+    assert.equal(calls.at(-1)?.signal.aborted, false);
+    caller.abort(new Error("caller left"));
+    await assert.rejects(running, /caller left/);
+    assert.deepEqual(Object.keys(calls.at(-1) as once.Call), ["signal"]);
+    assert.equal(calls.at(-1)?.signal.reason.message, "caller left");
+  }
+  assert.equal(calls.length, 2);
 });

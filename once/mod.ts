@@ -3,7 +3,8 @@
  * TTL; `execute(key, ttlMs, fn)` also stores its result and returns it to every
  * later caller. Concurrent callers of one key never both run: one runs, the
  * others wait for its result (or get `OnceInProgressError`). While `fn` runs
- * its in-progress lock is renewed; if the lock is lost, `fn`'s signal fires.
+ * its in-progress lock is renewed; if the lock is lost, the `signal` of the
+ * {@linkcode Call} that `fn` gets fires.
  *
  * @example Exactly once, the same result for everyone
  * ```ts
@@ -21,6 +22,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
+import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
@@ -30,6 +32,7 @@ import type { Metrics } from "../metrics/mod.ts";
 import { memoryOnce } from "./memory.ts";
 import type { OnceDriver, OnceOutcome } from "./types.ts";
 
+export type { Call } from "../internal/call.ts";
 export { DriverError } from "../internal/errors.ts";
 export { idempotencyHandler } from "./http.ts";
 export { jsonSerializer } from "../internal/json.ts";
@@ -194,7 +197,7 @@ export interface Once extends AsyncDisposable {
   do(
     key: string,
     ttlMs: number,
-    fn: (signal: AbortSignal) => Promise<void>,
+    fn: (call: Call) => Promise<void>,
     options?: OnceCallOptions,
   ): Promise<boolean>;
   /**
@@ -205,7 +208,7 @@ export interface Once extends AsyncDisposable {
   execute<T>(
     key: string,
     ttlMs: number,
-    fn: (signal: AbortSignal) => Promise<T>,
+    fn: (call: Call) => Promise<T>,
     options?: OnceCallOptions,
   ): Promise<T>;
   /** Closes the driver. */
@@ -304,7 +307,7 @@ export function create(
   const run = async <T>(
     name: string,
     ttlMs: number,
-    fn: (signal: AbortSignal) => Promise<T>,
+    fn: (call: Call) => Promise<T>,
     call: OnceCallOptions,
   ): Promise<{ ran: boolean; value: T }> => {
     if (typeof name !== "string" || name.length === 0 || !name.isWellFormed()) {
@@ -364,7 +367,9 @@ export function create(
         try {
           let value: T;
           try {
-            value = await fn(signal ? AbortSignal.any([keeper.lost, signal]) : keeper.lost);
+            value = await fn({
+              signal: signal ? AbortSignal.any([keeper.lost, signal]) : keeper.lost,
+            });
           } catch (error) {
             count("failed");
             if (config.cacheFailures) {

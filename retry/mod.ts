@@ -24,11 +24,13 @@
  *
  * @module
  */
+import type { Call } from "../internal/call.ts";
 import type { Clock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
 import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
 import { RollingCounts } from "../internal/window.ts";
 
+export type { Call } from "../internal/call.ts";
 export type { Clock } from "../internal/clock.ts";
 
 /**
@@ -93,12 +95,13 @@ export interface RetryEvent {
   readonly delayMs: number;
 }
 
-/** What each attempt is given. */
-export interface Attempt {
+/**
+ * What each attempt is given: its number beside the {@linkcode Call}'s `signal`, the caller's
+ * signal (one that never aborts when the caller gave none).
+ */
+export interface Attempt extends Call {
   /** This attempt's number, from 1. */
   readonly attempt: number;
-  /** The caller's signal (one that never aborts when the caller gave none): pass it on. */
-  readonly signal: AbortSignal;
 }
 
 /** Options of one `retry.do` call. */

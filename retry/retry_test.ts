@@ -247,3 +247,25 @@ Deno.test("bad input gets a clear error naming the problem", async () => {
   assert.throws(() => retry.budget({ ratio: -0.1 }), /'ratio'/);
   assert.throws(() => retry.budget({ windowMs: 5 }), /'windowMs'/);
 });
+
+Deno.test("an attempt gets one Call, { attempt, signal }, whose signal aborts when the caller's does", async () => {
+  const calls: retry.Attempt[] = [];
+  await retry.do((call) => void calls.push(call));
+  assert.deepEqual(Object.keys(calls[0]).sort(), ["attempt", "signal"]);
+  assert.equal(calls[0].signal.aborted, false, "no caller's signal: one that never aborts");
+  const caller = new AbortController();
+  const running = retry.do(
+    (call: retry.Call) => {
+      calls.push(call as retry.Attempt);
+      return new Promise<never>((_, reject) =>
+        call.signal.addEventListener("abort", () => reject(call.signal.reason), { once: true })
+      );
+    },
+    {},
+    { signal: caller.signal },
+  );
+  caller.abort(new Error("caller left"));
+  await assert.rejects(running, /caller left/);
+  assert.equal(calls[1].signal.aborted, true);
+  assert.equal(calls[1].signal.reason.message, "caller left");
+});
