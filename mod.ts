@@ -30,3 +30,4 @@ export * as breaker from "./breaker/mod.ts";
 export * as metrics from "./metrics/mod.ts";
 export * as es from "./es/mod.ts";
 export * as retry from "./retry/mod.ts";
+export * as health from "./health/mod.ts";

@@ -66,6 +66,17 @@ export function cacheConformance(options: CacheSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${name}] cache: ${title}`, ignore: options.ignore, fn });
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await cache.create(cache.defaultConfig("development"), {
+      driver: await options.makeDriver(),
+      logger: capturingLogger().logger,
+    });
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), cache.DriverError);
+  });
+
   test("with metrics, get hits and misses and getOrLoad outcomes are counted", async () => {
     await using registry = await metrics.create(metrics.defaultConfig("development"));
     const config = {

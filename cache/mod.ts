@@ -28,6 +28,7 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { underSignal } from "../internal/queue.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import type { Metrics } from "../metrics/mod.ts";
@@ -38,6 +39,7 @@ import { memoryCache } from "./memory.ts";
 import type { CacheDriver, ZMember } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export {
   KEY_SEPARATOR,
   keyspace,
@@ -247,6 +249,12 @@ export interface Cache extends AsyncDisposable {
    * key at a time in this process and across instances.
    */
   getOrLoad<T>(key: string, loader: () => Promise<T>, options: GetOrLoadOptions): Promise<T>;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Releases held locks, waits for background refreshes, closes the driver. */
   close(): Promise<void>;
 }
@@ -610,6 +618,8 @@ export async function create(
     zset,
     lock,
     getOrLoad,
+    ping: (options?: PingOptions) =>
+      pingProvider("cache", driver.name, () => closed !== undefined, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
   };

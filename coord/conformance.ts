@@ -88,6 +88,14 @@ export function coordConformance(options: CoordSuiteOptions): void {
     if (!unsupported) Deno.test({ name: `[${name}] coord: ${title}`, ignore: options.ignore, fn });
   };
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const { provider: instance } = await provider();
+    await instance.ping();
+    await instance.ping({ signal: new AbortController().signal });
+    await instance.close();
+    await assert.rejects(instance.ping(), coord.DriverError);
+  });
+
   test("config get/set/delete/list round-trip typed JSON between two providers", async () => {
     await using both = await pair();
     const [a, b] = both;

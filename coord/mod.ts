@@ -34,6 +34,7 @@ import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { DriverError } from "../internal/errors.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { type CoordContext, requireTtl } from "./_util.ts";
 import { type ConfigCenter, configCenter } from "./config.ts";
@@ -47,6 +48,7 @@ import { Session } from "./session.ts";
 import type { CoordDriver } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export type { CallOptions } from "./_util.ts";
 export { componentConfig, configKey } from "./config.ts";
 export type {
@@ -145,6 +147,12 @@ export interface Coord extends AsyncDisposable {
   readonly instanceIds: InstanceIds;
   /** The election called `name`. */
   election<T = string>(name: string): Election<T>;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Unregisters, releases every lease of this provider, stops its watches and closes the driver. */
   close(): Promise<void>;
 }
@@ -284,6 +292,8 @@ export async function create(
     driver: driver.name,
     ...services,
     election: <T = string>(name: string) => election<T>(context, name),
+    ping: (options?: PingOptions) =>
+      pingProvider("coord", driver.name, () => closed !== undefined, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -69,6 +69,17 @@ export function dbConformance(options: DbSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${name}] db: ${title}`, ignore: options.ignore, fn });
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await db.create({ ...db.defaultConfig("development"), ...options.config }, {
+      driver: options.makeDriver(),
+      logger: capturingLogger().logger,
+    });
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), db.DriverError);
+  });
+
   test("CRUD with bound parameters, visible from a second provider", async () => {
     await using env = await setup("crud");
     const users = env.table("users");

@@ -29,6 +29,7 @@ import { turnClock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { fnv1a } from "../internal/hash.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { abortable, optionalSignal, sleep, underSignal } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import {
@@ -50,6 +51,7 @@ import {
 } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragment } from "./sql.ts";
 export { databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
 export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
@@ -275,6 +277,12 @@ export interface Db extends Queryable, AsyncDisposable {
   migrate(migrations: readonly Migration[]): Promise<string[]>;
   /** Routing helpers for a sharded table. */
   sharded(table: string, options: ShardOptions): ShardedTable;
+  /**
+   * Checks that the primary and every replica answer (`select 1`), for readiness probes.
+   *
+   * @throws {DriverError} When one does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Closes every pool. */
   close(): Promise<void>;
 }
@@ -644,6 +652,10 @@ export async function create(
     transaction,
     migrate,
     sharded,
+    ping: (options?: PingOptions) =>
+      pingProvider("db", driver.name, () => closed !== undefined, options, async () => {
+        await Promise.all([writer, ...readers].map((pool) => pool.query("select 1", [])));
+      }),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -372,6 +372,10 @@ class ElasticsearchSearch implements SearchDriver {
     );
   }
 
+  async ping(): Promise<void> {
+    await this.#request("ping", "GET", "/");
+  }
+
   close(): Promise<void> {
     return Promise.resolve();
   }

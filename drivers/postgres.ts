@@ -1072,6 +1072,10 @@ class PostgresSearch implements SearchDriver {
       }));
   }
 
+  ping(): Promise<void> {
+    return this.#run("ping", (database) => database.ping());
+  }
+
   async close(): Promise<void> {
     if (this.#owned) await this.#db?.close();
     this.#db = undefined;

@@ -491,6 +491,13 @@ class Connection {
     });
   }
 
+  /** {@linkcode connect}, failing with a DriverError: a driver's `ping()`. */
+  ping(): Promise<void> {
+    return this.connect().catch((error) => {
+      throw this.driverError("ping", error);
+    });
+  }
+
   /** Resolves at once when connected; otherwise connects first. */
   ready(): Promise<void> {
     return this.client.status === "ready" ? Promise.resolve() : this.connect();
@@ -1321,6 +1328,10 @@ class RedisRateLimit implements RateLimitDriver {
     });
   }
 
+  ping(): Promise<void> {
+    return this.#connection.ping();
+  }
+
   close(): Promise<void> {
     return this.#connection.close();
   }
@@ -1407,6 +1418,10 @@ class RedisOnce implements OnceDriver {
 
   async abandon(key: string, token: string): Promise<void> {
     await this.#run("abandon", SCRIPTS.onceAbandon, [key], [token]);
+  }
+
+  ping(): Promise<void> {
+    return this.#connection.ping();
   }
 
   close(): Promise<void> {

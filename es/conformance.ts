@@ -86,6 +86,17 @@ export function searchConformance(options: SearchSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${name}] es: ${title}`, ignore: options.ignore, fn });
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await es.create({ indexPrefix: `kit_${run}_` }, {
+      driver: await options.makeDriver(),
+      logger: capturingLogger().logger,
+    });
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), es.DriverError);
+  });
+
   test("put, get, delete and bulk round-trip documents between two providers", async () => {
     await using env = await pair("crud");
     const doc: Message = { content: "hello", room: "r1", extra: { nested: [1, 2] } };

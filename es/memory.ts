@@ -190,6 +190,7 @@ export interface MemorySearchOptions {
 class MemorySearch implements SearchDriver {
   readonly name = "memory";
   readonly #indexes: Map<string, MemoryIndex>;
+  #closed = false;
 
   constructor(store: MemorySearchStore) {
     this.#indexes = storeIndexes.get(store)!;
@@ -312,7 +313,14 @@ class MemorySearch implements SearchDriver {
     return Promise.resolve();
   }
 
+  ping(): Promise<void> {
+    return this.#closed
+      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
+      : Promise.resolve();
+  }
+
   close(): Promise<void> {
+    this.#closed = true;
     return Promise.resolve();
   }
 }

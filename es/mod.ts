@@ -37,6 +37,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { underSignalOption } from "../internal/queue.ts";
 import { analyze } from "./analyze.ts";
 import { memorySearch } from "./memory.ts";
@@ -55,6 +56,7 @@ import type {
 } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export { analyze } from "./analyze.ts";
 export { bm25, BM25_B, BM25_K1, memorySearch, MemorySearchStore } from "./memory.ts";
 export type { MemorySearchOptions } from "./memory.ts";
@@ -122,6 +124,12 @@ export interface Search extends AsyncDisposable {
    * @throws {TypeError} On a bad name or mapping.
    */
   index<T extends Doc>(name: string, mappings: Mappings<T>): Promise<Index<T>>;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Closes the driver. */
   close(): Promise<void>;
 }
@@ -459,6 +467,8 @@ export function create(
   return Promise.resolve({
     driver: driver.name,
     index: open,
+    ping: (options?: PingOptions) =>
+      pingProvider("es", driver.name, () => closed !== undefined, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
   });

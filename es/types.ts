@@ -160,6 +160,8 @@ export interface SearchDriver {
   ): Promise<SearchResult<Doc>>;
   /** Deletes the index and its documents. */
   dropIndex(index: string): Promise<void>;
+  /** Checks that the backend answers; rejects with a `DriverError` when it does not. */
+  ping(): Promise<void>;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -91,6 +91,17 @@ export function mqConformance(options: MqSuiteOptions): void {
     if (!unsupported) Deno.test({ name: `[${name}] mq: ${title}`, ignore: options.ignore, fn });
   };
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await mq.create(mq.defaultConfig("development"), {
+      driver: await options.makeDriver(),
+      logger: capturingLogger().logger,
+    });
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), mq.DriverError);
+  });
+
   test("per-key order is kept, and every message arrives once", async () => {
     await using env = await providers("order", 1);
     const [queue] = env.mqs;

@@ -34,6 +34,7 @@ import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { memoryMq } from "./memory.ts";
@@ -48,6 +49,7 @@ import type {
 
 export type { Call } from "../internal/call.ts";
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
 export { jsonSerializer } from "../internal/json.ts";
@@ -232,6 +234,12 @@ export interface Mq extends AsyncDisposable {
   producer(): Producer;
   /** A consumer of `groupId`. */
   consumer(groupId: string): Consumer;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Flushes the producer, closes subscriptions, closes the driver. */
   close(): Promise<void>;
 }
@@ -740,6 +748,8 @@ export async function create(
     admin: driver.admin,
     producer: () => producer,
     consumer,
+    ping: (options?: PingOptions) =>
+      pingProvider("mq", driver.name, () => closed !== undefined, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
   };

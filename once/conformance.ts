@@ -74,6 +74,16 @@ export function onceConformance(options: OnceSuiteOptions): void {
     }
   };
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await once.create(once.defaultConfig("development"), {
+      driver: options.makeDriver(),
+    });
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), once.DriverError);
+  });
+
   test("results: a bigint is stored as a JSON integer with all its digits and replayed exactly, nested too", async () => {
     await using env = await pair();
     const result = {
@@ -338,6 +348,7 @@ export function onceConformance(options: OnceSuiteOptions): void {
       renew: () => Promise.reject(new once.DriverError(inner.name, "renew", "renewal dropped")),
       complete: inner.complete.bind(inner),
       abandon: inner.abandon.bind(inner),
+      ping: inner.ping.bind(inner),
       close: inner.close.bind(inner),
     };
     const a = await once.create(full, { driver: cut, logger });

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { DriverError } from "../internal/errors.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "./types.ts";
 
 interface OnceRecord {
@@ -113,6 +114,12 @@ class MemoryOnce implements OnceDriver {
   abandon(key: string, token: string): Promise<void> {
     if (this.#store.read(key)?.token === token) this.#store.remove(key);
     return Promise.resolve();
+  }
+
+  ping(): Promise<void> {
+    return this.#closed
+      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
+      : Promise.resolve();
   }
 
   close(): Promise<void> {

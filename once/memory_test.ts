@@ -16,6 +16,7 @@ Deno.test("when the in-progress lock is lost, fn's signal fires", async () => {
     renew: () => Promise.resolve(0),
     complete: inner.complete.bind(inner),
     abandon: inner.abandon.bind(inner),
+    ping: inner.ping.bind(inner),
     close: inner.close.bind(inner),
   };
   await using provider = await once.create(

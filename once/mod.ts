@@ -27,6 +27,7 @@ import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { optionalSignal, sleep } from "../internal/queue.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { memoryOnce } from "./memory.ts";
@@ -34,6 +35,7 @@ import type { OnceDriver, OnceOutcome } from "./types.ts";
 
 export type { Call } from "../internal/call.ts";
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export { idempotencyHandler } from "./http.ts";
 export { jsonSerializer } from "../internal/json.ts";
 export type { Serializer } from "../internal/json.ts";
@@ -211,6 +213,12 @@ export interface Once extends AsyncDisposable {
     fn: (call: Call) => Promise<T>,
     options?: OnceCallOptions,
   ): Promise<T>;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Closes the driver. */
   close(): Promise<void>;
 }
@@ -436,11 +444,17 @@ export function create(
     }
   };
 
-  const close = () => driver.close();
+  let closed = false;
+  const close = () => {
+    closed = true;
+    return driver.close();
+  };
   return Promise.resolve({
     driver: driver.name,
     do: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).ran,
     execute: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).value,
+    ping: (options?: PingOptions) =>
+      pingProvider("once", driver.name, () => closed, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
   });

@@ -35,6 +35,8 @@ export interface OnceDriver {
   complete(key: string, token: string, outcome: OnceOutcome, ttlMs: number): Promise<boolean>;
   /** Deletes the key if `token` still owns it (a failed run, so a retry can run). */
   abandon(key: string, token: string): Promise<void>;
+  /** Checks that the backend answers; rejects with a `DriverError` when it does not. */
+  ping(): Promise<void>;
   /** Releases timers and connections. */
   close(): Promise<void>;
 }

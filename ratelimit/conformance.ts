@@ -44,6 +44,14 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
       driver: options.makeDriver(),
     });
 
+  test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
+    const provider = await limiter({});
+    await provider.ping();
+    await provider.ping({ signal: new AbortController().signal });
+    await provider.close();
+    await assert.rejects(provider.ping(), ratelimit.DriverError);
+  });
+
   for (const algorithm of ["token-bucket", "gcra"] as const) {
     test(`${algorithm}: the burst passes at once, then the rate; a rejection consumes nothing`, async () => {
       await using a = await limiter({ r: { algorithm, rate: 10, burst: 5 } });

@@ -37,6 +37,10 @@ class HeldDriver implements ratelimit.RateLimitDriver {
     call.resolve(ratelimit.decision(call.rule, 1, true, 0));
   }
 
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
+
   close(): Promise<void> {
     this.failAll();
     return Promise.resolve();

@@ -5,6 +5,7 @@
  * @module
  */
 import type { Clock } from "../internal/clock.ts";
+import { DriverError } from "../internal/errors.ts";
 import {
   type BucketState,
   decide,
@@ -39,6 +40,7 @@ class MemoryRateLimit implements RateLimitDriver {
   readonly #clock: Pick<Clock, "now">;
   readonly #sweepIntervalMs: number;
   #timer: ReturnType<typeof setInterval> | undefined;
+  #closed = false;
 
   constructor(options: MemoryRateLimitOptions) {
     this.#maxKeys = options.maxKeys ?? 100_000;
@@ -120,7 +122,14 @@ class MemoryRateLimit implements RateLimitDriver {
     return timer;
   }
 
+  ping(): Promise<void> {
+    return this.#closed
+      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
+      : Promise.resolve();
+  }
+
   close(): Promise<void> {
+    this.#closed = true;
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
     this.#rules.clear();

@@ -14,6 +14,7 @@ rateLimitConformance({
   makeDriver: () => ({
     name: "memory",
     take: shared.take.bind(shared),
+    ping: shared.ping.bind(shared),
     close: () => Promise.resolve(),
   }),
 });

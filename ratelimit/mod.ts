@@ -28,12 +28,14 @@ import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
+import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { optionalSignal, underSignal } from "../internal/queue.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
+export type { PingOptions } from "../internal/ping.ts";
 export { rateLimitHandler } from "./http.ts";
 export type { Limiter, RateLimitHandlerOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
@@ -108,6 +110,12 @@ export interface RateLimiter extends AsyncDisposable {
   allowN(key: string, ruleName: string, n: number, options?: AllowOptions): Promise<Decision>;
   /** The rules in force now. */
   rules(): Readonly<Record<string, Rule>>;
+  /**
+   * Checks that the backend answers, for readiness probes.
+   *
+   * @throws {DriverError} When it does not, or the provider is closed.
+   */
+  ping(options?: PingOptions): Promise<void>;
   /** Stops watching the rules and closes the driver. */
   close(): Promise<void>;
 }
@@ -405,6 +413,14 @@ export async function create(
     allow: (key, ruleName, options) => allowN(key, ruleName, 1, options),
     allowN,
     rules,
+    ping: (options?: PingOptions) =>
+      pingProvider(
+        "ratelimit",
+        driver.name,
+        () => closed !== undefined,
+        options,
+        () => driver.ping(),
+      ),
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -49,6 +49,8 @@ export interface RateLimitDriver {
    * Rejects with a `DriverError` when the backend cannot be reached.
    */
   take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision>;
+  /** Checks that the backend answers; rejects with a `DriverError` when it does not. */
+  ping(): Promise<void>;
   /** Releases timers and connections. */
   close(): Promise<void>;
 }
