@@ -22,6 +22,7 @@ import { checkConfig } from "../internal/config.ts";
 import { abortable } from "../internal/queue.ts";
 
 export type { Call } from "../internal/call.ts";
+export * from "./shutdown.ts";
 
 /** What a provider offers readiness probes: every stateful provider of the kit has it. */
 export interface Pingable {
@@ -55,8 +56,11 @@ export interface CheckResult {
 
 /** The JSON body of `/readyz`. */
 export interface Readiness {
-  /** `ready` (status 200) when every check passed, else `not ready` (status 503). */
-  readonly status: "ready" | "not ready";
+  /**
+   * `ready` (status 200) when every check passed, else `not ready` (status 503); `draining`
+   * (status 503, no check run) once `drain()` was called.
+   */
+  readonly status: "ready" | "not ready" | "draining";
   /** Every check's outcome, by name. */
   readonly checks: Readonly<Record<string, CheckResult>>;
 }
@@ -67,6 +71,8 @@ export interface HealthHandlers {
   healthz(request: Request): Response;
   /** Readiness: 200 with a {@linkcode Readiness} body when every check passes in time, else 503. */
   readyz(request: Request): Promise<Response>;
+  /** From now on `/readyz` answers 503 `draining`, so load balancers stop sending; for shutdown. */
+  drain(): void;
 }
 
 const OPTION_KEYS = ["checks", "timeoutMs"];
@@ -108,12 +114,17 @@ export function handlers(options: HealthOptions): HealthHandlers {
     );
   }
 
+  let draining = false;
   const healthz = (request: Request): Response =>
     refused(request) ?? reply(request, 200, "text/plain; charset=utf-8", "ok\n");
 
   const readyz = async (request: Request): Promise<Response> => {
     const refusal = refused(request);
     if (refusal) return refusal;
+    if (draining) {
+      const body: Readiness = { status: "draining", checks: {} };
+      return reply(request, 503, "application/json", JSON.stringify(body));
+    }
     const results = await Promise.all(
       runs.map(async ([name, run]) => [name, await timed(run, timeoutMs)] as const),
     );
@@ -128,7 +139,7 @@ export function handlers(options: HealthOptions): HealthHandlers {
       JSON.stringify(body),
     );
   };
-  return { healthz, readyz };
+  return { healthz, readyz, drain: () => void (draining = true) };
 }
 
 function toRun(name: string, check: unknown): (call: Call) => Promise<void> {
