@@ -53,7 +53,7 @@ import {
 export { DriverError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragment } from "./sql.ts";
-export { databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
+export { connectionSqlstate, databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
 export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
 
 /** A transaction's connection that refuses every statement once `end` was called. */

@@ -167,7 +167,7 @@ export function databaseError(
   };
   if (
     typeof server?.severity === "string" && typeof server.code === "string" &&
-    !LOST_CONNECTION_SQLSTATE.test(server.code)
+    !connectionSqlstate(server.code)
   ) {
     return new SqlError(server.code, server.message ?? "error", query, {
       detail: server.detail,
@@ -180,6 +180,17 @@ export function databaseError(
 
 /** SQLSTATEs of the connection rather than a statement: refused, dropped, or not authorized. */
 const LOST_CONNECTION_SQLSTATE = /^(08...|28...|57P0[123])$/;
+
+/**
+ * Whether a SQLSTATE speaks of the connection rather than a statement (class 08, class 28,
+ * 57P01–57P03), which {@linkcode databaseError} turns into a `DriverError`.
+ *
+ * @param code A SQLSTATE.
+ * @returns True for a connection's SQLSTATE.
+ */
+export function connectionSqlstate(code: string): boolean {
+  return LOST_CONNECTION_SQLSTATE.test(code);
+}
 
 /** SQLSTATE codes a transaction is retried on. */
 export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(["40001", "40P01"]);

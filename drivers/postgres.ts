@@ -17,6 +17,7 @@
  */
 import postgres from "postgres";
 import {
+  connectionSqlstate,
   create as createDb,
   databaseError,
   type Db,
@@ -303,9 +304,8 @@ interface PooledConnection {
 type ReservedClient = Client & { release(): void };
 
 /**
- * Codes of a lost connection: postgres.js's own, socket errors, and the server's FATAL ones sent
- * as it drops the session (SQLSTATE class 08, 57P01 admin shutdown, 57P02 crash shutdown, 57P03
- * cannot connect now).
+ * Codes of a lost connection besides the server's SQLSTATEs for one ({@linkcode connectionSqlstate}):
+ * postgres.js's own and socket errors.
  */
 const LOST_CONNECTION = new Set([
   "CONNECTION_CLOSED",
@@ -316,16 +316,13 @@ const LOST_CONNECTION = new Set([
   "ECONNREFUSED",
   "EPIPE",
   "ETIMEDOUT",
-  "57P01",
-  "57P02",
-  "57P03",
 ]);
 
 /** Whether `error` (a library error, or the kit's wrapping of one) means the connection is gone. */
 function lostConnection(error: unknown): boolean {
   const cause = error instanceof DriverError ? error.cause : error;
   const code = (cause as { code?: unknown })?.code;
-  return typeof code === "string" && (LOST_CONNECTION.has(code) || code.startsWith("08"));
+  return typeof code === "string" && (LOST_CONNECTION.has(code) || connectionSqlstate(code));
 }
 
 /**
@@ -384,7 +381,7 @@ class ReservedTransaction {
       // Only a postgres.js whose internals changed gets here: refuse rather than risk the crash.
       this.#ended = true;
       await this.#statements.query("rollback", []).catch(() => {});
-      this.#release();
+      // Not #release(): without the field, #alive() cannot tell, and one release is owed.
       this.#client.release();
       throw new DriverError(
         "postgres",
