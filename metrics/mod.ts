@@ -28,6 +28,8 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
+import type { Exchange, Middleware } from "../http/middleware.ts";
+import { type ServeHandler, serveHandler } from "../http/serve.ts";
 import { memoryMetrics } from "./memory.ts";
 import type {
   BoundCounter,
@@ -45,6 +47,8 @@ import type {
 } from "./types.ts";
 
 export { memoryMetrics, MemoryMetricsDriver } from "./memory.ts";
+export type { Exchange, Middleware, Next } from "../http/middleware.ts";
+export type { ServeHandler } from "../http/serve.ts";
 export * from "./types.ts";
 
 /** Static settings of a metrics provider. */
@@ -70,21 +74,20 @@ export interface CreateOptions {
   readonly logger?: Logger;
 }
 
-/** Options of {@linkcode Metrics.http}. */
-export interface HttpMetricsOptions {
+/**
+ * Options of {@linkcode Metrics.middleware} and {@linkcode Metrics.http}.
+ *
+ * @typeParam C The framework's context: `Deno.ServeHandlerInfo`, Hono's `Context` …
+ */
+export interface HttpMetricsOptions<C = Deno.ServeHandlerInfo> {
   /**
-   * The `route` label of a request. Keep it bounded: a template, not the raw path. Responses with
-   * status 404 are all recorded as `(not found)`, and a route function that throws as `(unknown)`.
-   * @default {the path, with segments that look like ids (numbers, UUIDs, long hex) as `:id`}
+   * The `route` label of a request, asked after the response. Keep it bounded: a template, not the
+   * raw path. Responses with status 404 are all recorded as `(not found)`, and a route function that
+   * throws as `(unknown)`.
+   * @default {the router's template where the framework has a router (Hono: `/rooms/:id`); else the path, with segments that look like ids (numbers, UUIDs, long hex) as `:id`}
    */
-  readonly route?: (request: Request) => string;
+  readonly route?: (request: Request, context: C) => string;
 }
-
-/** A `Deno.serve` handler. */
-export type ServeHandler = (
-  request: Request,
-  info: Deno.ServeHandlerInfo,
-) => Response | Promise<Response>;
 
 /** A metrics provider. */
 export interface Metrics extends AsyncDisposable {
@@ -103,10 +106,12 @@ export interface Metrics extends AsyncDisposable {
   /** A handler that serves the Prometheus text exposition (mount it at `/metrics`). */
   handler(): (request: Request) => Response;
   /**
-   * Wraps a `Deno.serve` handler: counts requests in `http_requests_total` and times them in
-   * `http_request_duration_seconds`, both by `method`, `route` and `status` (500 when the
-   * handler throws).
+   * A middleware (for `serveHandler` or `honoMiddleware` of `@gochat/kit/http`) that counts
+   * requests in `http_requests_total` and times them in `http_request_duration_seconds`, both by
+   * `method`, `route` and `status` (500 when the rest of the chain throws).
    */
+  middleware<C>(options?: HttpMetricsOptions<C>): Middleware<C>;
+  /** Wraps a `Deno.serve` handler in {@linkcode Metrics.middleware}. */
   http(handler: ServeHandler, options?: HttpMetricsOptions): ServeHandler;
   /** The Prometheus text exposition now, or undefined when the driver keeps no values. */
   render(): string | undefined;
@@ -456,13 +461,17 @@ export function create(
     });
   };
 
-  const http = (inner: ServeHandler, httpOptions: HttpMetricsOptions = {}): ServeHandler => {
-    if (typeof inner !== "function") {
+  const middleware = <C>(
+    httpOptions: HttpMetricsOptions<C> = {},
+  ): Middleware<C> => {
+    const routeOf = httpOptions.route;
+    if (routeOf !== undefined && typeof routeOf !== "function") {
       throw new TypeError(
-        `Cannot instrument a handler as 'handler' must be a function: current value is ${inner}`,
+        `Cannot create the metrics middleware as 'route' must be a function: current value is ${
+          String(routeOf)
+        }`,
       );
     }
-    const routeOf = httpOptions.route ?? defaultRoute;
     const requests = counter("http_requests_total", {
       help: "HTTP requests served, by method, route and status.",
       labels: ["method", "route", "status"],
@@ -472,26 +481,28 @@ export function create(
       labels: ["method", "route", "status"],
     });
     /** The route label: 404s share one, so scanners cannot use up the label sets. */
-    const route = (request: Request, status: number): string => {
+    const route = (exchange: Exchange<C>, status: number): string => {
       if (status === 404) return "(not found)";
       try {
-        return routeOf(request);
+        return routeOf?.(exchange.request, exchange.context) ?? exchange.route() ??
+          defaultRoute(exchange.request);
       } catch (error) {
         logger.warn("the route function threw; recorded as (unknown)", { err: error });
         return "(unknown)";
       }
     };
-    return async (request, info) => {
+    return async (exchange, next) => {
       const started = performance.now();
+      const method = exchange.request.method;
       let status = 500;
       try {
-        const response = await inner(request, info);
+        const response = await next();
         status = response.status;
         return response;
       } finally {
         const labels = {
-          method: KNOWN_METHODS.has(request.method) ? request.method : "OTHER",
-          route: route(request, status),
+          method: KNOWN_METHODS.has(method) ? method : "OTHER",
+          route: route(exchange, status),
           status: String(status),
         };
         requests.inc(labels);
@@ -499,6 +510,9 @@ export function create(
       }
     };
   };
+
+  const http = (inner: ServeHandler, httpOptions: HttpMetricsOptions = {}): ServeHandler =>
+    serveHandler(inner, middleware(httpOptions));
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> => closed ??= driver.close();
@@ -508,6 +522,7 @@ export function create(
     gauge,
     histogram,
     handler,
+    middleware,
     http,
     render,
     close,

@@ -9,12 +9,21 @@ import { eventually } from "../testing/eventually.ts";
 import { quietLogger } from "../testing/logger.ts";
 import * as metrics from "./mod.ts";
 
-const available = await new Deno.Command("prometheus", {
-  args: ["--version"],
-  stdout: "null",
-  stderr: "null",
-})
-  .output().then((output) => output.success, () => false);
+/** Whether `prometheus` runs; spawning a missing binary throws before any promise exists. */
+async function prometheusAvailable(): Promise<boolean> {
+  try {
+    const command = new Deno.Command("prometheus", {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    });
+    return (await command.output()).success;
+  } catch {
+    return false;
+  }
+}
+
+const available = await prometheusAvailable();
 
 /** A port free right now on loopback. */
 function freePort(): number {

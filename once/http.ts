@@ -1,15 +1,23 @@
 /**
- * The `Idempotency-Key` header for `Deno.serve` handlers: 400 when required and
+ * The `Idempotency-Key` header as HTTP middleware: 400 when required and
  * missing, 409 while the first request with the key is in progress, 422 when
  * the key is reused with another payload, and the stored response replayed otherwise.
  * Keys are scoped to the caller, and transient failures are not stored.
+ * {@linkcode idempotencyMiddleware} fits any framework through `@gochat/kit/http`;
+ * {@linkcode idempotencyHandler} wraps a `Deno.serve` handler.
  *
  * @module
  */
+import type { Middleware } from "../http/middleware.ts";
+import { type ServeHandler, serveHandler } from "../http/serve.ts";
 import type { Once } from "./mod.ts";
 
-/** Options of {@linkcode idempotencyHandler}. */
-export interface IdempotencyHandlerOptions {
+/**
+ * Options of {@linkcode idempotencyMiddleware}.
+ *
+ * @typeParam C The framework's context: `Deno.ServeHandlerInfo`, Hono's `Context` …
+ */
+export interface IdempotencyMiddlewareOptions<C> {
   /** How long a response is replayed. */
   readonly ttlMs: number;
   /**
@@ -34,7 +42,7 @@ export interface IdempotencyHandlerOptions {
    * random keys (a UUID v4), or the route must give a scope of its own.
    * @default {(request) => the Authorization and Cookie headers, or "" without both}
    */
-  readonly scope?: (request: Request, info: Deno.ServeHandlerInfo) => string | Promise<string>;
+  readonly scope?: (request: Request, context: C) => string | Promise<string>;
   /**
    * Whether a response with this status is stored and replayed. A response that is not stored is
    * passed on untouched and releases the key, so the client's retry runs again. The default
@@ -48,7 +56,10 @@ export interface IdempotencyHandlerOptions {
   readonly storeStatus?: (status: number) => boolean;
 }
 
-/** The part of a once provider the handler needs. */
+/** Options of {@linkcode idempotencyHandler}. */
+export type IdempotencyHandlerOptions = IdempotencyMiddlewareOptions<Deno.ServeHandlerInfo>;
+
+/** The part of a once provider the middleware needs. */
 export type Executor = Pick<Once, "execute">;
 
 interface StoredResponse {
@@ -110,7 +121,7 @@ function fromBase64(text: string): Uint8Array<ArrayBuffer> {
 function requireFunction(field: string, value: unknown): void {
   if (value !== undefined && typeof value !== "function") {
     throw new TypeError(
-      `Cannot create idempotencyHandler as '${field}' must be a function: current value is ${
+      `Cannot create idempotencyMiddleware as '${field}' must be a function: current value is ${
         String(value)
       }`,
     );
@@ -118,7 +129,93 @@ function requireFunction(field: string, value: unknown): void {
 }
 
 /**
- * Wraps a `Deno.serve` handler with idempotency keys, scoped to the caller.
+ * A middleware that answers a repeated `Idempotency-Key` from the first response, scoped to the
+ * caller.
+ *
+ * @param once A once provider; callers must not wait (409 instead), which the middleware asks for
+ * per call.
+ * @param options TTL, whether the key is required, the header name, the caller's scope (it gets
+ * the framework's context), which statuses are stored.
+ * @returns A middleware for `serveHandler` or `honoMiddleware` (`@gochat/kit/http`).
+ * @throws {RangeError} When `ttlMs` is not a positive integer.
+ * @throws {TypeError} When `scope` or `storeStatus` is not a function.
+ *
+ * @example Scoped to the user a Hono auth middleware set
+ * ```ts ignore
+ * app.post("/orders", honoMiddleware(idempotencyMiddleware(once, {
+ *   ttlMs: 86_400_000,
+ *   scope: (_request, c: Context<{ Variables: { user: string } }>) => c.get("user"),
+ * })), createOrder);
+ * ```
+ */
+export function idempotencyMiddleware<C>(
+  once: Executor,
+  options: IdempotencyMiddlewareOptions<C>,
+): Middleware<C> {
+  const {
+    ttlMs,
+    required = true,
+    header = "Idempotency-Key",
+    scope = credentials,
+    storeStatus = defaultStoreStatus,
+  } = options ?? {};
+  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
+    throw new RangeError(
+      `Cannot create idempotencyMiddleware as 'ttlMs' must be a positive integer: current value is ${ttlMs}`,
+    );
+  }
+  requireFunction("scope", scope);
+  requireFunction("storeStatus", storeStatus);
+  return async (exchange, next) => {
+    const { request, context } = exchange;
+    const key = request.headers.get(header);
+    if (!key) return required ? text(400, `Missing ${header} header`) : await next();
+    const owner = await scope(request, context);
+    if (typeof owner !== "string") {
+      throw new TypeError(
+        `Cannot run idempotencyMiddleware as 'scope' must return a string: current value is ${
+          String(owner)
+        }`,
+      );
+    }
+    // Hashed so that no credential (nor a user id) is written into the key.
+    const scopeDigest = await sha256Hex(new TextEncoder().encode(owner));
+    const fingerprint = await digest(request.method, request.url, await exchange.body());
+    let stored: StoredResponse;
+    try {
+      stored = await once.execute<StoredResponse>(`http:${scopeDigest}:${key}`, ttlMs, async () => {
+        const response = await next();
+        if (!storeStatus(response.status)) throw new UnstoredResponse(response);
+        return {
+          status: response.status,
+          statusText: response.statusText,
+          headers: [...response.headers],
+          body: toBase64(new Uint8Array(await response.arrayBuffer())),
+        };
+      }, { fingerprint, wait: false });
+    } catch (error) {
+      if (error instanceof UnstoredResponse) return error.response;
+      const code = (error as { code?: string })?.code;
+      if (code === "ONCE_IN_PROGRESS") {
+        return text(409, "A request with this Idempotency-Key is in progress");
+      }
+      if (code === "ONCE_CONFLICT") {
+        return text(422, "This Idempotency-Key was used with a different request");
+      }
+      throw error;
+    }
+    const nullBody = stored.status === 204 || stored.status === 205 || stored.status === 304;
+    return new Response(nullBody ? null : fromBase64(stored.body), {
+      status: stored.status,
+      statusText: stored.statusText,
+      headers: stored.headers,
+    });
+  };
+}
+
+/**
+ * Wraps a `Deno.serve` handler in {@linkcode idempotencyMiddleware}: idempotency keys, scoped to
+ * the caller.
  *
  * @param once A once provider; callers must not wait (409 instead), which the handler asks for per call.
  * @param options TTL, whether the key is required, the header name, the caller's scope, which
@@ -150,69 +247,7 @@ function requireFunction(field: string, value: unknown): void {
 export function idempotencyHandler(
   once: Executor,
   options: IdempotencyHandlerOptions,
-): (
-  handler: (request: Request, info: Deno.ServeHandlerInfo) => Response | Promise<Response>,
-) => (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
-  const {
-    ttlMs,
-    required = true,
-    header = "Idempotency-Key",
-    scope = credentials,
-    storeStatus = defaultStoreStatus,
-  } = options;
-  if (!Number.isSafeInteger(ttlMs) || ttlMs <= 0) {
-    throw new RangeError(
-      `Cannot create idempotencyHandler as 'ttlMs' must be a positive integer: current value is ${ttlMs}`,
-    );
-  }
-  requireFunction("scope", scope);
-  requireFunction("storeStatus", storeStatus);
-  return (handler) => async (request, info) => {
-    const key = request.headers.get(header);
-    if (!key) {
-      return required ? text(400, `Missing ${header} header`) : await handler(request, info);
-    }
-    const owner = await scope(request, info);
-    if (typeof owner !== "string") {
-      throw new TypeError(
-        `Cannot run idempotencyHandler as 'scope' must return a string: current value is ${
-          String(owner)
-        }`,
-      );
-    }
-    // Hashed so that no credential (nor a user id) is written into the key.
-    const scopeDigest = await sha256Hex(new TextEncoder().encode(owner));
-    const body = new Uint8Array(await request.arrayBuffer());
-    const fingerprint = await digest(request.method, request.url, body);
-    const forward = new Request(request, { body: body.length > 0 ? body : undefined });
-    let stored: StoredResponse;
-    try {
-      stored = await once.execute<StoredResponse>(`http:${scopeDigest}:${key}`, ttlMs, async () => {
-        const response = await handler(forward, info);
-        if (!storeStatus(response.status)) throw new UnstoredResponse(response);
-        return {
-          status: response.status,
-          statusText: response.statusText,
-          headers: [...response.headers],
-          body: toBase64(new Uint8Array(await response.arrayBuffer())),
-        };
-      }, { fingerprint, wait: false });
-    } catch (error) {
-      if (error instanceof UnstoredResponse) return error.response;
-      const code = (error as { code?: string })?.code;
-      if (code === "ONCE_IN_PROGRESS") {
-        return text(409, "A request with this Idempotency-Key is in progress");
-      }
-      if (code === "ONCE_CONFLICT") {
-        return text(422, "This Idempotency-Key was used with a different request");
-      }
-      throw error;
-    }
-    const nullBody = stored.status === 204 || stored.status === 205 || stored.status === 304;
-    return new Response(nullBody ? null : fromBase64(stored.body), {
-      status: stored.status,
-      statusText: stored.statusText,
-      headers: stored.headers,
-    });
-  };
+): (handler: ServeHandler) => (request: Request, info: Deno.ServeHandlerInfo) => Promise<Response> {
+  const middleware = idempotencyMiddleware(once, options);
+  return (handler) => serveHandler(handler, middleware);
 }

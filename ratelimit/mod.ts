@@ -36,8 +36,10 @@ import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
-export { rateLimitHandler } from "./http.ts";
-export type { Limiter, RateLimitHandlerOptions } from "./http.ts";
+export type { Exchange, Middleware, Next } from "../http/middleware.ts";
+export type { ServeHandler } from "../http/serve.ts";
+export { rateLimitHandler, rateLimitMiddleware } from "./http.ts";
+export type { Limiter, RateLimitHandlerOptions, RateLimitMiddlewareOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
 export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
 export { decide, decision } from "./types.ts";
