@@ -627,9 +627,16 @@ class PostgresDriver implements DbDriver {
           }`,
         );
       }
-      const host = authority === undefined
-        ? config.host ?? "127.0.0.1"
-        : decodeURIComponent(authority.match(/^\[[^\]]*\]|^[^:]*/)![0]);
+      // Without a host of its own, postgres.js connects to PGHOST: the certificate must name that.
+      const hosts = authority === undefined || authority === "" ? hostsOf(config, url) : authority;
+      if (hosts.includes(",") && (tls === true || tls.servername === undefined)) {
+        throw new TypeError(
+          `Cannot create postgres driver as 'tls.servername' must be given for several hosts (one name is checked for all): current hosts are ${
+            JSON.stringify(hosts)
+          }`,
+        );
+      }
+      const host = decodeURIComponent(hosts.match(/^\[[^\]]*\]|^[^:]*/)![0]);
       ssl = sslSettings(tls, host);
     }
     const settings = {
@@ -648,10 +655,12 @@ class PostgresDriver implements DbDriver {
         ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
       },
     };
+    // A field left undefined is postgres.js's to fill, from PGHOST, PGPORT, PGDATABASE, PGUSER and
+    // PGPASSWORD; the kit's own defaults (127.0.0.1:5432) apply only where those are unset too.
     return url ? postgres(url, settings) : postgres({
       ...settings,
-      host: config.host ?? "127.0.0.1",
-      port: config.port ?? 5432,
+      host: config.host ?? (pgEnv("PGHOST") === undefined ? DEFAULT_HOST : undefined),
+      port: config.port ?? (pgEnv("PGPORT") === undefined ? DEFAULT_PORT : undefined),
       database: config.database,
       username: config.user,
       password: config.password,
@@ -698,11 +707,49 @@ class PostgresDriver implements DbDriver {
   }
 }
 
-/** `host:port` of a pool, for messages (never the password). */
+/** The kit's host and port when neither the config, the URL nor PGHOST / PGPORT give one. */
+const DEFAULT_HOST = "127.0.0.1";
+const DEFAULT_PORT = 5432;
+
+/**
+ * A PostgreSQL variable of the environment as postgres.js sees it: unset when empty, and when
+ * reading it is not permitted (the kit's defaults then apply, and postgres.js is not asked to
+ * read it either).
+ */
+function pgEnv(name: "PGHOST" | "PGPORT"): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The hosts postgres.js connects to for a pool without a URL host: the config's, else PGHOST's
+ * (comma-separated, each maybe with a port, or a Unix socket directory), else the kit's default.
+ * A URL with an empty authority (`postgres:///db`) gets PGHOST or postgres.js's `localhost`.
+ */
+function hostsOf(config: DbConfig, url: string | undefined): string {
+  return (url === undefined ? config.host : undefined) ?? pgEnv("PGHOST") ??
+    (url === undefined ? DEFAULT_HOST : "localhost");
+}
+
+/**
+ * `host:port` of a pool, for messages (never the password): where postgres.js 3.4 really connects,
+ * PGHOST and PGPORT included, each host of a list with its own port or the default one.
+ */
 function addressOf(config: DbConfig, url: string | undefined): string {
-  if (url === undefined) return `${config.host ?? "127.0.0.1"}:${config.port ?? 5432}`;
-  const authority = url.replace(/^[^:]*:\/\/([^@/?]*@)?/, "").split(/[/?]/)[0];
-  return authority.includes(":") || authority.includes(",") ? authority : `${authority}:5432`;
+  const authority = url?.replace(/^[^:]*:\/\/([^@/?]*@)?/, "").split(/[/?]/)[0];
+  const hosts = authority || hostsOf(config, url);
+  // postgres.js's default port: the config's, else the URL's first host's, else PGPORT, else 5432.
+  const first = hosts.split(",")[0].match(/^(?:\[[^\]]*\]|[^:]*):(\d+)$/)?.[1];
+  const port = (url === undefined ? config.port : undefined) ?? (authority ? first : undefined) ??
+    pgEnv("PGPORT") ?? DEFAULT_PORT;
+  // A host with a '/' is the directory of a Unix socket.
+  if (hosts.includes("/")) return `${hosts}/.s.PGSQL.${port}`;
+  return hosts.split(",")
+    .map((host) => /^(\[[^\]]*\]|[^:]*)$/.test(host) ? `${host}:${port}` : host)
+    .join(",");
 }
 
 function passwordOf(url: string | undefined): string | undefined {
