@@ -15,12 +15,13 @@ const COUNT = 20_000;
 const topic = `bench-${Date.now()}`;
 const logger = quietLogger();
 const raw = ignore ? undefined : new Redis(url);
-const queue = ignore
-  ? undefined
-  : await mq.create({ ...mq.defaultConfig("development"), maxBatchSize: 1000 }, {
-    driver: redisMq({ url, keyPrefix: "bench-mq:", retention: 50_000 }),
+const queue = ignore ? undefined : await mq.create(
+  { ...mq.defaultConfig("development"), maxBatchSize: 1000, keyPrefix: "bench-" },
+  {
+    driver: redisMq({ url, retention: 50_000 }),
     logger,
-  });
+  },
+);
 await queue?.admin.createTopic(topic, 4);
 const rates = new Map<string, number[]>();
 const record = (name: string, ms: number) =>

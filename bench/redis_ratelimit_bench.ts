@@ -22,7 +22,8 @@ const flexible = ignore ? undefined : new RateLimiterRedis({
 const limiter = ignore ? undefined : await ratelimit.create({
   ...ratelimit.defaultConfig("production"),
   rules: { api: { rate: 1_000_000, burst: 1_000_000 } },
-}, { driver: redisRateLimit({ url, keyPrefix: "bench-kit:" }) });
+  keyPrefix: "bench-kit:",
+}, { driver: redisRateLimit({ url }) });
 const keys = Array.from({ length: 100 }, (_, i) => `k${i}`);
 
 Deno.bench(

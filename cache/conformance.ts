@@ -67,10 +67,10 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     Deno.test({ name: `[${name}] cache: ${title}`, ignore: options.ignore, fn });
 
   test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
-    const provider = await cache.create(cache.defaultConfig("development"), {
-      driver: await options.makeDriver(),
-      logger: capturingLogger().logger,
-    });
+    const provider = await cache.create(
+      { ...cache.defaultConfig("development"), keyPrefix: testKeyspace("ping") },
+      { driver: await options.makeDriver(), logger: capturingLogger().logger },
+    );
     await provider.ping();
     await provider.ping({ signal: new AbortController().signal });
     await provider.close();
@@ -679,7 +679,7 @@ export function cacheConformance(options: CacheSuiteOptions): void {
     assert.equal(await env.b.lock.tryAcquire("big"), null);
     await longest.unlock();
     await assert.rejects(
-      cache.create({ ...cache.defaultConfig("development"), lockTtlMs: 3e9 }, {
+      cache.create({ ...cache.defaultConfig("development"), keyPrefix: "", lockTtlMs: 3e9 }, {
         driver: await options.makeDriver(),
       }),
       (e: Error) =>

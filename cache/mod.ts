@@ -16,7 +16,7 @@
  * import assert from "node:assert/strict";
  *
  * await using c = await cache.create(cache.defaultConfig("development"));
- * // await using c = await cache.create(cache.defaultConfig("production"), { driver: redisCache({ url }) });
+ * // await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "im-logic" }, { driver: redisCache({ url }) });
  * await c.string.set("user:1", { name: "ann" }, { ttlMs: 60_000 });
  * assert.deepEqual(await c.string.get("user:1"), { name: "ann" });
  * assert.equal(await c.string.get("user:2"), undefined);
@@ -28,6 +28,7 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
+import { ownKeyPrefix } from "../internal/namespace.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { underSignal } from "../internal/queue.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
@@ -68,13 +69,15 @@ export type { CacheDriver, ZMember } from "./types.ts";
 /** Static settings of a cache provider. */
 export interface CacheConfig {
   /**
-   * Namespace of every key this provider touches (`im`), so services can share one Redis. A key
-   * `k` is stored as `k` without a prefix and as `im` + U+001F + `k` with one; neither prefixes
-   * nor keys may contain U+001F, so no key reaches another prefix's keys, nested ones (`n` and
-   * `n:x`) included, nor the provider's locks (see `keyspace` for the whole layout).
-   * @default {""}
+   * Namespace of every key this provider touches (`im-logic`), so services can share one Redis.
+   * Required on a shared backend (any driver but memory): two services on one Redis must not read
+   * each other's keys by accident; `""` shares the keyspace on purpose. A key `k` is stored as `k`
+   * without a prefix and as `im-logic` + U+001F + `k` with one; neither prefixes nor keys may
+   * contain U+001F, so no key reaches another prefix's keys, nested ones (`n` and `n:x`) included,
+   * nor the provider's locks (see `keyspace` for the whole layout).
+   * @default {"" on the memory driver; none (required) on the others}
    */
-  readonly keyPrefix: string;
+  readonly keyPrefix?: string;
   /**
    * Default TTL of locks, at most 2147483647 ms (about 24.8 days, the longest timer delay).
    * @default {10000}
@@ -260,7 +263,8 @@ export interface Cache extends AsyncDisposable {
 }
 
 /**
- * The recommended configuration: no key prefix, 10 s locks, 5 s load leases.
+ * The recommended configuration: 10 s locks, 5 s load leases, and no `keyPrefix`, which a shared
+ * driver (Redis) requires: add the service's.
  *
  * @param env `"development"` or `"production"` (the same values today).
  * @returns A new configuration object.
@@ -268,7 +272,7 @@ export interface Cache extends AsyncDisposable {
  */
 export function defaultConfig(env: "development" | "production"): CacheConfig {
   requireEnv("cache", env);
-  return { keyPrefix: "", lockTtlMs: 10_000, loadLeaseMs: 5_000 };
+  return { lockTtlMs: 10_000, loadLeaseMs: 5_000 };
 }
 
 const CONFIG_KEYS = [
@@ -278,9 +282,12 @@ const CONFIG_KEYS = [
 ] as const satisfies readonly (keyof CacheConfig)[];
 
 /** Checks the config; returns the key layout of its prefix. */
-function validateConfig(config: CacheConfig): Keyspace {
+function validateConfig(config: CacheConfig, driver: CacheDriver): Keyspace {
   checkConfig("cache", config, CONFIG_KEYS);
-  const space = keyspace(config.keyPrefix);
+  // keyspace checks a given prefix (with its own messages); ownKeyPrefix refuses a missing one.
+  const space = keyspace(
+    config.keyPrefix ?? ownKeyPrefix("cache", undefined, driver.name, "im-logic"),
+  );
   for (const field of ["lockTtlMs", "loadLeaseMs"] as const) {
     if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
       throw new RangeError(
@@ -316,7 +323,7 @@ export async function create(
   let space: Keyspace;
   let serializer: Serializer;
   try {
-    space = validateConfig(config);
+    space = validateConfig(config, driver);
     serializer = serializerOption("cache", options.serializer);
     await driver.ping();
   } catch (error) {

@@ -64,7 +64,12 @@ export function coordConformance(options: CoordSuiteOptions): void {
     const driver = await options.makeDriver();
     const { logger, logs } = capturingLogger();
     const provider = await coord.create(
-      { ...coord.defaultConfig("development"), leaseTtlMs: ttlMs, lockTtlMs: ttlMs, prefix },
+      {
+        ...coord.defaultConfig("development"),
+        leaseTtlMs: ttlMs,
+        lockTtlMs: ttlMs,
+        keyPrefix: prefix,
+      },
       { driver, logger },
     );
     return { provider, driver, logs };

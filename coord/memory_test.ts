@@ -74,10 +74,10 @@ Deno.test("create() with the memory driver validates config", async () => {
 Deno.test("a key prefix keeps two applications on one backend apart", async () => {
   const shared = new coord.MemoryCoordStore();
   const config = coord.defaultConfig("development");
-  await using a = await coord.create({ ...config, prefix: "/app-a" }, {
+  await using a = await coord.create({ ...config, keyPrefix: "/app-a" }, {
     driver: coord.memoryCoord({ store: shared }),
   });
-  await using b = await coord.create({ ...config, prefix: "/app-b" }, {
+  await using b = await coord.create({ ...config, keyPrefix: "/app-b" }, {
     driver: coord.memoryCoord({ store: shared }),
   });
   const key = coord.configKey("prod", "api", "flags");

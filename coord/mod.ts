@@ -111,12 +111,15 @@ export interface CoordConfig {
    */
   readonly connectTimeoutMs: number;
   /**
-   * Key prefix of everything this provider stores (`/gochat`), so several applications can share
-   * one etcd without seeing each other's registrations, config or locks. It is a path segment:
-   * `/x/app` holds `/x/app/…` only, never `/x/app2/…`; a prefix nested in another (`/x` and
-   * `/x/app`) is visible from the outer one, as a directory is. None by default.
+   * Namespace of everything this provider stores (`/gochat`), so several applications can share
+   * one etcd without seeing each other's registrations, config or locks. The services of one
+   * application share it (or none): they discover each other and read each other's config through
+   * it. It is a path segment: `/x/app` holds `/x/app/…` only, never `/x/app2/…`; a prefix nested
+   * in another (`/x` and `/x/app`) is visible from the outer one, as a directory is. (Before this
+   * release the key was called `prefix`.)
+   * @default {none: keys as written}
    */
-  readonly prefix?: string;
+  readonly keyPrefix?: string;
 }
 
 /** Dependencies of a coord provider. */
@@ -174,11 +177,11 @@ const CONFIG_KEYS = [
   "leaseTtlMs",
   "lockTtlMs",
   "connectTimeoutMs",
-  "prefix",
+  "keyPrefix",
 ] as const satisfies readonly (keyof CoordConfig)[];
 
 function validateConfig(config: CoordConfig, driver: CoordDriver): void {
-  checkConfig("coord", config, CONFIG_KEYS);
+  checkConfig("coord", config, CONFIG_KEYS, { hints: { prefix: "it is called 'keyPrefix' now" } });
   for (const field of ["leaseTtlMs", "lockTtlMs"] as const) {
     const value = config[field];
     if (typeof value !== "number" || !Number.isFinite(value) || value < driver.minLeaseTtlMs) {
@@ -230,7 +233,7 @@ export async function create(
   let driver = base;
   try {
     validateConfig(config, base);
-    if (config.prefix !== undefined) driver = prefixedDriver(base, config.prefix);
+    if (config.keyPrefix !== undefined) driver = prefixedDriver(base, config.keyPrefix);
     await ping(driver, config.connectTimeoutMs);
   } catch (error) {
     await base.close().catch(() => {});

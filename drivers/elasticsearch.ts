@@ -13,7 +13,7 @@
  * import { es } from "@gochat/kit";
  * import { elasticsearchSearch } from "@gochat/kit/drivers/elasticsearch";
  *
- * await using search = await es.create(es.defaultConfig("production"), {
+ * await using search = await es.create({ ...es.defaultConfig("production"), keyPrefix: "im-task-" }, {
  *   driver: elasticsearchSearch({ url: "http://127.0.0.1:9200" }),
  * });
  * ```

@@ -14,7 +14,7 @@ searchConformance({
 
 Deno.test("elasticsearchSearch: an unreachable cluster is a DriverError naming the operation", async () => {
   const driver = elasticsearchSearch({ url: "http://127.0.0.1:1", timeoutMs: 2_000 });
-  await using search = await es.create(es.defaultConfig("development"), { driver });
+  await using search = await es.create({ keyPrefix: "" }, { driver });
   await assert.rejects(
     search.index("messages", { content: "text" }),
     (error: es.DriverError) =>

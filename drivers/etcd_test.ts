@@ -250,7 +250,7 @@ Deno.test({
       coord.create({
         ...coord.defaultConfig("production"),
         leaseTtlMs: 2000,
-        prefix: `/${space}/${app}`,
+        keyPrefix: `/${space}/${app}`,
       }, {
         driver: etcdCoord({ endpoints: endpoints ?? "" }),
       });

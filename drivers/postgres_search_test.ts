@@ -30,7 +30,7 @@ Deno.test("[pglite] es: BM25 in SQL gives the memory driver's scores", async () 
   for (
     const driver of [es.memorySearch(), postgresSearch({ db: pglite, tablePrefix: "kit_bm25" })]
   ) {
-    await using search = await es.create(es.defaultConfig("development"), { driver });
+    await using search = await es.create({ keyPrefix: "" }, { driver });
     const index = await search.index("bm25", mappings);
     await index.bulk(docs);
     results.push([
@@ -64,7 +64,7 @@ Deno.test({
   name: "[postgres] es: concurrent writes of one id all succeed; the index keeps one of them",
   ignore: url === undefined,
   async fn() {
-    await using search = await es.create(es.defaultConfig("development"), {
+    await using search = await es.create({ keyPrefix: "" }, {
       driver: postgresSearch({ url: url ?? "postgres://unset" }),
     });
     const index = await search.index<{ content: string }>(`race-${Date.now().toString(36)}`, {
@@ -91,7 +91,7 @@ Deno.test({
   ignore: url === undefined,
   async fn() {
     const connect = () =>
-      es.create(es.defaultConfig("development"), {
+      es.create({ keyPrefix: "" }, {
         driver: postgresSearch({ url: url ?? "postgres://unset" }),
       });
     await using a = await connect();

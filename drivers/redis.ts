@@ -13,7 +13,8 @@
  * import { cache } from "@gochat/kit";
  * import { redisCache } from "@gochat/kit/drivers/redis";
  *
- * await using c = await cache.create(cache.defaultConfig("production"), {
+ * // keyPrefix: the service's namespace, required on a shared backend.
+ * await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "im-logic" }, {
  *   driver: redisCache({ url: "redis://127.0.0.1:6379" }),
  * });
  * ```
@@ -37,6 +38,7 @@ import {
 } from "../cache/mod.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
+import { bindKeyPrefix } from "../internal/namespace.ts";
 import { sleep } from "../internal/queue.ts";
 import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "../once/mod.ts";
@@ -251,7 +253,11 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
   checkConfig(factory, options, [...REDIS_OPTIONS, ...extraKeys], {
     argument: "options",
     noun: "option",
-    hints: { ssl: "use 'tls': true, or { ca, cert, key, servername }" },
+    hints: {
+      ssl: "use 'tls': true, or { ca, cert, key, servername }",
+      keyPrefix:
+        "set 'keyPrefix' in the config of the provider the driver is passed to (cache, once, ratelimit, mq): the one place of a provider's namespace",
+    },
   });
   const client = options.client as Partial<Redis> & { isCluster?: boolean } | undefined;
   if (client !== undefined) {
@@ -865,13 +871,8 @@ export async function redisLock(options: RedisLockOptions = {}): Promise<RedisLo
   return { ...service, close, [Symbol.asyncDispose]: close };
 }
 
-/** Options of {@linkcode redisMq}. */
+/** Options of {@linkcode redisMq}; the keys' namespace is mq's `keyPrefix`. */
 export interface RedisMqOptions extends RedisOptions {
-  /**
-   * Prefix of every key the driver uses.
-   * @default {"mq:"}
-   */
-  readonly keyPrefix?: string;
   /**
    * Entries kept per partition stream (approximate trimming, XADD MAXLEN ~).
    * @default {100000}
@@ -919,7 +920,8 @@ class RedisMq implements RedisMqDriver {
   readonly admin: MqAdmin;
   readonly #connection: Connection;
   readonly #options: RedisMqOptions;
-  readonly #prefix: string;
+  #prefix = "mq:";
+  #keyPrefix: string | undefined;
   readonly #partitionCache = new Map<string, number>();
   readonly #subscriptions = new Set<{ stop(crashed: boolean): Promise<void> }>();
   #roundRobin = 0;
@@ -927,12 +929,10 @@ class RedisMq implements RedisMqDriver {
 
   constructor(options: RedisMqOptions) {
     this.#options = options;
-    this.#prefix = options.keyPrefix ?? "mq:";
     this.#connection = new Connection(
       options,
       "redisMq",
       [
-        "keyPrefix",
         "retention",
         "sessionTimeoutMs",
         "heartbeatMs",
@@ -1270,6 +1270,11 @@ class RedisMq implements RedisMqDriver {
     this.#connection.client.disconnect();
   }
 
+  useKeyPrefix(keyPrefix: string): void {
+    this.#keyPrefix = bindKeyPrefix("redisMq", this.#keyPrefix, keyPrefix);
+    this.#prefix = `${keyPrefix}mq:`;
+  }
+
   async close(): Promise<void> {
     await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop(false)));
     this.#subscriptions.clear();
@@ -1280,32 +1285,32 @@ class RedisMq implements RedisMqDriver {
 /**
  * Creates the Redis Streams mq driver: one stream per partition, consumer groups per stream,
  * partitions shared among members through owner keys with a TTL, and XAUTOCLAIM so the
- * unacknowledged entries of a crashed member are taken over by the next owner.
+ * unacknowledged entries of a crashed member are taken over by the next owner. Every key starts
+ * with `{keyPrefix}mq:`, `keyPrefix` being mq's.
  *
- * @param options Connection, key prefix, retention and failure detection.
+ * @param options Connection, retention and failure detection.
  * @returns The driver.
  */
 export function redisMq(options: RedisMqOptions = {}): RedisMqDriver {
   return new RedisMq(options);
 }
 
-/** Options of {@linkcode redisRateLimit}. */
-export interface RedisRateLimitOptions extends RedisOptions {
-  /**
-   * Prefix of the bucket keys.
-   * @default {"rl:"}
-   */
-  readonly keyPrefix?: string;
-}
+/** Options of {@linkcode redisRateLimit}; the bucket keys' namespace is ratelimit's `keyPrefix`. */
+export type RedisRateLimitOptions = RedisOptions;
 
 class RedisRateLimit implements RateLimitDriver {
   readonly name = "redis";
   readonly #connection: Connection;
-  readonly #prefix: string;
+  #prefix = "rl:";
+  #keyPrefix: string | undefined;
 
   constructor(options: RedisRateLimitOptions) {
-    this.#connection = new Connection(options, "redisRateLimit", ["keyPrefix"]);
-    this.#prefix = options.keyPrefix ?? "rl:";
+    this.#connection = new Connection(options, "redisRateLimit");
+  }
+
+  useKeyPrefix(keyPrefix: string): void {
+    this.#keyPrefix = bindKeyPrefix("redisRateLimit", this.#keyPrefix, keyPrefix);
+    this.#prefix = `${keyPrefix}rl:`;
   }
 
   take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision> {
@@ -1340,9 +1345,9 @@ class RedisRateLimit implements RateLimitDriver {
 /**
  * Creates the Redis rate-limit driver: one atomic Lua script per decision, on Redis's clock,
  * and every bucket key expires once full again. A bucket's key is
- * `{keyPrefix}{length of the rule name}:{rule name}:{key}`.
+ * `{keyPrefix}rl:{length of the rule name}:{rule name}:{key}`, `keyPrefix` being ratelimit's.
  *
- * @param options Connection and key prefix.
+ * @param options Connection.
  * @returns The driver.
  */
 export function redisRateLimit(options: RedisRateLimitOptions = {}): RateLimitDriver {

@@ -46,13 +46,14 @@ Deno.test({
         await using limiter = await ratelimit.create({
           ...ratelimit.defaultConfig("production"),
           rules: { r: { rate: 1, burst: 1 } },
-        }, { driver: redisRateLimit({ client, keyPrefix: `${prefix}rl:` }) });
+          keyPrefix: prefix,
+        }, { driver: redisRateLimit({ client }) });
         assert.equal((await limiter.allow("u", "r")).allowed, true);
         assert.equal((await limiter.allow("u", "r")).allowed, false);
       }
       {
         await using runs = await once.create(
-          { ...once.defaultConfig("production"), keyPrefix: `${prefix}once:` },
+          { ...once.defaultConfig("production"), keyPrefix: prefix },
           { driver: redisOnce({ client }) },
         );
         assert.equal(await runs.execute("job", 60_000, () => Promise.resolve(7)), 7);
@@ -60,8 +61,11 @@ Deno.test({
       }
       {
         // mq opens a second connection from the client (duplicate) for its blocking reads.
-        await using queue = await mq.create(mq.defaultConfig("production"), {
-          driver: redisMq({ client, keyPrefix: `${prefix}mq:` }),
+        await using queue = await mq.create({
+          ...mq.defaultConfig("production"),
+          keyPrefix: prefix,
+        }, {
+          driver: redisMq({ client }),
           logger: quietLogger(),
         });
         const topic = "orders";

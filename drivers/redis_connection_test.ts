@@ -63,7 +63,10 @@ Deno.test({
     for (const connection of settings) {
       const options = { ...connection, logger };
       await assert.rejects(
-        cache.create(cache.defaultConfig("production"), { driver: redisCache(options), logger }),
+        cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
+          driver: redisCache(options),
+          logger,
+        }),
         (error) => failed(error) && error instanceof cache.DriverError,
       );
       await assert.rejects(redisLock(options), (error) => failed(error));
@@ -72,10 +75,13 @@ Deno.test({
         (error) => failed(error) && error instanceof mq.DriverError,
       );
       {
-        await using runs = await once.create(once.defaultConfig("production"), {
-          driver: redisOnce(options),
-          logger,
-        });
+        await using runs = await once.create(
+          { ...once.defaultConfig("production"), keyPrefix: "" },
+          {
+            driver: redisOnce(options),
+            logger,
+          },
+        );
         await assert.rejects(
           runs.execute("job", 1000, () => Promise.resolve(1)),
           (error) => failed(error) && error instanceof once.DriverError,
@@ -85,6 +91,7 @@ Deno.test({
         // Fails open, and logs why.
         await using limiter = await ratelimit.create({
           ...ratelimit.defaultConfig("production"),
+          keyPrefix: "",
           rules: { r: { rate: 10, burst: 10 } },
         }, { driver: redisRateLimit(options), logger });
         await limiter.allow("k", "r");
@@ -97,7 +104,7 @@ Deno.test({
       retryStrategy: () => null,
     });
     await assert.rejects(
-      cache.create(cache.defaultConfig("production"), {
+      cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
         driver: redisCache({ client, logger }),
         logger,
       }),
@@ -144,7 +151,7 @@ Deno.test({
     const failure = async (options: Parameters<typeof redisCache>[0]): Promise<string> => {
       let message = "";
       await assert.rejects(
-        cache.create(cache.defaultConfig("production"), {
+        cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
           driver: redisCache({ connectTimeoutMs: 500, logger: quietLogger(), ...options }),
         }),
         (error: Error) => {
@@ -191,7 +198,7 @@ Deno.test({
   async fn() {
     await using server = await startServer("redis");
     const { logger, logs } = capturingLogger();
-    await using c = await cache.create(cache.defaultConfig("production"), {
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisCache({ url: server.url, logger }),
       logger,
     });
@@ -199,8 +206,9 @@ Deno.test({
       ...ratelimit.defaultConfig("production"),
       rules: { r: { rate: 1000, burst: 1000 } },
       failPolicy: "closed",
+      keyPrefix: "",
     }, { driver: redisRateLimit({ url: server.url, logger }), logger });
-    await using runs = await once.create(once.defaultConfig("production"), {
+    await using runs = await once.create({ ...once.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisOnce({ url: server.url, logger }),
       logger,
     });
@@ -256,7 +264,7 @@ Deno.test({
   ignore,
   async fn() {
     await using server = await startServer("redis");
-    await using c = await cache.create(cache.defaultConfig("production"), {
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisCache({ url: server.url, commandTimeoutMs: 0, logger: quietLogger() }),
     });
     await c.string.set("k", "v");

@@ -31,6 +31,7 @@ Deno.test({
     }).spawn();
     await using limiter = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),
+      keyPrefix: "",
       rules: { r: { rate: 100, burst: 10 } },
     }, { driver: redisRateLimit({ url }) });
     await new Promise((resolve) => setTimeout(resolve, startAt - Date.now()));
@@ -57,6 +58,7 @@ Deno.test({
     const rules = { r: { rate: 1, burst: 3 } };
     await using open = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),
+      keyPrefix: "",
       rules,
       failPolicy: "open",
     }, {
@@ -65,6 +67,7 @@ Deno.test({
     });
     await using closed = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),
+      keyPrefix: "",
       rules,
       failPolicy: "closed",
     }, {
@@ -103,6 +106,7 @@ Deno.test({
     const { logger } = capturingLogger();
     await using limiter = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),
+      keyPrefix: "",
       rules: { r: { rate: 50, burst: 10 } },
       failPolicy: "open",
     }, { driver: redisRateLimit({ url: server.url, logger, commandTimeoutMs: 500 }), logger });
@@ -142,7 +146,8 @@ Deno.test({
     await using limiter = await ratelimit.create({
       ...ratelimit.defaultConfig("production"),
       rules: { r: { rate: 10, burst: 5 }, g: { algorithm: "gcra", rate: 10, burst: 5 } },
-    }, { driver: redisRateLimit({ url, keyPrefix: "rl-test:" }) });
+      keyPrefix: "rl-test:",
+    }, { driver: redisRateLimit({ url }) });
     // Many requests: most keep the TTL (same slot), a new slot sets it again; none drops it.
     for (let i = 0; i < 40; i++) {
       await limiter.allow(key, "r");
@@ -151,7 +156,7 @@ Deno.test({
     const raw = redisCache({ url });
     await raw.ping();
     try {
-      for (const bucket of [`rl-test:1:r:${key}`, `rl-test:1:g:${key}`]) {
+      for (const bucket of [`rl-test:rl:1:r:${key}`, `rl-test:rl:1:g:${key}`]) {
         // Full again at most 500 ms on (five requests of 100 ms each); the key outlives that by
         // 5-10 s (its slot).
         const ttl = await raw.ttl(bucket);
@@ -162,14 +167,15 @@ Deno.test({
       const slow = await ratelimit.create({
         ...ratelimit.defaultConfig("production"),
         rules: { s: { rate: 1, burst: 10 } },
-      }, { driver: redisRateLimit({ url, keyPrefix: "rl-test:" }) });
+        keyPrefix: "rl-test:",
+      }, { driver: redisRateLimit({ url }) });
       try {
         assert.equal((await slow.allow(key, "s")).allowed, true);
         assert.equal((await slow.allowN(key, "s", 9)).allowed, true);
       } finally {
         await slow.close();
       }
-      const ttl = await raw.ttl(`rl-test:1:s:${key}`);
+      const ttl = await raw.ttl(`rl-test:rl:1:s:${key}`);
       assert.ok(ttl >= 14_900 && ttl <= 20_100, `ttl ${ttl} after the bucket moved slots`);
     } finally {
       await raw.close();

@@ -105,7 +105,7 @@ Deno.test({
   async fn() {
     await using server = await startServer("redis");
     const { logger, logs } = capturingLogger();
-    await using c = await cache.create(cache.defaultConfig("production"), {
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisCache({ url: server.url, logger, commandTimeoutMs: 1000 }),
       logger,
     });
@@ -140,7 +140,7 @@ Deno.test({
     const port = await freePort(); // nothing listens there
     const quiet = quietLogger();
     await assert.rejects(
-      cache.create(cache.defaultConfig("production"), {
+      cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
         driver: redisCache({ port, connectTimeoutMs: 500, logger: quiet }),
       }),
       (error: Error) => error instanceof cache.DriverError && error.operation === "ping",
@@ -155,7 +155,7 @@ Deno.test({
   ignore: !serverAvailable("redis"),
   async fn() {
     await using server = await startServer("redis");
-    await using c = await cache.create(cache.defaultConfig("production"), {
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisCache({ url: server.url, logger: quietLogger() }),
     });
     await c.string.set("k", "v");

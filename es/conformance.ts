@@ -59,11 +59,11 @@ export function searchConformance(options: SearchSuiteOptions): void {
   const run = Date.now().toString(36);
 
   async function pair(title: string) {
-    const a = await es.create({ indexPrefix: `kit_${run}_` }, {
+    const a = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });
-    const b = await es.create({ indexPrefix: `kit_${run}_` }, {
+    const b = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });
@@ -87,7 +87,7 @@ export function searchConformance(options: SearchSuiteOptions): void {
     Deno.test({ name: `[${name}] es: ${title}`, ignore: options.ignore, fn });
 
   test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
-    const provider = await es.create({ indexPrefix: `kit_${run}_` }, {
+    const provider = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });
@@ -265,7 +265,7 @@ export function searchConformance(options: SearchSuiteOptions): void {
     await env.a.put("x", { content: "kept?" }, { refresh: true });
     await env.a.drop();
     await assert.rejects(env.a.search({ text: "kept" }), es.DriverError);
-    const search = await es.create({ indexPrefix: `kit_${run}_` }, {
+    const search = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });
@@ -278,7 +278,7 @@ export function searchConformance(options: SearchSuiteOptions): void {
   test("reopening an index may add fields, not change a field's type", async () => {
     await using env = await pair("mappings");
     await env.a.put("m1", { content: "hello", room: "r1" }, { refresh: true });
-    const search = await es.create({ indexPrefix: `kit_${run}_` }, {
+    const search = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });
@@ -312,7 +312,7 @@ export function searchConformance(options: SearchSuiteOptions): void {
 
   test("bad input gets a clear error naming the problem", async () => {
     await using env = await pair("bad");
-    const search = await es.create(es.defaultConfig("development"), {
+    const search = await es.create({ keyPrefix: `kit_${run}_` }, {
       driver: await options.makeDriver(),
       logger: capturingLogger().logger,
     });

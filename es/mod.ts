@@ -35,6 +35,7 @@
 import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import { checkConfig } from "../internal/config.ts";
+import { ownKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import { encodeJson } from "../internal/json.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
@@ -64,8 +65,14 @@ export * from "./types.ts";
 
 /** Static settings of a search provider. */
 export interface SearchConfig {
-  /** Put before every index name, so several services can share one backend (`im_`). */
-  readonly indexPrefix: string;
+  /**
+   * Namespace of the indexes on a shared backend, put before every index name (`im-task-`):
+   * lowercase letters, digits, `_` and `-`, as index names allow. Required on any driver but
+   * memory, so two services on one Elasticsearch or database never write each other's indexes;
+   * `""` shares them on purpose. (Before this release the key was called `indexPrefix`.)
+   * @default {"" on the memory driver; none (required) on the others}
+   */
+  readonly keyPrefix?: string;
 }
 
 /** Dependencies of a search provider. */
@@ -143,7 +150,7 @@ export interface Search extends AsyncDisposable {
  */
 export function defaultConfig(env: "development" | "production"): SearchConfig {
   requireEnv("es", env);
-  return { indexPrefix: "" };
+  return {};
 }
 
 const INDEX_NAME = /^[a-z0-9][a-z0-9_-]{0,99}$/;
@@ -240,35 +247,34 @@ export function create(
   config: SearchConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Search> {
-  try {
-    checkConfig("search", config, ["indexPrefix"] satisfies (keyof SearchConfig)[]);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  if (
-    typeof config.indexPrefix !== "string" ||
-    (config.indexPrefix !== "" && !/^[a-z0-9][a-z0-9_-]*$/.test(config.indexPrefix))
-  ) {
-    return Promise.reject(
-      new TypeError(
-        `Cannot create search as 'indexPrefix' must be empty or lowercase letters, digits, '_' and '-': current value is ${
-          JSON.stringify(config?.indexPrefix)
-        }`,
-      ),
-    );
-  }
   const driver = options.driver ?? memorySearch();
+  let keyPrefix: string;
+  try {
+    checkConfig("search", config, ["keyPrefix"] satisfies (keyof SearchConfig)[], {
+      hints: { indexPrefix: "it is called 'keyPrefix' now" },
+    });
+    keyPrefix = ownKeyPrefix("search", config.keyPrefix, driver.name, "im-task-");
+    if (keyPrefix !== "" && !/^[a-z0-9][a-z0-9_-]*$/.test(keyPrefix)) {
+      throw new TypeError(
+        `Cannot create search as 'keyPrefix' must be empty or lowercase letters, digits, '_' and '-' (index names allow no more): current value is ${
+          JSON.stringify(keyPrefix)
+        }`,
+      );
+    }
+  } catch (error) {
+    return driver.close().catch(() => {}).then(() => Promise.reject(error));
+  }
   const logger = options.logger ?? namespace("es");
 
   const open = async <T extends Doc>(rawName: string, mappings: Mappings<T>): Promise<Index<T>> => {
-    if (typeof rawName !== "string" || !INDEX_NAME.test(config.indexPrefix + rawName)) {
+    if (typeof rawName !== "string" || !INDEX_NAME.test(keyPrefix + rawName)) {
       throw new TypeError(
         `Cannot open index as its name must be lowercase letters, digits, '_' and '-', starting with a letter or digit: current value is ${
           JSON.stringify(rawName)
         }`,
       );
     }
-    const name = config.indexPrefix + rawName;
+    const name = keyPrefix + rawName;
     if (mappings === null || typeof mappings !== "object" || Array.isArray(mappings)) {
       throw new TypeError(
         `Cannot open index '${name}' as 'mappings' must be an object of field types`,

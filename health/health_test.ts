@@ -132,7 +132,7 @@ Deno.test({
   async fn() {
     await using server = await startServer("redis");
     const logger = quietLogger();
-    await using c = await cache.create(cache.defaultConfig("production"), {
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix: "" }, {
       driver: redisCache({ url: server.url, logger, commandTimeoutMs: 500 }),
       logger,
     });

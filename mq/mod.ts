@@ -32,6 +32,7 @@ import { malformedText } from "../internal/text.ts";
 import { type Logger, namespace, withTrace } from "../clog/mod.ts";
 import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
+import { sharedKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
@@ -109,6 +110,15 @@ export interface MqConfig {
    * @default {".dlq"}
    */
   readonly deadLetterSuffix: string;
+  /**
+   * Namespace of the driver's keys on a shared backend: on Redis every key starts with
+   * `{keyPrefix}mq:`. Topics are what services share, so services of one application give the
+   * same prefix (or none); two applications on one Redis give each their own. Not given, the
+   * Redis keys start with `mq:` as before. Drivers without a keyspace of their own (Kafka: name
+   * the topics instead) refuse a non-empty one.
+   * @default {""}
+   */
+  readonly keyPrefix?: string;
 }
 
 /** A message to send. */
@@ -342,6 +352,7 @@ const CONFIG_KEYS = [
   "maxRetries",
   "retryBackoffMs",
   "deadLetterSuffix",
+  "keyPrefix",
 ] as const satisfies readonly (keyof MqConfig)[];
 
 function validateConfig(config: MqConfig): void {
@@ -429,8 +440,19 @@ export async function create(
 ): Promise<Mq> {
   validateConfig(config);
   const serializer = serializerOption("mq", options.serializer);
-  const driver = options.driver ?? memoryMq();
+  const driver: MqDriver = options.driver ?? memoryMq();
   try {
+    const keyPrefix = sharedKeyPrefix("mq", config.keyPrefix);
+    if (keyPrefix !== "") {
+      if (driver.useKeyPrefix === undefined && driver.name !== "memory") {
+        throw new TypeError(
+          `Cannot create mq on the ${driver.name} driver with 'keyPrefix' ${
+            JSON.stringify(keyPrefix)
+          } as the driver has no keyspace of its own: put the namespace in the topic names`,
+        );
+      }
+      driver.useKeyPrefix?.(keyPrefix);
+    }
     await driver.ping();
   } catch (error) {
     await driver.close().catch(() => {});

@@ -81,6 +81,12 @@ export interface MqDriver {
     options: DriverSubscribeOptions,
     handler: RecordHandler,
   ): Promise<DriverSubscription>;
+  /**
+   * Puts every key or name the driver writes under `keyPrefix`, the provider's config
+   * `keyPrefix`; the provider calls it once, before any other call, when the prefix is not empty.
+   * A driver that leaves it out cannot take a prefix (the provider refuses one).
+   */
+  useKeyPrefix?(keyPrefix: string): void;
   /** Releases connections and timers. */
   close(): Promise<void>;
 }

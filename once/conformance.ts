@@ -54,7 +54,8 @@ export function onceConformance(options: OnceSuiteOptions): void {
     return {
       a,
       b,
-      prefix: full.keyPrefix,
+      /** Where the driver keeps a key `k` of these providers: `{keyPrefix}once:k`. */
+      prefix: `${full.keyPrefix}once:`,
       async [Symbol.asyncDispose]() {
         await a.close();
         await b.close();
@@ -75,9 +76,10 @@ export function onceConformance(options: OnceSuiteOptions): void {
   };
 
   test("ping() resolves on a live backend; once closed it rejects with a DriverError", async () => {
-    const provider = await once.create(once.defaultConfig("development"), {
-      driver: options.makeDriver(),
-    });
+    const provider = await once.create(
+      { ...once.defaultConfig("development"), keyPrefix: testKeyspace("once ping") },
+      { driver: options.makeDriver() },
+    );
     await provider.ping();
     await provider.ping({ signal: new AbortController().signal });
     await provider.close();
@@ -121,9 +123,13 @@ export function onceConformance(options: OnceSuiteOptions): void {
     await using b = await once.create(config, { driver: options.makeDriver(), serializer });
     assert.deepEqual(await a.execute("k", 60_000, () => Promise.resolve({ n: 1 })), { n: 1 });
     assert.deepEqual(await b.execute("k", 60_000, () => Promise.resolve({ n: 2 })), { n: 1 });
-    assert.equal(await storedPayload(`${keyPrefix}k`), `v1:{"n":1}`);
+    assert.equal(await storedPayload(`${keyPrefix}once:k`), `v1:{"n":1}`);
     assert.equal(await a.do("d", 60_000, () => Promise.resolve()), true);
-    assert.equal(await storedPayload(`${keyPrefix}d`), "v1:null", "undefined is stored as null");
+    assert.equal(
+      await storedPayload(`${keyPrefix}once:d`),
+      "v1:null",
+      "undefined is stored as null",
+    );
     await using broken = await once.create(config, {
       driver: options.makeDriver(),
       serializer: { encode: () => "\ud800", decode: (text) => text },

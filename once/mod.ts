@@ -24,6 +24,7 @@
 import { type Logger, namespace } from "../clog/mod.ts";
 import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
+import { ownKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
@@ -71,10 +72,12 @@ export interface OnceConfig {
    */
   readonly cacheFailures: boolean;
   /**
-   * Prefix of every key.
-   * @default {"once:"}
+   * Namespace of this provider's keys on a shared backend (`im-logic:`): a key `k` is stored as
+   * `{keyPrefix}once:k`. Required on any driver but memory, so two services on one Redis never
+   * answer each other's keys; `""` shares the keyspace on purpose.
+   * @default {"" on the memory driver; none (required) on the others}
    */
-  readonly keyPrefix: string;
+  readonly keyPrefix?: string;
 }
 
 /** Per-call options. */
@@ -248,7 +251,37 @@ export function defaultConfig(env: "development" | "production"): OnceConfig {
     wait: true,
     waitTimeoutMs: 30_000,
     cacheFailures: false,
-    keyPrefix: "once:",
+  };
+}
+
+/** Checks the config; returns the key prefix and the serializer. */
+function validate(
+  config: OnceConfig,
+  options: CreateOptions,
+  driver: OnceDriver,
+): { keyPrefix: string; serializer: Serializer } {
+  checkConfig("once", config, CONFIG_KEYS);
+  for (const field of ["wait", "cacheFailures"] as const) {
+    if (typeof config[field] !== "boolean") {
+      throw new TypeError(
+        `Cannot create once as '${field}' must be a boolean: current value is ${
+          JSON.stringify(config[field])
+        }`,
+      );
+    }
+  }
+  for (const field of ["lockTtlMs", "waitTimeoutMs"] as const) {
+    if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
+      throw new RangeError(
+        `Cannot create once as '${field}' must be a positive integer: current value is ${
+          config[field]
+        }`,
+      );
+    }
+  }
+  return {
+    keyPrefix: ownKeyPrefix("once", config.keyPrefix, driver.name),
+    serializer: serializerOption("once", options.serializer),
   };
 }
 
@@ -264,49 +297,14 @@ export function create(
   config: OnceConfig = defaultConfig("development"),
   options: CreateOptions = {},
 ): Promise<Once> {
-  try {
-    checkConfig("once", config, CONFIG_KEYS);
-  } catch (error) {
-    return Promise.reject(error);
-  }
-  for (const field of ["wait", "cacheFailures"] as const) {
-    if (typeof config[field] !== "boolean") {
-      return Promise.reject(
-        new TypeError(
-          `Cannot create once as '${field}' must be a boolean: current value is ${
-            JSON.stringify(config[field])
-          }`,
-        ),
-      );
-    }
-  }
-  if (typeof config.keyPrefix !== "string" || !config.keyPrefix.isWellFormed()) {
-    return Promise.reject(
-      new TypeError(
-        `Cannot create once as 'keyPrefix' must be a well-formed Unicode string: current value is ${
-          JSON.stringify(config.keyPrefix)
-        }`,
-      ),
-    );
-  }
-  for (const field of ["lockTtlMs", "waitTimeoutMs"] as const) {
-    if (!Number.isSafeInteger(config[field]) || config[field] <= 0) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot create once as '${field}' must be a positive integer: current value is ${
-            config[field]
-          }`,
-        ),
-      );
-    }
-  }
+  const driver = options.driver ?? memoryOnce();
+  let keyPrefix: string;
   let serializer: Serializer;
   try {
-    serializer = serializerOption("once", options.serializer);
+    ({ keyPrefix, serializer } = validate(config, options, driver));
   } catch (error) {
-    return Promise.reject(error);
+    return driver.close().catch(() => {}).then(() => Promise.reject(error));
   }
-  const driver = options.driver ?? memoryOnce();
   const logger = options.logger ?? namespace("once");
   const calls = options.metrics?.counter("once_calls_total", {
     help: "Idempotent calls by outcome.",
@@ -337,7 +335,7 @@ export function create(
     }
     const signal = optionalSignal(`run '${name}' once`, call.signal);
     signal?.throwIfAborted();
-    const key = config.keyPrefix + name;
+    const key = `${keyPrefix}once:${name}`;
     const fingerprint = call.fingerprint ?? "";
     const wait = call.wait ?? config.wait;
     let token = crypto.randomUUID();

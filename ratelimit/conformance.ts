@@ -36,11 +36,13 @@ export function rateLimitConformance(options: RateLimitSuiteOptions): void {
   const test = (title: string, fn: () => Promise<void>) =>
     Deno.test({ name: `[${options.name}] ratelimit: ${title}`, ignore: options.ignore, fn });
 
+  // One namespace for the run: the limiters of one case share buckets, as services would.
+  const keyPrefix = testKeyspace("ratelimit");
   const limiter = (
     rules: Record<string, ratelimit.Rule>,
     config: Partial<ratelimit.RateLimitConfig> = {},
   ) =>
-    ratelimit.create({ ...ratelimit.defaultConfig("development"), rules, ...config }, {
+    ratelimit.create({ ...ratelimit.defaultConfig("development"), rules, keyPrefix, ...config }, {
       driver: options.makeDriver(),
     });
 

@@ -25,6 +25,7 @@ import { type Logger, namespace } from "../clog/mod.ts";
 import { componentConfig } from "../coord/mod.ts";
 import type { Coord } from "../coord/mod.ts";
 import { checkConfig } from "../internal/config.ts";
+import { ownKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
@@ -73,6 +74,13 @@ export interface RateLimitConfig {
   readonly env?: string;
   /** Service segment of the rules' config key. */
   readonly service?: string;
+  /**
+   * Namespace of the buckets on a shared backend (`im-logic:`): on Redis a bucket is
+   * `{keyPrefix}rl:{length of rule}:{rule}:{key}`. Required on any driver but memory, so two
+   * services on one Redis never share buckets by accident; `""` shares them on purpose.
+   * @default {"" on the memory driver; none (required) on the others}
+   */
+  readonly keyPrefix?: string;
 }
 
 /** Dependencies of a rate limiter. */
@@ -185,6 +193,7 @@ const CONFIG_KEYS = [
   "failPolicy",
   "env",
   "service",
+  "keyPrefix",
 ] as const satisfies readonly (keyof RateLimitConfig)[];
 
 /** What each unknown-rule policy does, for the warning about an undefined rule. */
@@ -248,6 +257,13 @@ export async function create(
     { default: staticRules, validate: validateRules },
   );
   const driver = options.driver ?? memoryRateLimit();
+  try {
+    driver.useKeyPrefix?.(ownKeyPrefix("rate limiter", config.keyPrefix, driver.name));
+  } catch (error) {
+    await manager?.close();
+    await driver.close().catch(() => {});
+    throw error;
+  }
   const logger = options.logger ?? namespace("ratelimit");
   const clock = options.clock ?? Date;
   // Bounds traffic while the real backend is unreachable and the policy is to fail open.

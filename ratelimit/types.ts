@@ -49,6 +49,12 @@ export interface RateLimitDriver {
    * Rejects with a `DriverError` when the backend cannot be reached.
    */
   take(ruleName: string, key: string, rule: Required<Rule>, cost: number): Promise<Decision>;
+  /**
+   * Puts every key the driver writes under `keyPrefix`, the provider's config `keyPrefix`; the
+   * provider calls it once, before any other call. A driver whose state lives in this process
+   * leaves it out.
+   */
+  useKeyPrefix?(keyPrefix: string): void;
   /** Checks that the backend answers; rejects with a `DriverError` when it does not. */
   ping(): Promise<void>;
   /** Releases timers and connections. */

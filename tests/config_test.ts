@@ -24,6 +24,7 @@ import { otelMetrics } from "../drivers/otel.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
 import { postgresDb, postgresSearch } from "../drivers/postgres.ts";
 import { redisCache, redisLock, redisMq, redisOnce, redisRateLimit } from "../drivers/redis.ts";
+import { errorOf } from "./_error_of.ts";
 
 /** What is made, the unknown key it is given, and how to make it with that key. */
 const UNKNOWN_KEYS: [string, string, (extra: Record<string, unknown>) => unknown][] = [
@@ -31,7 +32,7 @@ const UNKNOWN_KEYS: [string, string, (extra: Record<string, unknown>) => unknown
   ["uid", "worker", (extra) => uid.create({ ...uid.defaultConfig("development"), ...extra })],
   [
     "coord",
-    "keyPrefix",
+    "prefix",
     (extra) => coord.create({ ...coord.defaultConfig("production"), ...extra }),
   ],
   ["cache", "ttlMs", (extra) => cache.create({ ...cache.defaultConfig("production"), ...extra })],
@@ -78,16 +79,6 @@ const UNKNOWN_KEYS: [string, string, (extra: Record<string, unknown>) => unknown
   ["otelMetrics", "prefix", (extra) => otelMetrics({ ...extra })],
 ];
 
-/** Runs `make`, which may throw or return a promise that rejects, and returns its error. */
-async function errorOf(make: () => unknown): Promise<Error> {
-  try {
-    const made = await make();
-    await (made as Partial<AsyncDisposable>)?.[Symbol.asyncDispose]?.();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error("no error");
-}
 
 for (const [component, key, make] of UNKNOWN_KEYS) {
   Deno.test(`${component}: an unknown key '${key}' is refused, naming it and the allowed keys`, async () => {

@@ -5,6 +5,7 @@ import { redisRateLimit } from "../redis.ts";
 const [url, key, startAt] = Deno.args;
 const limiter = await ratelimit.create({
   ...ratelimit.defaultConfig("production"),
+  keyPrefix: "",
   rules: { r: { rate: 100, burst: 10 } },
 }, { driver: redisRateLimit({ url }) });
 await new Promise((resolve) => setTimeout(resolve, Number(startAt) - Date.now()));

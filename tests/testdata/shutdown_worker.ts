@@ -20,12 +20,13 @@ const GROUP = "shutdown";
 const PRODUCERS = 4;
 const [mode, url, keyPrefix] = Deno.args;
 const broker = new mq.MemoryMqBroker();
-const driver = () => mode === "memory" ? mq.memoryMq({ broker }) : redisMq({ url, keyPrefix });
+const driver = () => mode === "memory" ? mq.memoryMq({ broker }) : redisMq({ url });
+const config = { ...mq.defaultConfig("development"), keyPrefix };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Numbers a second consumer of the group gets until the topic stays quiet for `idleMs`. */
 async function drain(idleMs: number): Promise<number[]> {
-  await using queue = await mq.create(mq.defaultConfig("development"), { driver: driver() });
+  await using queue = await mq.create(config, { driver: driver() });
   const pending: number[] = [];
   let last = Date.now();
   const subscription = await queue.consumer(GROUP).subscribe<number>([TOPIC], (message) => {
@@ -43,7 +44,7 @@ if (mode === "redis-drain") {
 }
 
 const logger = clog.create({ level: "info", format: "json", output: "stderr" });
-const queue = await mq.create(mq.defaultConfig("development"), { driver: driver(), logger });
+const queue = await mq.create(config, { driver: driver(), logger });
 await queue.admin.createTopic(TOPIC, 3);
 const coordinator = await coord.create(coord.defaultConfig("development"), { logger });
 const registration = await coordinator.registry.register({
