@@ -79,7 +79,6 @@ const UNKNOWN_KEYS: [string, string, (extra: Record<string, unknown>) => unknown
   ["otelMetrics", "prefix", (extra) => otelMetrics({ ...extra })],
 ];
 
-
 for (const [component, key, make] of UNKNOWN_KEYS) {
   Deno.test(`${component}: an unknown key '${key}' is refused, naming it and the allowed keys`, async () => {
     const error = await errorOf(() => make({ [key]: 1 }));

@@ -17,7 +17,6 @@ const url = Deno.env.get("KIT_REDIS_URL");
 /** A Redis no one listens on: the refusals come before any connection is needed. */
 const nowhere = "redis://127.0.0.1:1";
 
-
 const MISSING =
   /without 'keyPrefix': services sharing one backend would read and overwrite each other's keys\. Set it to the service's name \(".*"; env\.read\(\)\.keyPrefix gives one from OTEL_SERVICE_NAME\), or to "" to share the keyspace on purpose$/;
 
