@@ -10,7 +10,7 @@ import postgres from "postgres";
 import { alternateSegments } from "./_alternate.ts";
 import * as db from "../db/mod.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
-import { postgresDb, postgresResultTypes } from "../drivers/postgres.ts";
+import { postgresDb, postgresResultTypes } from "../drivers/postgres/mod.ts";
 
 const url = Deno.env.get("KIT_POSTGRES_URL");
 const ignore = url === undefined;
@@ -45,7 +45,7 @@ Deno.bench(
 );
 
 // Transactions: postgres.js's begin against the kit's own BEGIN/COMMIT on a reserved connection
-// (see ReservedTransaction in drivers/postgres.ts for why the kit does not use begin).
+// (see ReservedTransaction in drivers/postgres/transaction.ts for why the kit does not use begin).
 Deno.bench("raw postgres.js: 10 concurrent transactions of 2 statements", {
   group: "transaction x10",
   baseline: true,

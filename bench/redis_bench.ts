@@ -8,7 +8,7 @@
 import { Redis } from "ioredis";
 import { alternate } from "./_alternate.ts";
 import * as cache from "../cache/mod.ts";
-import { redisCache } from "../drivers/redis.ts";
+import { redisCache } from "../drivers/redis/mod.ts";
 
 const url = Deno.env.get("KIT_REDIS_URL");
 const ignore = url === undefined;

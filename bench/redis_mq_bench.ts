@@ -6,7 +6,7 @@
  */
 import { Redis } from "ioredis";
 import { quietLogger } from "../testing/logger.ts";
-import { redisMq } from "../drivers/redis.ts";
+import { redisMq } from "../drivers/redis/mod.ts";
 import * as mq from "../mq/mod.ts";
 
 const url = Deno.env.get("KIT_REDIS_URL");

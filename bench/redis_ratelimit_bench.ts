@@ -7,7 +7,7 @@
 import { Redis } from "ioredis";
 import { alternate } from "./_alternate.ts";
 import { RateLimiterRedis } from "rate-limiter-flexible";
-import { redisRateLimit } from "../drivers/redis.ts";
+import { redisRateLimit } from "../drivers/redis/mod.ts";
 import * as ratelimit from "../ratelimit/mod.ts";
 
 const url = Deno.env.get("KIT_REDIS_URL");

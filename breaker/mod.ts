@@ -37,7 +37,7 @@ import type { Clock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
-import { optionalSignal } from "../internal/queue.ts";
+import { optionalSignal } from "../internal/signal.ts";
 import { RollingCounts } from "../internal/window.ts";
 
 export type { Call } from "../internal/call.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep } from "../internal/signal.ts";
 import type { Serializer } from "../internal/json.ts";
 import type { BoundCounter } from "../metrics/mod.ts";
 import { type Keyspace, requireTtl, shownKey } from "./_util.ts";

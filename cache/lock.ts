@@ -6,19 +6,16 @@
  *
  * @module
  */
+import { LostError } from "../internal/errors.ts";
 import type { Logger } from "../clog/mod.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
-import {
-  acquireUnderSignal,
-  releaseUnderSignal,
-  sleep,
-  underSignalOption,
-} from "../internal/queue.ts";
-import { type Keyspace, MAX_TIMER_MS, requireTtl } from "./_util.ts";
+import { acquireUnderSignal } from "../internal/acquire.ts";
+import { releaseUnderSignal, sleep, underSignalOption } from "../internal/signal.ts";
+import { type Keyspace, keyspace, MAX_TIMER_MS, requireTtl } from "./_util.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
-export class CacheLockLostError extends Error {
+export class CacheLockLostError extends LostError {
   /** Stable code. */
   readonly code = "CACHE_LOCK_LOST";
   /** The lock's key. */
@@ -193,4 +190,63 @@ export function cacheLockService(context: LockContext): CacheLockService {
       return guarded(action, key, options, (ttlMs) => attempt(key, ttlMs, action));
     },
   };
+}
+
+/** A lock service with a driver of its own, which it closes: what `redisLock()` returns. */
+export interface ClosableLockService extends CacheLockService, AsyncDisposable {
+  /** Releases held locks, then closes the driver. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode createLockService}. */
+export interface CreateLockServiceOptions {
+  /** What the caller is creating, for error messages: `"create Redis lock"`. */
+  readonly creating: string;
+  /**
+   * Namespace of the lock keys, laid out as a cache's (`keyspace`): the locks of a cache
+   * provider with the same `keyPrefix`.
+   * @default {""}
+   */
+  readonly keyPrefix?: string;
+  /**
+   * Default lock TTL, at most 2147483647 ms (the longest timer delay).
+   * @default {10000}
+   */
+  readonly ttlMs?: number;
+  /** Where lock trouble is reported. */
+  readonly logger: Logger;
+}
+
+/**
+ * Creates a lock service without a cache provider, over any lock-capable cache driver: the
+ * same locks as a provider's `lock` group, on the keys a provider with that `keyPrefix` uses.
+ *
+ * @param options Key prefix, default TTL and logger, checked before the driver is opened.
+ * @param openDriver Opens the driver; it is pinged, and closed again when it does not answer.
+ * @returns The lock service, owning the driver.
+ * @throws {TypeError | RangeError} On an invalid key prefix or TTL.
+ */
+export async function createLockService(
+  options: CreateLockServiceOptions,
+  openDriver: () => CacheDriver,
+): Promise<ClosableLockService> {
+  const { creating, logger } = options;
+  const space = keyspace(options.keyPrefix ?? "", creating);
+  const defaultTtlMs = requireTtl(creating, options.ttlMs ?? 10_000, false, MAX_TIMER_MS);
+  const driver = openDriver();
+  try {
+    await driver.ping();
+  } catch (error) {
+    await driver.close();
+    throw error;
+  }
+  const held = new Set<CacheLock>();
+  const service = cacheLockService({ driver, logger, keyspace: space, defaultTtlMs, held });
+  let closed: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    closed ??= (async () => {
+      await Promise.all([...held].map((lock) => lock.unlock()));
+      await driver.close();
+    })();
+  return { ...service, close, [Symbol.asyncDispose]: close };
 }

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { DriverError } from "../internal/errors.ts";
+import { closedDriverError, DriverError } from "../internal/errors.ts";
 import { MAX_TIMER_MS, shownKey, unsafeIncrementError } from "./_util.ts";
 import { type CacheDriver, WrongTypeError, type ZMember } from "./types.ts";
 
@@ -339,7 +339,7 @@ export class MemoryCacheDriver implements CacheDriver {
   #run<T>(operation: string, fn: () => T): Promise<T> {
     if (this.#closed) {
       return Promise.reject(
-        new DriverError(this.name, operation, new Error("the driver is closed")),
+        closedDriverError(this.name, operation),
       );
     }
     try {
@@ -384,7 +384,7 @@ export class MemoryCacheDriver implements CacheDriver {
     }
   }
   getSync(key: string): string | undefined {
-    if (this.#closed) throw new DriverError(this.name, "get", new Error("the driver is closed"));
+    if (this.#closed) throw closedDriverError(this.name, "get");
     const entry = this.store.read(key, "get", "string");
     return entry === undefined ? undefined : entry.value.data as string;
   }
@@ -392,7 +392,7 @@ export class MemoryCacheDriver implements CacheDriver {
     return this.#run("set", () => this.setSync(key, value, ttlMs));
   }
   setSync(key: string, value: string, ttlMs?: number): void {
-    if (this.#closed) throw new DriverError(this.name, "set", new Error("the driver is closed"));
+    if (this.#closed) throw closedDriverError(this.name, "set");
     this.store.write(key, { type: "string", data: value }, ttlMs ?? 0);
   }
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean> {

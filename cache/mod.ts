@@ -30,16 +30,20 @@ import { checkConfig } from "../internal/config.ts";
 import { requireEnv } from "../internal/env.ts";
 import { ownKeyPrefix } from "../internal/namespace.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
-import { underSignal } from "../internal/queue.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import type { Metrics } from "../metrics/mod.ts";
-import { type Keyspace, keyspace, MAX_TIMER_MS, requireText, requireTtl } from "./_util.ts";
+import { bindSignal, type OpsContext } from "./_ops.ts";
+import { type Keyspace, keyspace, MAX_TIMER_MS } from "./_util.ts";
+import { type HashOps, hashOps } from "./hash.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
 import { getOrLoadFunction, type GetOrLoadOptions } from "./load.ts";
 import { memoryCache } from "./memory.ts";
-import type { CacheDriver, ZMember } from "./types.ts";
+import { type SetOps, setOps } from "./set.ts";
+import { type StringOps, stringOps } from "./string.ts";
+import type { CacheDriver } from "./types.ts";
+import { type ZSetOps, zsetOps } from "./zset.ts";
 
-export { DriverError } from "../internal/errors.ts";
+export { DriverError, LostError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export {
   KEY_SEPARATOR,
@@ -59,6 +63,10 @@ export type {
   LockContext,
 } from "./lock.ts";
 export type { GetOrLoadOptions } from "./load.ts";
+export type { HashOps } from "./hash.ts";
+export type { SetOps } from "./set.ts";
+export type { StringOps, TtlOption } from "./string.ts";
+export type { ZSetOps } from "./zset.ts";
 export { jsonSerializer } from "../internal/json.ts";
 export type { Serializer } from "../internal/json.ts";
 export { memoryCache, MemoryCacheDriver, MemoryCacheStore } from "./memory.ts";
@@ -109,107 +117,6 @@ export interface CreateOptions {
    * value).
    */
   readonly metrics?: Pick<Metrics, "counter">;
-}
-
-/** `ttlMs` option of writes; 0 or absent means no expiry. */
-export interface TtlOption {
-  /** Expiry in ms; 0 means none. */
-  readonly ttlMs?: number;
-}
-
-/** String operations. */
-export interface StringOps {
-  /** The value of a key, or undefined on a miss. */
-  get<T = unknown>(key: string): Promise<T | undefined>;
-  /** Set operations. */
-  set(key: string, value: unknown, options?: TtlOption): Promise<void>;
-  /** Sets only when absent; resolves to whether it did. */
-  setNX(key: string, value: unknown, options?: TtlOption): Promise<boolean>;
-  /** Sets and returns the previous value. */
-  getSet<T = unknown>(key: string, value: unknown): Promise<T | undefined>;
-  /** Adds 1 to an integer value (0 when absent); rejects as `incrBy` does. */
-  incr(key: string): Promise<number>;
-  /** Subtracts 1 from an integer value (0 when absent); rejects as `incrBy` does. */
-  decr(key: string): Promise<number>;
-  /**
-   * Adds `delta`, a safe integer, to an integer value (0 when absent). Counters stay within
-   * ±(2^53 − 1), where a `number` is exact: a result beyond rejects with a `RangeError` and leaves
-   * the value unchanged, on every driver (as does Redis's int64 overflow).
-   */
-  incrBy(key: string, delta: number): Promise<number>;
-  /** How many of the keys exist. */
-  exists(...keys: string[]): Promise<number>;
-  /** How many of the keys were deleted. */
-  del(...keys: string[]): Promise<number>;
-  /** Sets an expiry; resolves to false when the key does not exist. */
-  expire(key: string, ttlMs: number): Promise<boolean>;
-  /** Remaining TTL in ms; -1 without expiry, -2 when the key does not exist. */
-  ttl(key: string): Promise<number>;
-  /** Values of several keys, undefined where missing. */
-  mget<T = unknown>(keys: readonly string[]): Promise<(T | undefined)[]>;
-  /** Stores several keys at once, with one optional TTL. */
-  mset(entries: Readonly<Record<string, unknown>>, options?: TtlOption): Promise<void>;
-}
-
-/** Hash operations. */
-export interface HashOps {
-  /** One field of a hash, or undefined. */
-  hget<T = unknown>(key: string, field: string): Promise<T | undefined>;
-  /** Sets fields; resolves to how many were new. */
-  hset(key: string, fields: Readonly<Record<string, unknown>>): Promise<number>;
-  /** Every field of a hash; `{}` when missing. */
-  hgetAll<T = unknown>(key: string): Promise<Record<string, T>>;
-  /** Deletes fields; resolves to how many existed. */
-  hdel(key: string, ...fields: string[]): Promise<number>;
-  /** Whether the hash has the field. */
-  hexists(key: string, field: string): Promise<boolean>;
-  /** Number of fields. */
-  hlen(key: string): Promise<number>;
-  /** Adds `delta` to an integer field (0 when absent); rejects as `string.incrBy` does. */
-  hincrBy(key: string, field: string, delta: number): Promise<number>;
-}
-
-/** Set operations (members are strings). */
-export interface SetOps {
-  /** Adds members; resolves to how many were new. */
-  add(key: string, ...members: string[]): Promise<number>;
-  /** Removes members; resolves to how many were there. */
-  remove(key: string, ...members: string[]): Promise<number>;
-  /** Every member. */
-  members(key: string): Promise<string[]>;
-  /** Whether the member is in the set. */
-  isMember(key: string, member: string): Promise<boolean>;
-  /** Number of members. */
-  card(key: string): Promise<number>;
-}
-
-/** Sorted-set operations (members are strings). */
-export interface ZSetOps {
-  /** Adds members; resolves to how many were new. */
-  add(key: string, ...members: ZMember[]): Promise<number>;
-  /** By rank, inclusive; negative ranks count from the end. */
-  range(key: string, start: number, stop: number): Promise<ZMember[]>;
-  /** By rank from the highest score. */
-  revRange(key: string, start: number, stop: number): Promise<ZMember[]>;
-  /** Members with min ≤ score ≤ max, lowest first; `limit` caps the count. */
-  rangeByScore(
-    key: string,
-    min: number,
-    max: number,
-    options?: { limit?: number },
-  ): Promise<ZMember[]>;
-  /** Removes members; resolves to how many were there. */
-  rem(key: string, ...members: string[]): Promise<number>;
-  /** Removes members by rank, inclusive; resolves to how many. */
-  remRangeByRank(key: string, start: number, stop: number): Promise<number>;
-  /** Number of members. */
-  card(key: string): Promise<number>;
-  /** Number of members with min ≤ score ≤ max. */
-  count(key: string, min: number, max: number): Promise<number>;
-  /** Score of a member, or undefined. */
-  score(key: string, member: string): Promise<number | undefined>;
-  /** Adds `delta` to an integer value (0 when absent). */
-  incrBy(key: string, member: string, delta: number): Promise<number>;
 }
 
 /** The operations of a cache, bound to an AbortSignal by {@linkcode Cache.withSignal}. */
@@ -331,242 +238,24 @@ export async function create(
     throw error;
   }
   const logger = options.logger ?? namespace("cache");
-
-  const key = space.key;
-  const ttl = requireTtl;
-  const optionalTtl = (action: string, options?: TtlOption): number =>
-    ttl(action, options?.ttlMs ?? 0, true);
-  const encode = (value: unknown, name: string) =>
-    serializer.encode(value, `the value of key '${name}'`);
-  const decode = <T>(text: string | undefined): T | undefined =>
-    text === undefined ? undefined : serializer.decode(text) as T;
-  const keys = (action: string, names: readonly string[]): string[] => {
-    if (!Array.isArray(names) || names.length === 0) {
-      throw new TypeError(`Cannot ${action} as at least one key is needed`);
-    }
-    return names.map((name) => key(action, name));
-  };
-  const integer = (action: string, name: string, value: unknown): number => {
-    if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-      throw new TypeError(
-        `Cannot ${action} as '${name}' must be an integer: current value is ${value}`,
-      );
-    }
-    return value;
-  };
-  /** A counter's step: results must stay safe integers, so the step must be one. */
-  const step = (action: string, value: unknown): number => {
-    if (typeof value !== "number") {
-      throw new TypeError(
-        `Cannot ${action} as 'delta' must be a number: current value is ${typeof value}`,
-      );
-    }
-    if (!Number.isSafeInteger(value)) {
-      throw new RangeError(
-        `Cannot ${action} as 'delta' must be a safe integer (at most ±${Number.MAX_SAFE_INTEGER}): current value is ${value}`,
-      );
-    }
-    return value;
-  };
-  const score = (action: string, value: unknown): number => {
-    if (typeof value !== "number" || Number.isNaN(value)) {
-      throw new TypeError(
-        `Cannot ${action} as 'score' must be a number: current value is ${value}`,
-      );
-    }
-    return value;
-  };
-  /** Members or fields: strings that reach the backend as they are, so well-formed ones. */
-  const members = (
-    action: string,
-    values: readonly string[],
-    name = "member",
-  ): readonly string[] => {
-    if (values.length === 0) {
-      throw new TypeError(`Cannot ${action} as at least one ${name} is needed`);
-    }
-    for (const value of values) requireText(action, name, value);
-    return values;
-  };
-
   const requests = options.metrics?.counter("cache_requests_total", {
     help: "Cache requests by operation and result.",
     labels: ["op", "result"],
   });
-  const hit = requests?.with({ op: "get", result: "hit" });
-  const miss = requests?.with({ op: "get", result: "miss" });
-  /** Counts a get's outcome when metrics are on; the text passes through. */
-  const counted = <V>(value: V | undefined): V | undefined => {
-    if (hit) (value === undefined ? miss! : hit).inc();
-    return value;
-  };
-  const { getSync, setSync } = driver;
-  const getDecoded = (driver as CacheDriver).getDecoded;
-  const decodeText = (text: string): unknown => serializer.decode(text);
-  const string: StringOps = {
-    // In-process drivers answer synchronously: one promise per call instead of three.
-    get: getSync
-      ? <T>(name: string): Promise<T | undefined> => {
-        try {
-          return Promise.resolve(decode<T>(counted(getSync.call(driver, key("get", name)))));
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      }
-      : <T>(name: string): Promise<T | undefined> => {
-        let full: string;
-        try {
-          full = key("get", name);
-        } catch (error) {
-          return Promise.reject(error);
-        }
-        if (hit) {
-          return getDecoded
-            ? getDecoded.call(driver, full, decodeText).then(counted) as Promise<T | undefined>
-            : driver.get(full).then((text) => decode<T>(counted(text)));
-        }
-        return getDecoded
-          ? getDecoded.call(driver, full, decodeText) as Promise<T | undefined>
-          : driver.get(full).then((text) => decode<T>(text));
-      },
-    set: setSync
-      ? (name, value, options) => {
-        try {
-          const full = key("set", name);
-          return Promise.resolve(
-            setSync.call(driver, full, encode(value, name), optionalTtl("set", options)),
-          );
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      }
-      : async (name, value, options) => {
-        const full = key("set", name);
-        await driver.set(full, encode(value, name), optionalTtl("set", options));
-      },
-    setNX: async (name, value, options) => {
-      const full = key(`setNX key '${name}'`, name);
-      return await driver.setNX(
-        full,
-        encode(value, name),
-        optionalTtl(`setNX key '${name}'`, options),
-      );
-    },
-    getSet: async (name, value) =>
-      decode(await driver.getSet(key("getSet", name), encode(value, name))),
-    incr: async (name) => await driver.incrBy(key("incr", name), 1),
-    decr: async (name) => await driver.incrBy(key("decr", name), -1),
-    incrBy: async (name, delta) => await driver.incrBy(key("incrBy", name), step("incrBy", delta)),
-    exists: async (...names) => await driver.exists(keys("exists", names)),
-    del: async (...names) => await driver.del(keys("del", names)),
-    expire: async (name, ttlMs) =>
-      await driver.expire(key("expire", name), ttl(`expire key '${name}'`, ttlMs)),
-    ttl: async (name) => await driver.ttl(key("ttl", name)),
-    mget: async <T>(names: readonly string[]) =>
-      (await driver.mget(keys("mget", names))).map((text) => decode<T>(text)),
-    mset: async (entries, options) => {
-      const list = Object.entries(entries ?? {});
-      if (list.length === 0) throw new TypeError("Cannot mset as at least one entry is needed");
-      const encoded = list.map(([name, value]) =>
-        [key("mset", name), encode(value, name)] as const
-      );
-      await driver.mset(encoded, optionalTtl("mset", options));
+  const context: OpsContext = {
+    driver,
+    keyspace: space,
+    serializer,
+    counters: requests && {
+      hit: requests.with({ op: "get", result: "hit" }),
+      miss: requests.with({ op: "get", result: "miss" }),
     },
   };
-
-  const hash: HashOps = {
-    hget: async (name, field) =>
-      decode(await driver.hget(key("hget", name), requireText("hget", "field", field))),
-    hset: async (name, fields) => {
-      const list = Object.entries(fields ?? {});
-      if (list.length === 0) {
-        throw new TypeError(`Cannot hset key '${name}' as at least one field is needed`);
-      }
-      const full = key("hset", name);
-      return await driver.hset(
-        full,
-        list.map(([field, value]) =>
-          [requireText("hset", "field", field), encode(value, `${name}.${field}`)] as const
-        ),
-      );
-    },
-    hgetAll: async <T>(name: string) => {
-      const all = await driver.hgetAll(key("hgetAll", name));
-      return Object.fromEntries(
-        Object.entries(all).map(([field, text]) => [field, serializer.decode(text) as T]),
-      );
-    },
-    hdel: async (name, ...fields) =>
-      await driver.hdel(key("hdel", name), members("hdel", fields, "field")),
-    hexists: async (name, field) =>
-      await driver.hexists(key("hexists", name), requireText("hexists", "field", field)),
-    hlen: async (name) => await driver.hlen(key("hlen", name)),
-    hincrBy: async (name, field, delta) =>
-      await driver.hincrBy(
-        key("hincrBy", name),
-        requireText("hincrBy", "field", field),
-        step("hincrBy", delta),
-      ),
-  };
-
-  const set: SetOps = {
-    add: async (name, ...values) => await driver.sadd(key("sadd", name), members("sadd", values)),
-    remove: async (name, ...values) =>
-      await driver.srem(key("srem", name), members("srem", values)),
-    members: async (name) => await driver.smembers(key("smembers", name)),
-    isMember: async (name, member) =>
-      await driver.sismember(key("sismember", name), requireText("sismember", "member", member)),
-    card: async (name) => await driver.scard(key("scard", name)),
-  };
-
-  const zset: ZSetOps = {
-    add: async (name, ...entries) => {
-      if (entries.length === 0) throw new TypeError("Cannot zadd as at least one member is needed");
-      for (const entry of entries) {
-        members("zadd", [entry?.member]);
-        score("zadd", entry.score);
-      }
-      return await driver.zadd(key("zadd", name), entries);
-    },
-    range: async (name, start, stop) =>
-      await driver.zrange(
-        key("zrange", name),
-        integer("zrange", "start", start),
-        integer("zrange", "stop", stop),
-        false,
-      ),
-    revRange: async (name, start, stop) =>
-      await driver.zrange(
-        key("zrevrange", name),
-        integer("zrevrange", "start", start),
-        integer("zrevrange", "stop", stop),
-        true,
-      ),
-    rangeByScore: async (name, min, max, options) =>
-      await driver.zrangeByScore(
-        key("zrangeByScore", name),
-        score("zrangeByScore", min),
-        score("zrangeByScore", max),
-        options?.limit,
-      ),
-    rem: async (name, ...values) => await driver.zrem(key("zrem", name), members("zrem", values)),
-    remRangeByRank: async (name, start, stop) =>
-      await driver.zremRangeByRank(
-        key("zremRangeByRank", name),
-        integer("zremRangeByRank", "start", start),
-        integer("zremRangeByRank", "stop", stop),
-      ),
-    card: async (name) => await driver.zcard(key("zcard", name)),
-    count: async (name, min, max) =>
-      await driver.zcount(key("zcount", name), score("zcount", min), score("zcount", max)),
-    score: async (name, member) =>
-      await driver.zscore(key("zscore", name), requireText("zscore", "member", member)),
-    incrBy: async (name, member, delta) =>
-      await driver.zincrBy(
-        key("zincrBy", name),
-        requireText("zincrBy", "member", member),
-        score("zincrBy", delta),
-      ),
+  const groups = {
+    string: stringOps(context),
+    hash: hashOps(context),
+    set: setOps(context),
+    zset: zsetOps(context),
   };
 
   const held = new Set<CacheLock>();
@@ -608,10 +297,10 @@ export async function create(
       );
     }
     return {
-      string: bindSignal(string, signal),
-      hash: bindSignal(hash, signal),
-      set: bindSignal(set, signal),
-      zset: bindSignal(zset, signal),
+      string: bindSignal(groups.string, signal),
+      hash: bindSignal(groups.hash, signal),
+      set: bindSignal(groups.set, signal),
+      zset: bindSignal(groups.zset, signal),
       getOrLoad: (key, loader, options) =>
         getOrLoad(key, loader, { ...options, signal: options?.signal ?? signal }),
     };
@@ -619,10 +308,7 @@ export async function create(
   return {
     driver: driver.name,
     withSignal,
-    string,
-    hash,
-    set,
-    zset,
+    ...groups,
     lock,
     getOrLoad,
     ping: (options?: PingOptions) =>
@@ -630,14 +316,4 @@ export async function create(
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/** A copy of an operation group whose calls are refused, or stop waiting, once `signal` aborts. */
-function bindSignal<T extends object>(group: T, signal: AbortSignal): T {
-  const bound: Record<string, unknown> = {};
-  for (const [name, operation] of Object.entries(group)) {
-    const call = operation as (...args: unknown[]) => Promise<unknown>;
-    bound[name] = (...args: unknown[]) => underSignal(signal, () => call(...args));
-  }
-  return bound as T;
 }

@@ -7,7 +7,7 @@
 import { malformedText } from "../internal/text.ts";
 import type { Logger } from "../clog/mod.ts";
 import type { BoundCounter, Counter } from "../metrics/mod.ts";
-import { releaseUnderSignal, sleep, underSignalOption } from "../internal/queue.ts";
+import { releaseUnderSignal, sleep, underSignalOption } from "../internal/signal.ts";
 import type { Session } from "./session.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 

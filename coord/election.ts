@@ -7,8 +7,9 @@
  *
  * @module
  */
+import { LostError } from "../internal/errors.ts";
 import { encodeJson } from "../internal/json.ts";
-import { acquireUnderSignal } from "../internal/queue.ts";
+import { acquireUnderSignal } from "../internal/acquire.ts";
 import {
   call,
   type CallOptions,
@@ -26,7 +27,7 @@ import type { KeyValue } from "./types.ts";
 import { eventKeyValue, resumableWatch } from "./watch.ts";
 
 /** The reason a leadership's `lost` signal fires. */
-export class LeadershipLostError extends Error {
+export class LeadershipLostError extends LostError {
   /** Stable code. */
   readonly code = "COORD_LEADERSHIP_LOST";
   /** The election. */

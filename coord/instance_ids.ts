@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { acquireUnderSignal } from "../internal/queue.ts";
+import { LostError } from "../internal/errors.ts";
+import { acquireUnderSignal } from "../internal/acquire.ts";
 import {
   type CallOptions,
   type CoordContext,
@@ -17,7 +18,7 @@ import {
 } from "./_util.ts";
 
 /** The reason an instance id's `lost` signal fires. */
-export class InstanceIdLostError extends Error {
+export class InstanceIdLostError extends LostError {
   /** Stable code. */
   readonly code = "COORD_INSTANCE_ID_LOST";
   /** The service. */

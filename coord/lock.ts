@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { acquireUnderSignal } from "../internal/queue.ts";
+import { LostError } from "../internal/errors.ts";
+import { acquireUnderSignal } from "../internal/acquire.ts";
 import {
   call,
   type CallOptions,
@@ -22,7 +23,7 @@ import {
 import type { Session } from "./session.ts";
 
 /** The reason a lock's `lost` signal fires: its lease was lost while it was held. */
-export class LockLostError extends Error {
+export class LockLostError extends LostError {
   /** Stable code. */
   readonly code = "COORD_LOCK_LOST";
   /** The lock's key. */

@@ -6,7 +6,7 @@
  * @module
  */
 import { DriverError } from "../internal/errors.ts";
-import { AsyncQueue } from "../internal/queue.ts";
+import { AsyncQueue } from "../internal/async_queue.ts";
 import {
   CompactedError,
   type Compare,

@@ -47,7 +47,7 @@ import { type Registry, registry } from "./registry.ts";
 import { Session } from "./session.ts";
 import type { CoordDriver } from "./types.ts";
 
-export { DriverError } from "../internal/errors.ts";
+export { DriverError, LostError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export type { CallOptions } from "./_util.ts";
 export { componentConfig, configKey } from "./config.ts";

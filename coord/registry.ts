@@ -7,7 +7,8 @@
  * @module
  */
 import { encodeJson } from "../internal/json.ts";
-import { acquireUnderSignal, sleep } from "../internal/queue.ts";
+import { acquireUnderSignal } from "../internal/acquire.ts";
+import { sleep } from "../internal/signal.ts";
 import {
   call,
   type CallOptions,

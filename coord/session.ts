@@ -7,13 +7,14 @@
  *
  * @module
  */
+import { LostError } from "../internal/errors.ts";
 import type { Logger } from "../clog/mod.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
-import { sleep } from "../internal/queue.ts";
+import { sleep } from "../internal/signal.ts";
 import type { CoordDriver } from "./types.ts";
 
 /** The reason a session's `lost` signal fires. */
-export class LeaseLostError extends Error {
+export class LeaseLostError extends LostError {
   /** Stable code. */
   readonly code: string = "COORD_LEASE_LOST";
   /** The lease that was lost. */

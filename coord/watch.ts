@@ -6,7 +6,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import { sleep } from "../internal/queue.ts";
+import { sleep } from "../internal/signal.ts";
 import {
   CompactedError,
   type CoordDriver,

@@ -31,7 +31,8 @@ import type {
 } from "../es/mod.ts";
 import { DriverError, mergeMappings } from "../es/mod.ts";
 import { checkConfig } from "../internal/config.ts";
-import { redactMalformedUrl, scrubError } from "../internal/redact.ts";
+import { driverError } from "../internal/errors.ts";
+import { redactMalformedUrl } from "../internal/redact.ts";
 
 /** Options of {@linkcode elasticsearchSearch}. */
 export interface ElasticsearchSearchOptions {
@@ -134,7 +135,7 @@ class ElasticsearchSearch implements SearchDriver {
 
   /** A `DriverError` whose cause holds no credential (see `scrubError`). */
   #fail(operation: string, error: unknown): DriverError {
-    return new DriverError(this.name, operation, scrubError(error, this.#secrets));
+    return driverError(this.name, operation, error, this.#secrets);
   }
 
   /** One request; an answer of 400 or more becomes an {@linkcode EsError} unless `allowed`. */

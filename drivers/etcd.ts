@@ -50,7 +50,8 @@ import {
   type WatchTarget,
 } from "../coord/mod.ts";
 import { checkConfig } from "../internal/config.ts";
-import { AsyncQueue } from "../internal/queue.ts";
+import { closedDriverError } from "../internal/errors.ts";
+import { AsyncQueue } from "../internal/async_queue.ts";
 import { REDACTED, redactUrl, scrubError } from "../internal/redact.ts";
 
 /** Options of {@linkcode etcdCoord}. */
@@ -241,7 +242,7 @@ class EtcdCoordDriver implements CoordDriver {
   /** Client-side deadline on top of the gRPC one, so a call never hangs past it. */
   async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) {
-      throw new DriverError(this.name, operation, new Error("the driver is closed"));
+      throw closedDriverError(this.name, operation);
     }
     let timer: ReturnType<typeof setTimeout> | undefined;
     try {
@@ -385,7 +386,7 @@ class EtcdCoordDriver implements CoordDriver {
   }
 
   watch(target: WatchTarget, fromRevision: number, signal: AbortSignal): AsyncIterable<WatchBatch> {
-    if (this.#closed) throw new DriverError(this.name, "watch", new Error("the driver is closed"));
+    if (this.#closed) throw closedDriverError(this.name, "watch");
     const builder = this.#client.watch().startRevision(String(fromRevision));
     if (target.prefix) builder.prefix(target.key);
     else builder.key(target.key);

@@ -37,7 +37,7 @@ import {
   type RecordHandler,
 } from "../mq/mod.ts";
 import { checkConfig } from "../internal/config.ts";
-import { scrubError } from "../internal/redact.ts";
+import { driverError } from "../internal/errors.ts";
 
 /**
  * A kafkajs client the application already has, for {@linkcode KafkaMqOptions.client}. Declared
@@ -171,7 +171,7 @@ class KafkaMq implements MqDriver {
    * details (see `scrubError`): the one way a kafkajs error leaves the driver.
    */
   #fail(operation: string, error: unknown): DriverError {
-    return new DriverError(this.name, operation, scrubError(error, this.#secrets));
+    return driverError(this.name, operation, error, this.#secrets);
   }
 
   #admin(): Promise<Admin> {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DriverError } from "../internal/errors.ts";
+import { closedDriverError, DriverError } from "../internal/errors.ts";
 import {
   type BulkResult,
   type Doc,
@@ -314,9 +314,7 @@ class MemorySearch implements SearchDriver {
   }
 
   ping(): Promise<void> {
-    return this.#closed
-      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
-      : Promise.resolve();
+    return this.#closed ? Promise.reject(closedDriverError(this.name, "ping")) : Promise.resolve();
   }
 
   close(): Promise<void> {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as cache from "../cache/mod.ts";
 import * as coord from "../coord/mod.ts";
-import { redisCache } from "../drivers/redis.ts";
+import { redisCache } from "../drivers/redis/mod.ts";
 import * as once from "../once/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import { quietLogger } from "../testing/logger.ts";

@@ -19,7 +19,7 @@
  */
 import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
-import { abortable } from "../internal/queue.ts";
+import { abortable } from "../internal/signal.ts";
 
 export type { Call } from "../internal/call.ts";
 export * from "./shutdown.ts";

@@ -6,7 +6,11 @@
  *
  * @module
  */
-import type { Logger } from "../clog/mod.ts";
+/** What the keeper logs through: clog's `Logger` is one (internal/ imports no component). */
+export interface WarnLogger {
+  /** Logs a warning with fields. */
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
 
 /** Options of {@linkcode TtlKeeper}. */
 export interface TtlKeeperOptions {
@@ -17,7 +21,7 @@ export interface TtlKeeperOptions {
   /** Builds the `lost` reason. */
   readonly lostError: (reason: string, cause?: unknown) => Error;
   /** Where refresh trouble is reported. */
-  readonly logger: Logger;
+  readonly logger: WarnLogger;
   /** What is kept, for log lines: `lease`, `lock`. */
   readonly what: string;
   /** Fields that identify the thing in log lines. */

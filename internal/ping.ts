@@ -6,7 +6,7 @@
  */
 
 import { DriverError } from "./errors.ts";
-import { underSignalOption } from "./queue.ts";
+import { underSignalOption } from "./signal.ts";
 
 /** What a provider's `ping()` accepts. */
 export interface PingOptions {

@@ -2,7 +2,9 @@
  * A real Prometheus scrapes the memory driver's /metrics endpoint and answers
  * queries with the recorded values: the exposition is valid for the server
  * that matters, not only for our own reading of the format. Runs when a
- * `prometheus` binary is on PATH (`.ci/run` installs Debian's package).
+ * `prometheus` binary is on PATH (`.ci/run` installs Debian's package). The
+ * handler's own HTTP behaviour (content type, GET and HEAD only) is tested
+ * without it.
  */
 import assert from "node:assert/strict";
 import { eventually } from "../testing/eventually.ts";
@@ -139,4 +141,23 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
+});
+
+Deno.test("handler() serves the exposition with Prometheus's content type; GET and HEAD only", async () => {
+  await using m = await metrics.create(metrics.defaultConfig("development"), {
+    logger: quietLogger(),
+  });
+  m.counter("up_total", { help: "Up." }).inc();
+  const serve = m.handler();
+  const get = serve(new Request("http://x/metrics"));
+  assert.equal(get.status, 200);
+  assert.equal(get.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  assert.match(await get.text(), /^up_total 1$/m);
+  const head = serve(new Request("http://x/metrics", { method: "HEAD" }));
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), "");
+  const post = serve(new Request("http://x/metrics", { method: "POST" }));
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get("allow"), "GET, HEAD");
+  await post.body?.cancel();
 });

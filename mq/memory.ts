@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { DriverError } from "../internal/errors.ts";
+import { closedDriverError, DriverError } from "../internal/errors.ts";
 import {
   type DriverSubscribeOptions,
   type DriverSubscription,
@@ -279,7 +279,7 @@ export class MemoryMqDriver implements MqDriver {
   #run<T>(operation: string, fn: () => T): Promise<T> {
     if (this.#closed || this.#crashed) {
       return Promise.reject(
-        new DriverError(this.name, operation, new Error("the driver is closed")),
+        closedDriverError(this.name, operation),
       );
     }
     try {

@@ -10,8 +10,8 @@ import type { Logger } from "../clog/mod.ts";
 import type { Db, Migration, Transaction } from "../db/mod.ts";
 import { identifier } from "../db/mod.ts";
 import { decodeValue, encodeValue } from "../internal/json.ts";
-import { sleep } from "../internal/queue.ts";
-import type { Message, Producer } from "./mod.ts";
+import { sleep } from "../internal/signal.ts";
+import type { Message, Producer } from "./producer.ts";
 import { traceHeaders } from "./trace.ts";
 
 /** Options of {@linkcode outbox}. */

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DriverError } from "../internal/errors.ts";
+import { closedDriverError } from "../internal/errors.ts";
 import type { BeginResult, OnceDriver, OnceOutcome } from "./types.ts";
 
 interface OnceRecord {
@@ -117,9 +117,7 @@ class MemoryOnce implements OnceDriver {
   }
 
   ping(): Promise<void> {
-    return this.#closed
-      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
-      : Promise.resolve();
+    return this.#closed ? Promise.reject(closedDriverError(this.name, "ping")) : Promise.resolve();
   }
 
   close(): Promise<void> {

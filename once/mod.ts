@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { LostError } from "../internal/errors.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
@@ -29,13 +30,13 @@ import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
-import { optionalSignal, sleep } from "../internal/queue.ts";
+import { optionalSignal, sleep } from "../internal/signal.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { memoryOnce } from "./memory.ts";
 import type { OnceDriver, OnceOutcome } from "./types.ts";
 
 export type { Call } from "../internal/call.ts";
-export { DriverError } from "../internal/errors.ts";
+export { DriverError, LostError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export type { Exchange, Middleware, Next } from "../http/middleware.ts";
 export type { ServeHandler } from "../http/serve.ts";
@@ -177,7 +178,7 @@ export class OnceFailedError extends Error {
  * caller whose `fn` finished after losing its lock when the key's own result cannot be had
  * (another caller runs the key now and this one does not wait).
  */
-export class OnceLockLostError extends Error {
+export class OnceLockLostError extends LostError {
   /** Stable code. */
   readonly code = "ONCE_LOCK_LOST";
   /** The key. */

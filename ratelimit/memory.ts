@@ -5,7 +5,7 @@
  * @module
  */
 import type { Clock } from "../internal/clock.ts";
-import { DriverError } from "../internal/errors.ts";
+import { closedDriverError } from "../internal/errors.ts";
 import {
   type BucketState,
   decide,
@@ -123,9 +123,7 @@ class MemoryRateLimit implements RateLimitDriver {
   }
 
   ping(): Promise<void> {
-    return this.#closed
-      ? Promise.reject(new DriverError(this.name, "ping", new Error("the driver is closed")))
-      : Promise.resolve();
+    return this.#closed ? Promise.reject(closedDriverError(this.name, "ping")) : Promise.resolve();
   }
 
   close(): Promise<void> {

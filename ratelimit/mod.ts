@@ -30,7 +30,7 @@ import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
-import { optionalSignal, underSignal } from "../internal/queue.ts";
+import { optionalSignal, underSignal } from "../internal/signal.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";

@@ -27,7 +27,7 @@
 import type { Call } from "../internal/call.ts";
 import type { Clock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
-import { abortable, optionalSignal, sleep } from "../internal/queue.ts";
+import { abortable, optionalSignal, sleep } from "../internal/signal.ts";
 import { RollingCounts } from "../internal/window.ts";
 
 export type { Call } from "../internal/call.ts";

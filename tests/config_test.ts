@@ -22,8 +22,8 @@ import { etcdCoord } from "../drivers/etcd.ts";
 import { kafkaMq } from "../drivers/kafka.ts";
 import { otelMetrics } from "../drivers/otel.ts";
 import { pgliteDb } from "../drivers/pglite.ts";
-import { postgresDb, postgresSearch } from "../drivers/postgres.ts";
-import { redisCache, redisLock, redisMq, redisOnce, redisRateLimit } from "../drivers/redis.ts";
+import { postgresDb, postgresSearch } from "../drivers/postgres/mod.ts";
+import { redisCache, redisLock, redisMq, redisOnce, redisRateLimit } from "../drivers/redis/mod.ts";
 import { errorOf } from "./_error_of.ts";
 
 /** What is made, the unknown key it is given, and how to make it with that key. */

@@ -8,7 +8,7 @@ import { Redis } from "ioredis";
 import { cache, coord, es, mq, once, ratelimit } from "../mod.ts";
 import { elasticsearchSearch } from "../drivers/elasticsearch.ts";
 import { kafkaMq } from "../drivers/kafka.ts";
-import { redisCache, redisMq, redisOnce, redisRateLimit } from "../drivers/redis.ts";
+import { redisCache, redisMq, redisOnce, redisRateLimit } from "../drivers/redis/mod.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import { errorOf } from "./_error_of.ts";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import * as db from "../db/mod.ts";
-import { postgresDb } from "../drivers/postgres.ts";
+import { postgresDb } from "../drivers/postgres/mod.ts";
 import { quietLogger } from "../testing/logger.ts";
 import {
   serverAvailable,

@@ -2,9 +2,6 @@ import assert from "node:assert/strict";
 
 const root = new URL("../", import.meta.url);
 
-/** The one allowed lazy edge: db's default driver, PGlite, is imported when first needed. */
-const ALLOWED_DYNAMIC = new Set([`${root.href}db/mod.ts -> ${root.href}drivers/pglite.ts`]);
-
 /** Entry points that standalone mode loads; none may reach an npm package statically. */
 async function standaloneEntries(): Promise<string[]> {
   const entries = ["mod.ts"];
@@ -77,9 +74,9 @@ Deno.test("mod.ts and every <component>/mod.ts import no npm: module (standalone
     const { reached, dynamicEdges } = staticClosure(graph);
     assert.ok(reached.length > 1, `${entry}: the graph was read`);
     assert.deepEqual(reached.filter(isNpm), [], `${entry} reaches npm packages`);
-    for (const edge of new Set(dynamicEdges)) {
-      assert.ok(ALLOWED_DYNAMIC.has(edge), `unexpected lazy import ${edge}`);
-    }
+    // db's default driver, PGlite, is loaded by a path built at run time (db/default_driver.ts),
+    // so no analyzable lazy import pulls it into the graph that a download or type check walks.
+    assert.deepEqual([...new Set(dynamicEdges)], [], `${entry} has lazy imports`);
   }
 });
 

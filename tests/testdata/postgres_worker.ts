@@ -8,7 +8,7 @@
  */
 import { readBack, runWorkload } from "./_workload.ts";
 import * as db from "../../db/mod.ts";
-import { postgresDb } from "../../drivers/postgres.ts";
+import { postgresDb } from "../../drivers/postgres/mod.ts";
 
 const [url, applicationName, tableName] = Deno.args;
 const table = db.identifier(tableName);

@@ -7,7 +7,7 @@
  */
 import { runWorkload, sleep } from "./_workload.ts";
 import * as mq from "../../mq/mod.ts";
-import { redisMq } from "../../drivers/redis.ts";
+import { redisMq } from "../../drivers/redis/mod.ts";
 
 const [url, topic] = Deno.args;
 

@@ -11,7 +11,7 @@
  */
 import * as clog from "../../clog/mod.ts";
 import * as coord from "../../coord/mod.ts";
-import { redisMq } from "../../drivers/redis.ts";
+import { redisMq } from "../../drivers/redis/mod.ts";
 import * as health from "../../health/mod.ts";
 import * as mq from "../../mq/mod.ts";
 

@@ -1,0 +1,315 @@
+/**
+ * The Redis cache driver: Redis's own string, hash, set and sorted-set commands, counters kept
+ * to safe integers by two scripts, and the lock primitives on the owner-key scripts.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import {
+  type CacheDriver,
+  unsafeIncrementError,
+  WrongTypeError,
+  type ZMember,
+} from "../../cache/mod.ts";
+import { Connection, type RedisOptions } from "./connection.ts";
+import { lockAcquire, lockRelease, lockRenew } from "./lock_scripts.ts";
+import { type Script, script } from "./script.ts";
+
+// Cache counters stay safe integers (what a JS number holds exactly): a result beyond ±(2^53-1)
+// is undone (exact int64 arithmetic) and refused. The comparison on Lua's double is exact: a
+// result beyond the bound never rounds back within it. The result goes back as text, since
+// ioredis 6 misreads integer replies within 57 of 2^53 (it adds the digit before its offset).
+const cacheIncrBy = script(
+  "cacheIncrBy",
+  `local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return redis.error_reply('KIT_UNSAFE_INTEGER')
+end
+return string.format('%.0f', n)`,
+);
+const cacheHincrBy = script(
+  "cacheHincrBy",
+  `local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n > 9007199254740991 or n < -9007199254740991 then
+  -- The delta negated as text: a Lua number could reach Redis in exponent notation.
+  local back = string.sub(ARGV[2], 1, 1) == '-' and string.sub(ARGV[2], 2) or '-' .. ARGV[2]
+  if ARGV[2] ~= '0' then redis.call('HINCRBY', KEYS[1], ARGV[1], back) end
+  return redis.error_reply('KIT_UNSAFE_INTEGER')
+end
+return string.format('%.0f', n)`,
+);
+
+function members(reply: string[]): ZMember[] {
+  const result: ZMember[] = [];
+  for (let i = 0; i < reply.length; i += 2) {
+    result.push({ member: reply[i], score: Number(reply[i + 1]) });
+  }
+  return result;
+}
+
+const orUndefined = <T>(value: T | null): T | undefined => value === null ? undefined : value;
+
+/** The cache driver on one connection; `redisLock` runs the cache lock service over it. */
+export class RedisCacheDriver implements CacheDriver {
+  readonly name = "redis";
+  readonly #connection: Connection;
+  readonly #client: Redis;
+
+  constructor(connection: Connection) {
+    this.#connection = connection;
+    this.#client = connection.client;
+  }
+
+  /** Translates an ioredis error into the kit's: WrongTypeError, RangeError or DriverError. */
+  #translate(operation: string, key: string, error: unknown): Error {
+    const message = String((error as Error)?.message);
+    if (message.startsWith("WRONGTYPE")) return new WrongTypeError(key, operation);
+    if (/not an integer|not a valid float/.test(message)) {
+      return new RangeError(
+        `Cannot run ${operation} on key '${key}' as its value is not an integer`,
+        { cause: this.#connection.scrub(error) },
+      );
+    }
+    return this.#connection.driverError(operation, error);
+  }
+
+  #call<T>(operation: string, key: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return fn().catch((error) => {
+        throw this.#translate(operation, key, error);
+      });
+    } catch (error) {
+      return Promise.reject(this.#translate(operation, key, error));
+    }
+  }
+
+  ping(): Promise<void> {
+    return this.#call("ping", "", () => this.#connection.connect());
+  }
+
+  getDecoded<T>(key: string, decode: (text: string) => T): Promise<T | undefined> {
+    // The hottest call: one promise hop for the read, the decoding and the error translation.
+    return this.#client.get(key).then(
+      (text) => text === null ? undefined : decode(text),
+      (error) => {
+        throw this.#translate("get", key, error);
+      },
+    );
+  }
+  get(key: string): Promise<string | undefined> {
+    return this.#client.get(key).then(orUndefined, (error) => {
+      throw this.#translate("get", key, error);
+    });
+  }
+  set(key: string, value: string, ttlMs?: number): Promise<void> {
+    return this.#call("set", key, async () => {
+      if (ttlMs) await this.#client.set(key, value, "PX", ttlMs);
+      else await this.#client.set(key, value);
+    });
+  }
+  setNX(key: string, value: string, ttlMs?: number): Promise<boolean> {
+    return this.#call(
+      "setNX",
+      key,
+      async () =>
+        (ttlMs
+          ? await this.#client.set(key, value, "PX", ttlMs, "NX")
+          : await this.#client.set(key, value, "NX")) === "OK",
+    );
+  }
+  getSet(key: string, value: string): Promise<string | undefined> {
+    return this.#call(
+      "getSet",
+      key,
+      async () => orUndefined(await this.#client.set(key, value, "GET")),
+    );
+  }
+  incrBy(key: string, delta: number): Promise<number> {
+    return this.#increment("incrBy", cacheIncrBy, key, [delta]);
+  }
+  /** INCRBY or HINCRBY through its script, which refuses a result beyond the safe integers. */
+  #increment(
+    operation: string,
+    target: Script,
+    key: string,
+    args: (string | number)[],
+    field?: string,
+  ): Promise<number> {
+    return this.#connection.runScript(target, [key], args).then(Number, (error) => {
+      // The script's refusal, or Redis's own int64 overflow on a value another client stored.
+      throw /KIT_UNSAFE_INTEGER|would overflow/.test(String(error?.message))
+        ? unsafeIncrementError(key, field)
+        : this.#translate(operation, key, error);
+    });
+  }
+  exists(keys: readonly string[]): Promise<number> {
+    return this.#call("exists", keys[0], () => this.#client.exists(...keys));
+  }
+  del(keys: readonly string[]): Promise<number> {
+    return this.#call("del", keys[0], () => this.#client.del(...keys));
+  }
+  expire(key: string, ttlMs: number): Promise<boolean> {
+    return this.#call("expire", key, async () => (await this.#client.pexpire(key, ttlMs)) === 1);
+  }
+  ttl(key: string): Promise<number> {
+    return this.#call("ttl", key, () => this.#client.pttl(key));
+  }
+  mget(keys: readonly string[]): Promise<(string | undefined)[]> {
+    return this.#call(
+      "mget",
+      keys[0],
+      async () => (await this.#client.mget(...keys)).map(orUndefined),
+    );
+  }
+  mset(entries: readonly (readonly [string, string])[], ttlMs?: number): Promise<void> {
+    return this.#call("mset", entries[0]?.[0] ?? "", async () => {
+      const transaction = this.#client.multi();
+      for (const [key, value] of entries) {
+        if (ttlMs) transaction.set(key, value, "PX", ttlMs);
+        else transaction.set(key, value);
+      }
+      const results = await transaction.exec();
+      const failed = results?.find(([error]) => error);
+      if (failed) throw failed[0];
+    });
+  }
+
+  hget(key: string, field: string): Promise<string | undefined> {
+    return this.#call("hget", key, async () => orUndefined(await this.#client.hget(key, field)));
+  }
+  hset(key: string, entries: readonly (readonly [string, string])[]): Promise<number> {
+    return this.#call("hset", key, () => this.#client.hset(key, ...entries.flat()));
+  }
+  hgetAll(key: string): Promise<Record<string, string>> {
+    return this.#call("hgetAll", key, () => this.#client.hgetall(key));
+  }
+  hdel(key: string, fields: readonly string[]): Promise<number> {
+    return this.#call("hdel", key, () => this.#client.hdel(key, ...fields));
+  }
+  hexists(key: string, field: string): Promise<boolean> {
+    return this.#call("hexists", key, async () => (await this.#client.hexists(key, field)) === 1);
+  }
+  hlen(key: string): Promise<number> {
+    return this.#call("hlen", key, () => this.#client.hlen(key));
+  }
+  hincrBy(key: string, field: string, delta: number): Promise<number> {
+    return this.#increment("hincrBy", cacheHincrBy, key, [field, delta], field);
+  }
+
+  sadd(key: string, values: readonly string[]): Promise<number> {
+    return this.#call("sadd", key, () => this.#client.sadd(key, ...values));
+  }
+  srem(key: string, values: readonly string[]): Promise<number> {
+    return this.#call("srem", key, () => this.#client.srem(key, ...values));
+  }
+  smembers(key: string): Promise<string[]> {
+    return this.#call("smembers", key, () => this.#client.smembers(key));
+  }
+  sismember(key: string, member: string): Promise<boolean> {
+    return this.#call(
+      "sismember",
+      key,
+      async () => (await this.#client.sismember(key, member)) === 1,
+    );
+  }
+  scard(key: string): Promise<number> {
+    return this.#call("scard", key, () => this.#client.scard(key));
+  }
+
+  zadd(key: string, entries: readonly ZMember[]): Promise<number> {
+    return this.#call(
+      "zadd",
+      key,
+      async () =>
+        Number(
+          await this.#client.zadd(key, ...entries.flatMap(({ member, score }) => [score, member])),
+        ),
+    );
+  }
+  zrange(key: string, start: number, stop: number, reverse: boolean): Promise<ZMember[]> {
+    return this.#call("zrange", key, async () =>
+      members(
+        reverse
+          ? await this.#client.zrevrange(key, start, stop, "WITHSCORES")
+          : await this.#client.zrange(key, String(start), String(stop), "WITHSCORES"),
+      ));
+  }
+  zrangeByScore(key: string, min: number, max: number, limit?: number): Promise<ZMember[]> {
+    return this.#call("zrangeByScore", key, async () =>
+      members(
+        limit === undefined
+          ? await this.#client.zrangebyscore(key, min, max, "WITHSCORES")
+          : await this.#client.zrangebyscore(key, min, max, "WITHSCORES", "LIMIT", 0, limit),
+      ));
+  }
+  zrem(key: string, values: readonly string[]): Promise<number> {
+    return this.#call("zrem", key, () => this.#client.zrem(key, ...values));
+  }
+  zremRangeByRank(key: string, start: number, stop: number): Promise<number> {
+    return this.#call("zremRangeByRank", key, () => this.#client.zremrangebyrank(key, start, stop));
+  }
+  zcard(key: string): Promise<number> {
+    return this.#call("zcard", key, () => this.#client.zcard(key));
+  }
+  zcount(key: string, min: number, max: number): Promise<number> {
+    return this.#call("zcount", key, () => this.#client.zcount(key, min, max));
+  }
+  zscore(key: string, member: string): Promise<number | undefined> {
+    return this.#call("zscore", key, async () => {
+      const score = await this.#client.zscore(key, member);
+      return score === null ? undefined : Number(score);
+    });
+  }
+  zincrBy(key: string, member: string, delta: number): Promise<number> {
+    return this.#call(
+      "zincrBy",
+      key,
+      async () => Number(await this.#client.zincrby(key, delta, member)),
+    );
+  }
+
+  lockAcquire(
+    key: string,
+    fenceKey: string,
+    token: string,
+    ttlMs: number,
+  ): Promise<number | undefined> {
+    return this.#call("lockAcquire", key, async () => {
+      const fence = await this.#connection.runScript(lockAcquire, [key, fenceKey], [
+        token,
+        ttlMs,
+      ]);
+      return fence === null ? undefined : Number(fence);
+    });
+  }
+  lockRenew(key: string, token: string, ttlMs: number): Promise<number> {
+    return this.#call(
+      "lockRenew",
+      key,
+      async () => Number(await this.#connection.runScript(lockRenew, [key], [token, ttlMs])),
+    );
+  }
+  lockRelease(key: string, token: string): Promise<boolean> {
+    return this.#call(
+      "lockRelease",
+      key,
+      async () => Number(await this.#connection.runScript(lockRelease, [key], [token])) === 1,
+    );
+  }
+
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+}
+
+/**
+ * Creates the Redis cache driver.
+ *
+ * @param options Connection settings.
+ * @returns The driver; `cache.create` connects it and checks that Redis answers.
+ * @throws {TypeError | RangeError} On invalid options.
+ */
+export function redisCache(options: RedisOptions = {}): CacheDriver {
+  return new RedisCacheDriver(new Connection(options, "redisCache"));
+}

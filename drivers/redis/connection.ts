@@ -1,0 +1,383 @@
+/**
+ * The connection every Redis driver shares: option checks, one ioredis client with the kit's
+ * error handling (credentials scrubbed, failures described), and the script registry.
+ *
+ * @module
+ */
+import { Redis, type RedisOptions as IORedisOptions } from "ioredis";
+import { DriverError } from "../../cache/mod.ts";
+import { type Logger, namespace } from "../../clog/mod.ts";
+import { checkConfig } from "../../internal/config.ts";
+import { redactMalformedUrl, scrubError } from "../../internal/redact.ts";
+import type { Script } from "./script.ts";
+
+/**
+ * An ioredis client the application already has (`new Redis(…)` from npm:ioredis), for
+ * {@linkcode RedisOptions.client}. Declared by the kit, not imported from ioredis, so the kit's
+ * public types stay its own; any ioredis `Redis` instance fits.
+ */
+export interface RedisClient {
+  /** ioredis's connection status (`wait`, `connecting`, `ready`, …). */
+  readonly status: string;
+  /** Opens a new connection with the same settings. */
+  duplicate(): unknown;
+  /** Runs a cached Lua script. */
+  evalsha(sha: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
+}
+
+/** Connection options shared by the Redis drivers. */
+export interface RedisOptions {
+  /**
+   * An existing ioredis client to use instead of opening a connection from the options below,
+   * which are then ignored. Its own settings apply (an offline queue, if it has one, makes calls
+   * wait through an outage instead of failing at once); the driver never closes it, and
+   * connections it opens from it with `duplicate()` (the mq driver's blocking reader) it closes.
+   * A Redis Cluster client is refused: lock, once and mq scripts touch several keys in one call.
+   */
+  readonly client?: RedisClient;
+  /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS; overrides host/port/db. */
+  readonly url?: string;
+  /**
+   * Host name or address.
+   * @default {"127.0.0.1"}
+   */
+  readonly host?: string;
+  /**
+   * Port.
+   * @default {6379}
+   */
+  readonly port?: number;
+  /**
+   * Database number.
+   * @default {0}
+   */
+  readonly db?: number;
+  /** ACL user name (Redis 6+). */
+  readonly username?: string;
+  /** Password. */
+  readonly password?: string;
+  /** `true` for TLS with defaults, or PEM material. */
+  readonly tls?: boolean | {
+    readonly ca?: string;
+    readonly cert?: string;
+    readonly key?: string;
+    readonly servername?: string;
+  };
+  /**
+   * How long to wait for a connection.
+   * @default {5000}
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long Redis may leave a sent command without any reply before the connection is dropped:
+   * the commands waiting on it fail with a `DriverError` and the client reconnects, so a server
+   * that hangs while connected (stopped, overloaded, behind a dead link) cannot hold callers.
+   * It is one timer per connection, reset by every reply (a timer per command would halve
+   * pipelined throughput); the mq driver's blocking reads get their block time on top. `0` turns
+   * it off.
+   * @default {1000}
+   */
+  readonly commandTimeoutMs?: number;
+  /** Where connection trouble is reported; `clog.namespace("redis")` by default. */
+  readonly logger?: Logger;
+}
+
+const REDIS_OPTIONS = [
+  "client",
+  "url",
+  "host",
+  "port",
+  "db",
+  "username",
+  "password",
+  "tls",
+  "connectTimeoutMs",
+  "commandTimeoutMs",
+  "logger",
+] as const satisfies readonly (keyof RedisOptions)[];
+
+/** Checks the connection options of `factory`, whose own options are `extraKeys`. */
+function validate(options: RedisOptions, factory: string, extraKeys: readonly string[]): void {
+  checkConfig(factory, options, [...REDIS_OPTIONS, ...extraKeys], {
+    argument: "options",
+    noun: "option",
+    hints: {
+      ssl: "use 'tls': true, or { ca, cert, key, servername }",
+      keyPrefix:
+        "set 'keyPrefix' in the config of the provider the driver is passed to (cache, once, ratelimit, mq): the one place of a provider's namespace",
+    },
+  });
+  const client = options.client as Partial<Redis> & { isCluster?: boolean } | undefined;
+  if (client !== undefined) {
+    if (client?.isCluster === true) {
+      throw new TypeError(
+        "Cannot create Redis driver as 'client' is a Redis Cluster client, which the kit does not support (its scripts touch several keys in one call)",
+      );
+    }
+    if (
+      typeof client?.evalsha !== "function" || typeof client.duplicate !== "function" ||
+      typeof client.on !== "function"
+    ) {
+      throw new TypeError(
+        `Cannot create Redis driver as 'client' must be an ioredis Redis client: current value is ${client}`,
+      );
+    }
+  }
+  if (options.url !== undefined && !/^rediss?:\/\//.test(options.url)) {
+    throw new TypeError(
+      `Cannot create Redis driver as 'url' must start with redis:// or rediss://: current value is ${
+        JSON.stringify(redactMalformedUrl(String(options.url)))
+      }`,
+    );
+  }
+  for (const field of ["port", "db", "connectTimeoutMs", "commandTimeoutMs"] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+      throw new RangeError(
+        `Cannot create Redis driver as '${field}' must be a non-negative integer: current value is ${value}`,
+      );
+    }
+  }
+}
+
+// 1 s: a healthy Redis answers in well under a millisecond and one slower command stalls every
+// client anyway, while a cache or rate-limit call must give up within a request's budget.
+const DEFAULT_COMMAND_TIMEOUT_MS = 1000;
+/** ioredis's messages for a command refused or dropped because the connection is down. */
+const CONNECTION_DOWN = /^(Connection is closed|Stream isn't writeable)/;
+
+/** The commands ioredis keeps from a dropped connection to send again once it reconnects. */
+interface HeldCommands {
+  prevCommandQueue?: { shift(): { command: { reject(error: Error): void } } | undefined } | null;
+}
+
+/**
+ * Makes a client fail the commands that were waiting for a reply when its connection dropped
+ * (ioredis holds them in `prevCommandQueue` and sends them again after reconnecting): a caller
+ * must not wait on a server that may never answer, nor see a command that already ran run twice.
+ */
+export function failHeldCommands(client: Redis): () => void {
+  return () => {
+    const held = (client as unknown as HeldCommands).prevCommandQueue;
+    for (let item = held?.shift(); item !== undefined; item = held?.shift()) {
+      item.command.reject(new Error("Connection is closed."));
+    }
+  };
+}
+
+/** Every password the connection knows: each is redacted from what ioredis reports. */
+function secretsOf(options: RedisOptions, client: Redis): string[] {
+  const secrets = [options.password, client.options?.password];
+  try {
+    const password = options.url ? new URL(options.url).password : "";
+    secrets.push(password, decodeURIComponent(password));
+  } catch {
+    // not a URL the WHATWG parser takes: ioredis parsed it, and its password is in client.options
+  }
+  return secrets.filter((secret): secret is string => typeof secret === "string" && secret !== "");
+}
+
+/** Why a connection failed, in words a caller can act on, from a scrubbed ioredis error. */
+function describeFailure(error: Error, address: string, options: IORedisOptions): Error {
+  const { message } = error;
+  const code = (error as { code?: unknown }).code;
+  let reason: string;
+  if (
+    /^(WRONGPASS|NOAUTH)|invalid (username-)?password|without any password configured/.test(message)
+  ) {
+    reason = `authentication failed at ${address} (${message})`;
+  } else if (
+    /^ERR_(SSL|TLS)|CERT|_SIGNED_|UNABLE_TO_/.test(String(code)) ||
+    /\b(SSL|TLS|certificate)\b|handshake|InvalidContentType/i.test(message)
+  ) {
+    reason = `TLS handshake failed at ${address}: ${message}`;
+  } else if (code === "ECONNREFUSED") {
+    reason = `connection refused at ${address}`;
+  } else if (code === "ETIMEDOUT" && options.tls !== undefined) {
+    reason =
+      `TLS connection to ${address} timed out: no TLS session within ${options.connectTimeout} ms ` +
+      "(a port that does not speak TLS, or a host that does not answer)";
+  } else if (code === "ETIMEDOUT") {
+    reason = `connection to ${address} timed out: no answer within ${options.connectTimeout} ms`;
+  } else if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    reason = `cannot resolve the host of ${address}`;
+  } else if (/^Socket timeout/.test(message)) {
+    reason = `no reply from ${address} within ${options.socketTimeout} ms (commandTimeoutMs)`;
+  } else {
+    reason = `connection to ${address} failed: ${message}`;
+  }
+  return new Error(reason, { cause: error });
+}
+
+/** One ioredis connection with the kit's error handling and script registry. */
+export class Connection {
+  readonly client: Redis;
+  /** Whether the client is the driver's own (opened, and so closed, by it). */
+  readonly #owned: boolean;
+  readonly #logger: Logger;
+  readonly #listeners: [string, (error?: Error) => void][];
+  readonly #secrets: readonly string[];
+  #outage = false;
+  /** Why the connection is down, scrubbed and described; cleared once it is ready again. */
+  #failure: Error | undefined;
+
+  constructor(options: RedisOptions, factory: string, extraKeys: readonly string[] = []) {
+    validate(options, factory, extraKeys);
+    this.#logger = options.logger ?? namespace("redis");
+    this.#owned = options.client === undefined;
+    this.client = options.client as unknown as Redis ?? Connection.#open(options);
+    this.#secrets = secretsOf(options, this.client);
+    const reportOutage = (error?: Error) => {
+      if (error !== undefined) this.#failure = this.#describe(error);
+      if (this.#outage) return;
+      this.#outage = true;
+      this.#logger.warn(
+        "redis connection lost; reconnecting",
+        this.#failure ? { address: this.address, err: this.#failure } : { address: this.address },
+      );
+    };
+    // Without an "error" listener ioredis prints every failed reconnect itself.
+    this.#listeners = [
+      ["error", reportOutage],
+      ["reconnecting", () => reportOutage()],
+      ["ready", () => {
+        this.#failure = undefined;
+        if (!this.#outage) return;
+        this.#outage = false;
+        this.#logger.info("redis connection restored");
+      }],
+    ];
+    for (const [event, listener] of this.#listeners) this.client.on(event, listener);
+    // An application's client keeps its own settings, resending included.
+    if (this.#owned) this.client.on("reconnecting", failHeldCommands(this.client));
+  }
+
+  /** `host:port` (or the socket path) of the server, for messages: never the credentials. */
+  get address(): string {
+    const { host, port, path } = this.client.options ?? {};
+    return path ? String(path) : `${host ?? "127.0.0.1"}:${port ?? 6379}`;
+  }
+
+  /** An ioredis connection error, scrubbed of credentials and saying which failure it was. */
+  #describe(error: Error): Error {
+    return describeFailure(
+      scrubError(error, this.#secrets) as Error,
+      this.address,
+      this.client.options ?? {},
+    );
+  }
+
+  /**
+   * The one way an ioredis error leaves the Redis drivers: without credentials (see
+   * `scrubError`), and for a command refused because the connection is down, the failure that
+   * brought it down (wrong password, TLS, refused port …) with the address.
+   */
+  scrub(error: unknown): unknown {
+    if (CONNECTION_DOWN.test(String((error as Error)?.message))) {
+      return this.#failure ?? new Error(
+        `not connected to ${this.address}: ${(error as Error).message}`,
+        { cause: scrubError(error, this.#secrets) },
+      );
+    }
+    return scrubError(error, this.#secrets);
+  }
+
+  /** A `DriverError` for `operation` from what ioredis threw, through {@linkcode scrub}. */
+  driverError(operation: string, error: unknown): DriverError {
+    return new DriverError("redis", operation, this.scrub(error));
+  }
+
+  static #open(options: RedisOptions): Redis {
+    const settings: IORedisOptions = {
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 6379,
+      db: options.db ?? 0,
+      username: options.username,
+      password: options.password,
+      lazyConnect: true,
+      enableAutoPipelining: true,
+      // Fail fast while disconnected instead of queueing callers until Redis returns.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      // ioredis's per-command timer (commandTimeout) would halve pipelined throughput.
+      socketTimeout: (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) || undefined,
+      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+    };
+    if (options.tls) {
+      settings.tls = options.tls === true ? {} : { ...options.tls };
+    }
+    return options.url ? new Redis(options.url, settings) : new Redis(settings);
+  }
+
+  #connecting: Promise<void> | undefined;
+
+  /** Connects (once, however many callers ask at the same time) and checks that Redis answers. */
+  connect(): Promise<void> {
+    return this.#connecting ??= (async () => {
+      try {
+        const status = this.client.status;
+        if (status === "wait") await this.client.connect();
+        else if (status === "connecting" || status === "connect") await this.#readyEvent();
+        await this.client.ping();
+      } finally {
+        this.#connecting = undefined;
+      }
+    })();
+  }
+
+  /** An application's client may still be connecting: wait for it, or for its failure. */
+  #readyEvent(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: Error) => {
+        this.client.off("ready", done);
+        this.client.off("error", done);
+        this.client.off("end", done);
+        if (error !== undefined || this.client.status !== "ready") {
+          reject(error ?? new Error(`the client's connection ended (${this.client.status})`));
+        } else resolve();
+      };
+      this.client.once("ready", done);
+      this.client.once("error", done);
+      this.client.once("end", done);
+    });
+  }
+
+  /** {@linkcode connect}, failing with a DriverError: a driver's `ping()`. */
+  ping(): Promise<void> {
+    return this.connect().catch((error) => {
+      throw this.driverError("ping", error);
+    });
+  }
+
+  /** Resolves at once when connected; otherwise connects first. */
+  ready(): Promise<void> {
+    return this.client.status === "ready" ? Promise.resolve() : this.connect();
+  }
+
+  /** Runs `target` by its SHA, sending the source again when Redis has forgotten it. */
+  runScript(
+    target: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+  ): Promise<unknown> {
+    return this.client.evalsha(target.sha, keys.length, ...keys, ...args).catch((error: Error) => {
+      if (!/NOSCRIPT/.test(String(error?.message))) throw error;
+      // Redis lost its script cache (restart, SCRIPT FLUSH): EVAL sends the body and caches it again.
+      return this.client.eval(target.lua, keys.length, ...keys, ...args);
+    });
+  }
+
+  /** Closes the connection if the driver opened it; an application's client is only let go. */
+  async close(): Promise<void> {
+    if (!this.#owned) {
+      for (const [event, listener] of this.#listeners) this.client.off(event, listener);
+      return;
+    }
+    if (this.client.status === "ready") {
+      await this.client.quit().catch(() => this.client.disconnect());
+    } else {
+      this.client.disconnect();
+    }
+  }
+}

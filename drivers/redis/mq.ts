@@ -1,0 +1,244 @@
+/**
+ * The Redis Streams mq driver: one stream per partition, consumer groups per stream, and
+ * partitions shared among a group's members (see `mq_consumer.ts`).
+ *
+ * @module
+ */
+import {
+  DriverError,
+  type DriverSubscribeOptions,
+  type DriverSubscription,
+  type MqAdmin,
+  type MqDriver,
+  type OutgoingRecord,
+  partitionOf,
+  type RecordHandler,
+} from "../../mq/mod.ts";
+import { bindKeyPrefix } from "../../internal/namespace.ts";
+import { Connection, type RedisOptions } from "./connection.ts";
+import { openReader, type StreamPartition, StreamsConsumer } from "./mq_consumer.ts";
+
+/** Options of {@linkcode redisMq}; the keys' namespace is mq's `keyPrefix`. */
+export interface RedisMqOptions extends RedisOptions {
+  /**
+   * Entries kept per partition stream (approximate trimming, XADD MAXLEN ~).
+   * @default {100000}
+   */
+  readonly retention?: number;
+  /**
+   * How long a member that stopped heart-beating keeps its partitions (crash detection).
+   * @default {3000}
+   */
+  readonly sessionTimeoutMs?: number;
+  /**
+   * How often a member renews its membership and partition ownership.
+   * @default {1000}
+   */
+  readonly heartbeatMs?: number;
+}
+
+/** The Redis Streams mq driver, with a test hook that kills it like a crashed process. */
+export interface RedisMqDriver extends MqDriver {
+  /** Stops at once without acknowledging or releasing anything, as a killed process would. */
+  crash(): void;
+}
+
+class RedisMq implements RedisMqDriver {
+  readonly name = "redis";
+  readonly admin: MqAdmin;
+  readonly #connection: Connection;
+  readonly #options: RedisMqOptions;
+  #prefix = "mq:";
+  #keyPrefix: string | undefined;
+  readonly #partitionCache = new Map<string, number>();
+  readonly #subscriptions = new Set<StreamsConsumer>();
+  #roundRobin = 0;
+  #crashed = false;
+
+  constructor(options: RedisMqOptions) {
+    this.#options = options;
+    this.#connection = new Connection(
+      options,
+      "redisMq",
+      [
+        "retention",
+        "sessionTimeoutMs",
+        "heartbeatMs",
+      ] satisfies (keyof RedisMqOptions)[],
+    );
+    const client = () => this.#connection.client;
+    this.admin = {
+      createTopic: (topic, partitions) =>
+        this.#call("createTopic", async () => {
+          if (!Number.isSafeInteger(partitions) || partitions < 1) {
+            throw new RangeError(
+              `Cannot create topic '${topic}' as 'partitions' must be a positive integer: current value is ${partitions}`,
+            );
+          }
+          return (await client().hsetnx(`${this.#prefix}topics`, topic, String(partitions))) === 1;
+        }),
+      partitions: (topic) => this.#call("partitions", () => this.#partitions(topic)),
+      listTopics: () =>
+        this.#call(
+          "listTopics",
+          async () => (await client().hkeys(`${this.#prefix}topics`)).sort(),
+        ),
+    };
+  }
+
+  async #call<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw error instanceof DriverError || error instanceof RangeError
+        ? error
+        : this.#connection.driverError(operation, error);
+    }
+  }
+
+  async #partitions(topic: string): Promise<number | undefined> {
+    const cached = this.#partitionCache.get(topic);
+    if (cached !== undefined) return cached;
+    const stored = await this.#connection.client.hget(`${this.#prefix}topics`, topic);
+    if (stored === null) return undefined;
+    this.#partitionCache.set(topic, Number(stored));
+    return Number(stored);
+  }
+
+  #stream(topic: string, partition: number): string {
+    return `${this.#prefix}s:${topic}:${partition}`;
+  }
+
+  async ping(): Promise<void> {
+    await this.#call("connect", () => this.#connection.connect());
+  }
+
+  produce(records: readonly OutgoingRecord[]): Promise<void> {
+    return this.#call("produce", async () => {
+      await this.#connection.ready();
+      const pipeline = this.#connection.client.pipeline();
+      const retention = this.#options.retention ?? 100_000;
+      for (const record of records) {
+        const partitions = await this.#partitions(record.topic);
+        if (partitions === undefined) throw new Error(`topic '${record.topic}' does not exist`);
+        const partition = record.key === undefined
+          ? this.#roundRobin++ % partitions
+          : partitionOf(record.key, partitions);
+        // The key is stored with a marker character so an empty key and no key stay distinct.
+        pipeline.xadd(
+          this.#stream(record.topic, partition),
+          "MAXLEN",
+          "~",
+          retention,
+          "*",
+          "k",
+          record.key === undefined ? "" : `=${record.key}`,
+          "v",
+          record.value,
+          "h",
+          JSON.stringify(record.headers),
+        );
+      }
+      const results = await pipeline.exec();
+      const failed = results?.find(([error]) => error);
+      if (failed) throw failed[0];
+    });
+  }
+
+  async subscribe(
+    group: string,
+    topics: readonly string[],
+    options: DriverSubscribeOptions,
+    handler: RecordHandler,
+  ): Promise<DriverSubscription> {
+    if (this.#connection.client.status === "wait") await this.ping();
+    const partitions = await this.#joinGroup(group, topics, options.fromBeginning);
+    // Opened once the topics are known to exist, so a refused subscribe leaves no connection.
+    const reader = await openReader(this.#connection);
+    const consumer = new StreamsConsumer({
+      connection: this.#connection,
+      reader,
+      group,
+      partitions,
+      handler,
+      membersKey: `${this.#prefix}g:${group}:members`,
+      ownerKey: (partition) => `${this.#prefix}g:${group}:own:${partition}`,
+      sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 3000,
+      heartbeatMs: this.#options.heartbeatMs ?? 1000,
+    });
+    this.#subscriptions.add(consumer);
+    return {
+      assigned: () => consumer.assigned(),
+      pause: () => consumer.pause(),
+      resume: () => consumer.resume(),
+      close: async () => {
+        this.#subscriptions.delete(consumer);
+        await consumer.stop(false);
+      },
+    };
+  }
+
+  /** The partitions of `topics`, with the group created on each stream that lacks it. */
+  async #joinGroup(
+    group: string,
+    topics: readonly string[],
+    fromBeginning: boolean,
+  ): Promise<StreamPartition[]> {
+    const partitions: StreamPartition[] = [];
+    for (const topic of topics) {
+      const count = await this.#call("subscribe", () => this.#partitions(topic));
+      if (count === undefined) {
+        throw new DriverError(this.name, "subscribe", new Error(`topic '${topic}' does not exist`));
+      }
+      for (let index = 0; index < count; index++) {
+        const stream = this.#stream(topic, index);
+        try {
+          await this.#connection.client.xgroup(
+            "CREATE",
+            stream,
+            group,
+            fromBeginning ? "0" : "$",
+            "MKSTREAM",
+          );
+        } catch (error) {
+          if (!/BUSYGROUP/.test(String((error as Error).message))) {
+            throw this.#connection.driverError("subscribe", error);
+          }
+        }
+        partitions.push({ name: `${topic}:${index}`, topic, index, stream });
+      }
+    }
+    return partitions;
+  }
+
+  crash(): void {
+    this.#crashed = true;
+    for (const subscription of this.#subscriptions) void subscription.stop(true);
+    this.#subscriptions.clear();
+    this.#connection.client.disconnect();
+  }
+
+  useKeyPrefix(keyPrefix: string): void {
+    this.#keyPrefix = bindKeyPrefix("redisMq", this.#keyPrefix, keyPrefix);
+    this.#prefix = `${keyPrefix}mq:`;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.stop(false)));
+    this.#subscriptions.clear();
+    if (!this.#crashed) await this.#connection.close();
+  }
+}
+
+/**
+ * Creates the Redis Streams mq driver: one stream per partition, consumer groups per stream,
+ * partitions shared among members through owner keys with a TTL, and XAUTOCLAIM so the
+ * unacknowledged entries of a crashed member are taken over by the next owner. Every key starts
+ * with `{keyPrefix}mq:`, `keyPrefix` being mq's.
+ *
+ * @param options Connection, retention and failure detection.
+ * @returns The driver.
+ */
+export function redisMq(options: RedisMqOptions = {}): RedisMqDriver {
+  return new RedisMq(options);
+}

@@ -1,0 +1,322 @@
+/**
+ * One member of a consumer group on Redis Streams: it heart-beats its membership, takes the
+ * partitions the sorted member list gives it through owner keys with a TTL, takes over the
+ * entries other members left pending (XAUTOCLAIM), reads new ones on its own blocking
+ * connection, and acknowledges each entry only after the handler succeeded.
+ *
+ * @module
+ */
+import type { Redis } from "ioredis";
+import type { IncomingRecord, RecordHandler } from "../../mq/mod.ts";
+import { sleep } from "../../internal/signal.ts";
+import { type Connection, failHeldCommands } from "./connection.ts";
+import { lockRelease, lockRenew } from "./lock_scripts.ts";
+
+/** How long the mq driver's XREADGROUP blocks waiting for entries. */
+const READ_BLOCK_MS = 200;
+
+/** One partition of a subscribed topic: a stream. */
+export interface StreamPartition {
+  /** `topic:index`, the partition's name in owner keys and `assigned()`. */
+  readonly name: string;
+  /** The topic. */
+  readonly topic: string;
+  /** The partition's index in its topic. */
+  readonly index: number;
+  /** The stream's key. */
+  readonly stream: string;
+}
+
+interface StreamEntry {
+  id: string;
+  fields: string[];
+}
+
+function entryRecord(topic: string, partition: number, entry: StreamEntry): IncomingRecord {
+  const fields: Record<string, string> = {};
+  for (let i = 0; i < entry.fields.length; i += 2) fields[entry.fields[i]] = entry.fields[i + 1];
+  return {
+    topic,
+    partition,
+    offset: entry.id,
+    key: fields.k === undefined || fields.k === "" ? undefined : fields.k.slice(1),
+    value: fields.v ?? "",
+    headers: fields.h ? JSON.parse(fields.h) : {},
+    timestamp: Number(entry.id.split("-")[0]),
+  };
+}
+
+/**
+ * Opens the connection a consumer's XREADGROUP BLOCK holds; its reply may take the block time
+ * on top of the timeout.
+ */
+export async function openReader(connection: Connection): Promise<Redis> {
+  const { socketTimeout, commandTimeout } = connection.client.options ?? {};
+  const reader = connection.client.duplicate({
+    ...(socketTimeout ? { socketTimeout: socketTimeout + READ_BLOCK_MS } : {}),
+    ...(commandTimeout ? { commandTimeout: commandTimeout + READ_BLOCK_MS } : {}),
+  });
+  reader.on("error", () => {}); // reported by the main connection's listener
+  reader.on("reconnecting", failHeldCommands(reader)); // or close() waits for Redis to return
+  await reader.connect().catch((error) => {
+    reader.disconnect();
+    throw connection.driverError("subscribe", error);
+  });
+  return reader;
+}
+
+/** What a {@linkcode StreamsConsumer} works with. */
+export interface StreamsConsumerContext {
+  /** The driver's connection: heartbeats, claims and acknowledgements. */
+  readonly connection: Connection;
+  /** The connection of its own that blocking reads hold, from {@linkcode openReader}; closed on stop. */
+  readonly reader: Redis;
+  /** The consumer group. */
+  readonly group: string;
+  /** Every partition of the subscribed topics, the group created on each. */
+  readonly partitions: readonly StreamPartition[];
+  /** Gets each record; a failure is retried after 50 ms until it succeeds. */
+  readonly handler: RecordHandler;
+  /** The sorted set of the group's members, scored by when each lapses. */
+  readonly membersKey: string;
+  /** The owner key of a partition (by name). */
+  readonly ownerKey: (partition: string) => string;
+  /** How long a member that stopped heart-beating keeps its partitions. */
+  readonly sessionTimeoutMs: number;
+  /** How often the member renews its membership and partition ownership. */
+  readonly heartbeatMs: number;
+}
+
+/** A running member of a consumer group; it starts heart-beating and reading when created. */
+export class StreamsConsumer {
+  readonly #context: StreamsConsumerContext;
+  readonly #client: Redis;
+  readonly #memberId = crypto.randomUUID();
+  /** Partitions whose owner key we hold. */
+  readonly #owned = new Set<string>();
+  /**
+   * When each owned partition last took over entries left pending by other members (a crashed
+   * owner, or a member whose blocking read returned after it lost the partition).
+   */
+  readonly #claimedAt = new Map<string, number>();
+  /** Partition → record in flight. */
+  readonly #busy = new Map<string, Promise<void>>();
+  #paused = false;
+  #stopped = false;
+  #crashed = false;
+  #beating = true;
+  readonly #beatLoop: Promise<void>;
+  readonly #reading: Promise<void>;
+
+  constructor(context: StreamsConsumerContext) {
+    this.#context = context;
+    this.#client = context.connection.client;
+    this.#beatLoop = this.#beatUntilStopped();
+    this.#reading = this.#readLoop();
+  }
+
+  /** The names of the partitions this member owns, sorted. */
+  assigned(): string[] {
+    return [...this.#owned].sort();
+  }
+
+  /** Stops taking new entries until {@linkcode resume}. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** Takes entries again after {@linkcode pause}. */
+  resume(): void {
+    this.#paused = false;
+  }
+
+  /**
+   * Stops. Cleanly: lets the records in flight finish, releases the partitions and leaves the
+   * group. As a crash (`crash`): at once, acknowledging and releasing nothing more.
+   */
+  async stop(crash: boolean): Promise<void> {
+    if (this.#stopped) return;
+    this.#crashed = crash;
+    this.#stopped = true;
+    this.#beating = false;
+    if (!crash) {
+      const { connection, ownerKey, membersKey } = this.#context;
+      await Promise.all(this.#busy.values());
+      await this.#reading;
+      await this.#beatLoop;
+      for (const name of this.#owned) {
+        await connection.runScript(lockRelease, [ownerKey(name)], [this.#memberId]).catch(
+          () => {},
+        );
+      }
+      await this.#client.zrem(membersKey, this.#memberId).catch(() => {});
+    }
+    this.#context.reader.disconnect();
+  }
+
+  async #beatUntilStopped(): Promise<void> {
+    while (this.#beating) {
+      try {
+        await this.#heartbeat();
+      } catch {
+        // Redis unreachable: ownership lapses by TTL; the next beat tries again.
+      }
+      await sleep(this.#context.heartbeatMs);
+    }
+  }
+
+  /** Renews the membership, then takes, keeps or hands over each partition. */
+  async #heartbeat(): Promise<void> {
+    const { connection, partitions, membersKey, ownerKey, sessionTimeoutMs } = this.#context;
+    const client = this.#client;
+    const memberId = this.#memberId;
+    const owned = this.#owned;
+    const now = Date.now();
+    await client.zadd(membersKey, now + sessionTimeoutMs, memberId);
+    await client.zremrangebyscore(membersKey, "-inf", now);
+    const members = (await client.zrange(membersKey, "0", "-1")).sort();
+    const mine = new Set(
+      partitions.filter((_, i) => members[i % members.length] === memberId).map((p) => p.name),
+    );
+    for (const partition of partitions) {
+      const key = ownerKey(partition.name);
+      if (mine.has(partition.name)) {
+        if (owned.has(partition.name)) {
+          const kept = Number(
+            await connection.runScript(lockRenew, [key], [memberId, sessionTimeoutMs]),
+          );
+          if (kept === 0) owned.delete(partition.name);
+        } else if ((await client.set(key, memberId, "PX", sessionTimeoutMs, "NX")) === "OK") {
+          owned.add(partition.name);
+        }
+      } else if (owned.has(partition.name)) {
+        // Hand over: stop taking records, let the one in flight finish, then release.
+        owned.delete(partition.name);
+        await this.#busy.get(partition.name);
+        await connection.runScript(lockRelease, [key], [memberId]);
+      }
+    }
+  }
+
+  async #readLoop(): Promise<void> {
+    const busy = this.#busy;
+    while (!this.#stopped) {
+      const active = this.#context.partitions.filter((p) =>
+        this.#owned.has(p.name) && !busy.has(p.name)
+      );
+      if (!this.#paused && active.length === 0 && busy.size > 0) {
+        // Every owned partition is working through a batch: read again as soon as one is done.
+        await Promise.race([...busy.values(), sleep(50)]);
+        continue;
+      }
+      if (this.#paused || active.length === 0) {
+        await sleep(50);
+        continue;
+      }
+      try {
+        await this.#claimOrphans(active);
+        const ready = active.filter((p) => !busy.has(p.name));
+        if (ready.length === 0) continue;
+        await this.#readNew(ready);
+      } catch (error) {
+        if (this.#stopped) return;
+        await sleep(200);
+        void error;
+      }
+    }
+  }
+
+  /**
+   * Entries read but never acknowledged by others come first. Nothing of ours is in flight on a
+   * partition that is not busy, so every pending entry there is an orphan.
+   */
+  async #claimOrphans(active: readonly StreamPartition[]): Promise<void> {
+    const { group, heartbeatMs } = this.#context;
+    const now = Date.now();
+    for (
+      const partition of active.filter((p) =>
+        now - (this.#claimedAt.get(p.name) ?? 0) >= heartbeatMs
+      )
+    ) {
+      let cursor = "0-0";
+      const pending: StreamEntry[] = [];
+      do {
+        const reply = await this.#client.xautoclaim(
+          partition.stream,
+          group,
+          this.#memberId,
+          0,
+          cursor,
+          "COUNT",
+          100,
+        ) as [
+          string,
+          [string, string[] | null][],
+        ];
+        cursor = reply[0];
+        for (const [id, fields] of reply[1]) if (fields) pending.push({ id, fields });
+      } while (cursor !== "0-0");
+      this.#claimedAt.set(partition.name, now);
+      if (pending.length > 0) this.#startBatch(partition, pending);
+    }
+  }
+
+  /** Reads new entries of the `ready` partitions, blocking up to READ_BLOCK_MS for some. */
+  async #readNew(ready: readonly StreamPartition[]): Promise<void> {
+    const reply = await this.#context.reader.xreadgroup(
+      "GROUP",
+      this.#context.group,
+      this.#memberId,
+      "COUNT",
+      100,
+      "BLOCK",
+      READ_BLOCK_MS,
+      "STREAMS",
+      ...ready.map((p) => p.stream),
+      ...ready.map(() => ">"),
+    ) as [string, [string, string[]][]][] | null;
+    for (const [stream, entries] of reply ?? []) {
+      const partition = ready.find((p) => p.stream === stream)!;
+      const batch = entries.filter(([, fields]) => fields).map(([id, fields]) => ({
+        id,
+        fields,
+      }));
+      this.#startBatch(partition, batch);
+    }
+  }
+
+  /** Runs a batch of a partition in the background, the partition busy until it is done. */
+  #startBatch(partition: StreamPartition, entries: StreamEntry[]): void {
+    const run = this.#processBatch(partition, entries).finally(() =>
+      this.#busy.delete(partition.name)
+    );
+    this.#busy.set(partition.name, run);
+  }
+
+  /** Handles entries in order; acknowledgements are pipelined and all awaited before it returns. */
+  async #processBatch(partition: StreamPartition, entries: StreamEntry[]): Promise<void> {
+    const acks: Promise<unknown>[] = [];
+    try {
+      for (const entry of entries) {
+        const record = entryRecord(partition.topic, partition.index, entry);
+        for (;;) {
+          // Not acknowledged: the next owner gets it.
+          if (this.#stopped || !this.#owned.has(partition.name)) return;
+          try {
+            await this.#context.handler(record);
+          } catch {
+            await sleep(50);
+            continue;
+          }
+          if (this.#crashed) return;
+          acks.push(
+            this.#client.xack(partition.stream, this.#context.group, entry.id).catch(() => {}),
+          );
+          break;
+        }
+      }
+    } finally {
+      await Promise.all(acks);
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { mqConformance } from "../../mq/conformance.ts";
+import * as db from "../../db/mod.ts";
+import * as mq from "../../mq/mod.ts";
+import { pgliteDb } from "../pglite.ts";
+import { postgresDb } from "../postgres/mod.ts";
+import { eventually } from "../../testing/eventually.ts";
+import { testKeyspace } from "../../testing/keyspace.ts";
+import { serviceUrl } from "../../testing/services.ts";
+import { redisMq, type RedisMqDriver } from "./mod.ts";
+
+const url = serviceUrl("redis");
+const options = { url, sessionTimeoutMs: 1500, heartbeatMs: 300 };
+
+mqConformance({
+  name: "redis",
+  makeDriver: () => redisMq(options),
+  crash: (driver) => (driver as RedisMqDriver).crash(),
+  failoverMs: 2000,
+  // The outbox on the real PostgreSQL when CI gives one, else on PGlite.
+  makeDatabase: () => {
+    const postgresUrl = serviceUrl("postgres");
+    return postgresUrl
+      ? db.create({ ...db.defaultConfig("development"), url: postgresUrl }, {
+        driver: postgresDb(),
+      })
+      : db.create(db.defaultConfig("development"), { driver: pgliteDb() });
+  },
+  ignore: url === undefined,
+});
+
+const worker = new URL("./testdata/mq_worker.ts", import.meta.url).pathname;
+
+Deno.test({
+  name: "[redis] mq: a consumer process killed mid-message has it delivered to another member",
+  ignore: url === undefined,
+  async fn() {
+    const topic = testKeyspace("killed consumer").replace(/[^a-zA-Z0-9._-]+/g, ".");
+    await using queue = await mq.create(mq.defaultConfig("development"), {
+      driver: redisMq(options),
+    });
+    await queue.admin.createTopic(topic, 2);
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", worker, url ?? "", topic],
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let output = "";
+    while (!output.includes("holding")) output += (await reader.read()).value ?? "";
+    // The worker owns both partitions now; it will hang on the first message it gets.
+    await queue.producer().sendSync({ topic, key: "k", value: "unlucky" });
+    while (!output.includes("got unlucky")) output += (await reader.read()).value ?? "";
+    const seen: string[] = [];
+    await using _subscription = await queue.consumer("workers").subscribe<string>(
+      [topic],
+      (m) => void seen.push(m.value),
+    );
+    Deno.kill(child.pid, "SIGKILL");
+    await child.status;
+    await reader.cancel();
+    await eventually(() => assert.deepEqual(seen, ["unlucky"]), { timeoutMs: 15_000 });
+  },
+});
