@@ -30,7 +30,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
-import { componentConfig } from "../coord/mod.ts";
+import { componentConfig } from "../coord/driver.ts";
 import type { Coord } from "../coord/mod.ts";
 import type { Call } from "../internal/call.ts";
 import type { Clock } from "../internal/clock.ts";

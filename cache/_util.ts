@@ -100,7 +100,7 @@ function nameProblem(action: string, name: string, value: unknown): TypeError | 
  *
  * @example The backend keys of prefix `im` and of no prefix
  * ```ts
- * import { keyspace } from "./mod.ts";
+ * import { keyspace } from "./driver.ts";
  * import assert from "node:assert/strict";
  *
  * const im = keyspace("im");

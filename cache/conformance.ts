@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type * as cache from "./mod.ts";
+import type { CacheDriver } from "./driver.ts";
 import { hashCases } from "./conformance/hashes.ts";
 import { badInputCases, unicodeCases, wrongTypeCases } from "./conformance/input.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
@@ -32,7 +32,7 @@ export interface CacheSuiteOptions {
   /** Driver name for test names (`[redis] …`). */
   readonly name: string;
   /** A new client of the shared backend; called once per provider. */
-  makeDriver(): cache.CacheDriver | Promise<cache.CacheDriver>;
+  makeDriver(): CacheDriver | Promise<CacheDriver>;
   /** Ignore every case (the backend is not available). */
   readonly ignore?: boolean;
 }

@@ -45,22 +45,12 @@ import { type ZSetOps, zsetOps } from "./zset.ts";
 
 export { DriverError, LostError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
-export {
-  KEY_SEPARATOR,
-  keyspace,
-  MAX_TIMER_MS,
-  requireText,
-  requireTtl,
-  unsafeIncrementError,
-} from "./_util.ts";
-export type { InternalKeyKind, Keyspace } from "./_util.ts";
-export { CacheLockLostError, cacheLockService } from "./lock.ts";
+export { CacheLockLostError } from "./lock.ts";
 export type {
   CacheLock,
   CacheLockCallOptions,
   CacheLockOptions,
   CacheLockService,
-  LockContext,
 } from "./lock.ts";
 export type { GetOrLoadOptions } from "./load.ts";
 export type { HashOps } from "./hash.ts";
@@ -72,7 +62,7 @@ export type { Serializer } from "../internal/json.ts";
 export { memoryCache, MemoryCacheDriver, MemoryCacheStore } from "./memory.ts";
 export type { MemoryCacheDriverOptions, MemoryCacheOptions } from "./memory.ts";
 export { WrongTypeError } from "./types.ts";
-export type { CacheDriver, ZMember } from "./types.ts";
+export type { ZMember } from "./types.ts";
 
 /** Static settings of a cache provider. */
 export interface CacheConfig {

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import type * as coord from "./mod.ts";
+import type { CoordDriver } from "./driver.ts";
 import { configCases, configUpdateCases } from "./conformance/config.ts";
 import { electionCases } from "./conformance/election.ts";
 import { inputCases } from "./conformance/input.ts";
@@ -37,14 +37,14 @@ export interface CoordSuiteOptions {
   /** Driver name for test names (`[etcd] …`); a service name also tells `.ci/run` whose suite it is. */
   readonly name: string;
   /** A new client of the shared backend; called once per provider. */
-  makeDriver(): coord.CoordDriver | Promise<coord.CoordDriver>;
+  makeDriver(): CoordDriver | Promise<CoordDriver>;
   /** Cuts a client off from the backend without releasing anything it holds (a crash or partition). */
-  sever(driver: coord.CoordDriver): void | Promise<void>;
+  sever(driver: CoordDriver): void | Promise<void>;
   /**
    * Reconnects a severed client. A driver that cannot (etcd: a closed client stays closed) leaves
    * it out, and the re-registration case is then covered by that driver's own fault test.
    */
-  heal?(driver: coord.CoordDriver): void | Promise<void>;
+  heal?(driver: CoordDriver): void | Promise<void>;
   /** A short lease TTL the backend grants exactly (memory: a few hundred ms; etcd: 2000). */
   readonly ttlMs: number;
   /** Ignore every case (the backend is not available). */

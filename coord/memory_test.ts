@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import * as metrics from "../metrics/mod.ts";
 import { eventually } from "../testing/eventually.ts";
 import * as coord from "./mod.ts";
+import { CompactedError, prefixedDriver } from "./driver.ts";
 import { coordConformance } from "./conformance.ts";
 import { capturingLogger } from "../testing/logger.ts";
 
@@ -20,7 +21,7 @@ Deno.test("memory store: a watch from a compacted revision fails with CompactedE
   for (let i = 0; i < 20; i++) await driver.put("/k", String(i));
   assert.throws(
     () => driver.watch({ key: "/k", prefix: false }, 2, new AbortController().signal),
-    coord.CompactedError,
+    CompactedError,
   );
   await driver.close();
 });
@@ -113,7 +114,7 @@ Deno.test("a key prefix keeps two applications on one backend apart", async () =
   stop.abort();
   await watching;
   assert.throws(
-    () => coord.prefixedDriver(coord.memoryCoord(), ""),
+    () => prefixedDriver(coord.memoryCoord(), ""),
     /'prefix' must be a non-empty string/,
   );
 });

@@ -50,9 +50,8 @@ import type { CoordDriver } from "./types.ts";
 export { DriverError, LostError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export type { CallOptions } from "./_util.ts";
-export { componentConfig, configKey } from "./config.ts";
+export { configKey } from "./config.ts";
 export type {
-  ComponentConfigSite,
   ConfigCenter,
   ConfigEvent,
   ConfigManager,
@@ -67,7 +66,6 @@ export { LockLostError } from "./lock.ts";
 export type { AcquireOptions, Lock, LockService } from "./lock.ts";
 export { memoryCoord, MemoryCoordDriver, MemoryCoordStore } from "./memory.ts";
 export type { MemoryCoordOptions, MemoryCoordStoreOptions } from "./memory.ts";
-export { prefixedDriver } from "./prefix.ts";
 export { NoInstanceError } from "./registry.ts";
 export type {
   PickOptions,
@@ -79,17 +77,6 @@ export type {
   ServiceInfo,
 } from "./registry.ts";
 export { LeaseLostError } from "./session.ts";
-export { CompactedError } from "./types.ts";
-export type {
-  Compare,
-  CoordDriver,
-  KeyValue,
-  TxnOp,
-  TxnResult,
-  WatchBatch,
-  WatchEvent,
-  WatchTarget,
-} from "./types.ts";
 
 /** Static settings of a coord provider. */
 export interface CoordConfig {

@@ -14,6 +14,7 @@
  * @module
  */
 import type * as db from "./mod.ts";
+import type { DbDriver } from "./driver.ts";
 import { errorCases } from "./conformance/errors.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
 import { migrateCases } from "./conformance/migrate.ts";
@@ -29,7 +30,7 @@ export interface DbSuiteOptions {
   /** Driver name for test names (`[postgres] …`). */
   readonly name: string;
   /** The driver for a new provider; the same database each time. */
-  makeDriver(): db.DbDriver;
+  makeDriver(): DbDriver;
   /** Connection settings merged into `defaultConfig("development")`. */
   readonly config: Partial<db.DbConfig>;
   /** Ignore every case (the database is not available). */

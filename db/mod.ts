@@ -42,12 +42,12 @@ export type { PingOptions } from "../internal/ping.ts";
 export { defaultConfig } from "./config.ts";
 export type { Migration } from "./migrate.ts";
 export { Query } from "./query.ts";
-export type { Queryable, QueryRunner, Row, SqlTag } from "./query.ts";
+export type { Queryable, Row, SqlTag } from "./query.ts";
 export type { ShardedTable, ShardOptions, ShardStrategy } from "./shard.ts";
-export { Deferred, fragment, Identifier, identifier, normalizeParams, SqlFragment } from "./sql.ts";
+export { Deferred, fragment, Identifier, identifier, SqlFragment } from "./sql.ts";
 export type { Isolation, Transaction, TransactionOptions } from "./transaction.ts";
-export { connectionSqlstate, databaseError, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
-export type { DbConfig, DbDriver, DbExecutor, DbPool, QueryResult } from "./types.ts";
+export { SqlError } from "./types.ts";
+export type { DbConfig } from "./types.ts";
 
 /** Options of `reader` and `writer`. */
 export interface QueryOptions {

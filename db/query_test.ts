@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { capturingLogger } from "../testing/logger.ts";
 import * as db from "./mod.ts";
+import type { DbDriver, DbPool } from "./driver.ts";
 
 /** A driver that records what it is sent and answers after `delayMs`. */
 function recordingDriver(delayMs = 0) {
   const sent: string[] = [];
-  const pool: db.DbPool = {
+  const pool: DbPool = {
     query(text) {
       sent.push(text);
       return new Promise((resolve) =>
@@ -16,7 +17,7 @@ function recordingDriver(delayMs = 0) {
     transaction: () => Promise.reject(new Error("not in this test")),
     close: () => Promise.resolve(),
   };
-  const driver: db.DbDriver = {
+  const driver: DbDriver = {
     name: "recording",
     connect: () => Promise.resolve({ writer: pool, readers: [] }),
   };

@@ -20,16 +20,10 @@
  *
  * @module
  */
-import type {
-  BulkResult,
-  Doc,
-  DriverQuery,
-  FieldType,
-  IndexedDoc,
-  SearchDriver,
-  SearchResult,
-} from "../es/mod.ts";
-import { DriverError, mergeMappings } from "../es/mod.ts";
+import type { BulkResult, Doc, FieldType, SearchResult } from "../es/mod.ts";
+import type { DriverQuery, IndexedDoc, SearchDriver } from "../es/driver.ts";
+import { DriverError } from "../es/mod.ts";
+import { mergeMappings } from "../es/driver.ts";
 import { checkConfig } from "../internal/config.ts";
 import { driverError } from "../internal/errors.ts";
 import { redactMalformedUrl } from "../internal/redact.ts";

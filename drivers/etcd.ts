@@ -38,17 +38,17 @@ import { Etcd3, type IOptions, isRecoverableError, type IWatchResponse, type Wat
 import { Buffer } from "node:buffer";
 import { isIP } from "node:net";
 import { tlsServername as qualifiedServername } from "../internal/tls.ts";
-import {
-  CompactedError,
-  type Compare,
-  type CoordDriver,
-  DriverError,
-  type KeyValue,
-  type TxnOp,
-  type TxnResult,
-  type WatchBatch,
-  type WatchTarget,
-} from "../coord/mod.ts";
+import { DriverError } from "../coord/mod.ts";
+import { CompactedError } from "../coord/driver.ts";
+import type {
+  Compare,
+  CoordDriver,
+  KeyValue,
+  TxnOp,
+  TxnResult,
+  WatchBatch,
+  WatchTarget,
+} from "../coord/driver.ts";
 import { checkConfig } from "../internal/config.ts";
 import { closedDriverError } from "../internal/errors.ts";
 import { AsyncQueue } from "../internal/async_queue.ts";

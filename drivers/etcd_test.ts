@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Etcd3 } from "etcd3";
 import { coordConformance } from "../coord/conformance.ts";
 import * as coord from "../coord/mod.ts";
+import { CompactedError } from "../coord/driver.ts";
 import { eventually } from "../testing/eventually.ts";
 import { testKeyspace } from "../testing/keyspace.ts";
 import { freePort, serverAvailable, startServer } from "../testing/server.ts";
@@ -232,7 +233,7 @@ Deno.test({
         for await (const _ of driver.watch({ key, prefix: false }, first, stop.signal)) {
           // no batch can arrive from a compacted revision
         }
-      }, coord.CompactedError);
+      }, CompactedError);
       stop.abort();
     } finally {
       raw.close();

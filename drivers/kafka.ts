@@ -26,16 +26,15 @@ import {
   logLevel,
   type Producer,
 } from "kafkajs";
-import {
-  DriverError,
-  type DriverSubscribeOptions,
-  type DriverSubscription,
-  type MqAdmin,
-  type MqDriver,
-  type OutgoingRecord,
-  partitionOf,
-  type RecordHandler,
-} from "../mq/mod.ts";
+import { DriverError, type MqAdmin } from "../mq/mod.ts";
+import { partitionOf } from "../mq/driver.ts";
+import type {
+  DriverSubscribeOptions,
+  DriverSubscription,
+  MqDriver,
+  OutgoingRecord,
+  RecordHandler,
+} from "../mq/driver.ts";
 import { checkConfig } from "../internal/config.ts";
 import { driverError } from "../internal/errors.ts";
 

@@ -20,7 +20,7 @@
  */
 import { metrics as otel } from "@opentelemetry/api";
 import { checkConfig } from "../internal/config.ts";
-import type { DriverSeries, InstrumentDescriptor, MetricsDriver } from "../metrics/mod.ts";
+import type { DriverSeries, InstrumentDescriptor, MetricsDriver } from "../metrics/driver.ts";
 
 /** Attributes of a recording. */
 export type OtelAttributes = Record<string, string>;

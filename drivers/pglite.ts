@@ -20,16 +20,9 @@
  */
 import { PGlite, types } from "@electric-sql/pglite";
 import { checkConfig } from "../internal/config.ts";
-import {
-  databaseError,
-  type DbConfig,
-  type DbDriver,
-  type DbExecutor,
-  type DbPool,
-  DriverError,
-  normalizeParams,
-  type QueryResult,
-} from "../db/mod.ts";
+import { type DbConfig, DriverError } from "../db/mod.ts";
+import { databaseError, normalizeParams } from "../db/driver.ts";
+import type { DbDriver, DbExecutor, DbPool, QueryResult } from "../db/driver.ts";
 
 /** Options of {@linkcode pgliteDb}. */
 export interface PgliteDbOptions {

@@ -15,7 +15,7 @@
  *
  * @module
  */
-import type * as es from "./mod.ts";
+import type { SearchDriver } from "./driver.ts";
 import { documentCases } from "./conformance/documents.ts";
 import { indexCases } from "./conformance/indexes.ts";
 import { inputCases } from "./conformance/input.ts";
@@ -30,7 +30,7 @@ export interface SearchSuiteOptions {
   /** Driver name for test names (`[postgres] …`). */
   readonly name: string;
   /** A new client of the shared backend; called once per provider. */
-  makeDriver(): es.SearchDriver | Promise<es.SearchDriver>;
+  makeDriver(): SearchDriver | Promise<SearchDriver>;
   /** Ignore every case (the backend is not available). */
   readonly ignore?: boolean;
 }

@@ -45,12 +45,24 @@ import type { Doc, Mappings, SearchDriver } from "./types.ts";
 export { DriverError } from "../internal/errors.ts";
 export type { PingOptions } from "../internal/ping.ts";
 export { analyze } from "./analyze.ts";
-export { bm25, BM25_B, BM25_K1, memorySearch, MemorySearchStore } from "./memory.ts";
+export { memorySearch, MemorySearchStore } from "./memory.ts";
 export type { MemorySearchOptions } from "./memory.ts";
 export type { Index, ReadOptions, WriteOptions } from "./open_index.ts";
 export { sqlSearch } from "./sql.ts";
 export type { SqlSearchOptions } from "./sql.ts";
-export * from "./types.ts";
+export { MappingConflictError } from "./types.ts";
+export type {
+  BulkItem,
+  BulkResult,
+  Doc,
+  FieldType,
+  FilterValue,
+  Mappings,
+  Range,
+  SearchHit,
+  SearchQuery,
+  SearchResult,
+} from "./types.ts";
 
 /** Static settings of a search provider. */
 export interface SearchConfig {

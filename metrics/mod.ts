@@ -48,7 +48,17 @@ export type { HttpMetricsOptions } from "./http.ts";
 export { memoryMetrics, MemoryMetricsDriver } from "./memory.ts";
 export type { Exchange, Middleware, Next } from "../http/middleware.ts";
 export type { ServeHandler } from "../http/serve.ts";
-export * from "./types.ts";
+export type {
+  BoundCounter,
+  BoundGauge,
+  BoundHistogram,
+  Counter,
+  Gauge,
+  Histogram,
+  HistogramOptions,
+  InstrumentOptions,
+  Labels,
+} from "./types.ts";
 
 /** Static settings of a metrics provider. */
 export interface MetricsConfig {

@@ -18,7 +18,7 @@
  * @module
  */
 import type * as db from "../db/mod.ts";
-import type * as mq from "./mod.ts";
+import type { MqDriver } from "./driver.ts";
 import { crashCases, deliveryCases } from "./conformance/delivery.ts";
 import { inputCases } from "./conformance/input.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
@@ -37,12 +37,12 @@ export interface MqSuiteOptions {
   /** Driver name for test names (`[redis] …`). */
   readonly name: string;
   /** A new client of the shared backend; one per provider ("process"). */
-  makeDriver(): mq.MqDriver | Promise<mq.MqDriver>;
+  makeDriver(): MqDriver | Promise<MqDriver>;
   /**
    * Kills a client the way a crashed process dies: no commit, no goodbye. Drivers that cannot do
    * this in process leave it out and test it with a real process in their own test file.
    */
-  crash?(driver: mq.MqDriver): void | Promise<void>;
+  crash?(driver: MqDriver): void | Promise<void>;
   /** A database for the transactional-outbox case (left out when absent). */
   makeDatabase?(): Promise<db.Db>;
   /** How long the backend takes to notice a dead member and reassign its partitions. */

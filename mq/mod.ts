@@ -61,16 +61,7 @@ export type { Outbox, OutboxOptions } from "./outbox.ts";
 export { MessageTooLargeError } from "./producer.ts";
 export type { Message, Producer, SendOptions } from "./producer.ts";
 export { UnknownTopicError } from "./topics.ts";
-export { partitionOf } from "./types.ts";
-export type {
-  DriverSubscribeOptions,
-  DriverSubscription,
-  IncomingRecord,
-  MqAdmin,
-  MqDriver,
-  OutgoingRecord,
-  RecordHandler,
-} from "./types.ts";
+export type { MqAdmin } from "./types.ts";
 
 /** Static settings of an mq provider. */
 export interface MqConfig {

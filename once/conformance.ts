@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type * as once from "./mod.ts";
+import type { OnceDriver } from "./driver.ts";
 import { exactlyOnceCases } from "./conformance/exactly_once.ts";
 import { inputCases } from "./conformance/input.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
@@ -26,7 +26,7 @@ export interface OnceSuiteOptions {
   /** Driver name for test names (`[redis] …`). */
   readonly name: string;
   /** A new client of the shared backend; one per provider. */
-  makeDriver(): once.OnceDriver;
+  makeDriver(): OnceDriver;
   /** Ignore every case (the backend is not available). */
   readonly ignore?: boolean;
 }

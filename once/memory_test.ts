@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { onceConformance } from "./conformance.ts";
 import * as metrics from "../metrics/mod.ts";
 import * as once from "./mod.ts";
+import type { OnceDriver } from "./driver.ts";
 
 const store = new once.MemoryOnceStore();
 onceConformance({ name: "memory", makeDriver: () => once.memoryOnce({ store }) });
@@ -9,7 +10,7 @@ onceConformance({ name: "memory", makeDriver: () => once.memoryOnce({ store }) }
 Deno.test("when the in-progress lock is lost, fn's signal fires", async () => {
   const inner = once.memoryOnce();
   // A backend that stops confirming renewals, as after an expiry during a long pause.
-  const driver: once.OnceDriver = {
+  const driver: OnceDriver = {
     ...inner,
     name: "memory",
     begin: inner.begin.bind(inner),

@@ -46,7 +46,6 @@ export type { Serializer } from "../internal/json.ts";
 export type { Executor, IdempotencyHandlerOptions, IdempotencyMiddlewareOptions } from "./http.ts";
 export { memoryOnce, MemoryOnceStore } from "./memory.ts";
 export type { MemoryOnceOptions } from "./memory.ts";
-export type { BeginResult, OnceDriver, OnceOutcome } from "./types.ts";
 
 /** Static settings of a once provider. */
 export interface OnceConfig {

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import type * as ratelimit from "./mod.ts";
+import type { RateLimitDriver } from "./driver.ts";
 import { bucketCases } from "./conformance/buckets.ts";
 import { keyCases } from "./conformance/keys.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
@@ -25,7 +25,7 @@ export interface RateLimitSuiteOptions {
   /** Driver name for test names (`[redis] …`). */
   readonly name: string;
   /** A new client of the shared backend; one per limiter. */
-  makeDriver(): ratelimit.RateLimitDriver;
+  makeDriver(): RateLimitDriver;
   /** Ignore every case (the backend is not available). */
   readonly ignore?: boolean;
 }

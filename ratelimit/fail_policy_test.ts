@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../testing/clock.ts";
 import { capturingLogger } from "../testing/logger.ts";
 import * as ratelimit from "./mod.ts";
+import { decision } from "./driver.ts";
+import type { RateLimitDriver } from "./driver.ts";
 
 /**
  * A backend that holds every call until the test answers or fails it: a hung Redis whose
  * command timeout (or dropped connection) fails the calls waiting on it together.
  */
-class HeldDriver implements ratelimit.RateLimitDriver {
+class HeldDriver implements RateLimitDriver {
   readonly name = "held";
   readonly pending: {
     readonly resolve: (decision: ratelimit.Decision) => void;
@@ -34,7 +36,7 @@ class HeldDriver implements ratelimit.RateLimitDriver {
   /** Answers the oldest held call: the backend allowed it. */
   answerOldest(): void {
     const call = this.pending.shift()!;
-    call.resolve(ratelimit.decision(call.rule, 1, true, 0));
+    call.resolve(decision(call.rule, 1, true, 0));
   }
 
   ping(): Promise<void> {

@@ -22,7 +22,7 @@
  * @module
  */
 import { type Logger, namespace } from "../clog/mod.ts";
-import { componentConfig } from "../coord/mod.ts";
+import { componentConfig } from "../coord/driver.ts";
 import type { Coord } from "../coord/mod.ts";
 import { checkConfig } from "../internal/config.ts";
 import { ownKeyPrefix } from "../internal/namespace.ts";
@@ -43,8 +43,7 @@ export { rateLimitHandler, rateLimitMiddleware } from "./http.ts";
 export type { Limiter, RateLimitHandlerOptions, RateLimitMiddlewareOptions } from "./http.ts";
 export { memoryRateLimit } from "./memory.ts";
 export type { MemoryRateLimitDriver, MemoryRateLimitOptions } from "./memory.ts";
-export { decide, decision } from "./types.ts";
-export type { Algorithm, BucketState, Decision, RateLimitDriver, Rule } from "./types.ts";
+export type { Algorithm, Decision, Rule } from "./types.ts";
 
 /** What happens to a rule name no rule has. */
 export type UnknownRulePolicy = "deny" | "allow" | "default";

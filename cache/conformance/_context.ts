@@ -8,6 +8,7 @@ import type * as clog from "../../clog/mod.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import * as cache from "../mod.ts";
+import type { CacheDriver } from "../driver.ts";
 import type { CacheSuiteOptions } from "../conformance.ts";
 
 /** Two providers on one backend under one fresh key prefix, closed together. */
@@ -31,7 +32,7 @@ export interface CacheSuiteContext {
   /** Two providers on one backend, as two service instances, under a prefix made from `label`. */
   pair(label: string): Promise<CachePair>;
   /** A client of the backend without a provider: what another service (in Go, say) sees. */
-  backend(): Promise<cache.CacheDriver & AsyncDisposable>;
+  backend(): Promise<CacheDriver & AsyncDisposable>;
 }
 
 /**
@@ -61,7 +62,7 @@ export function cacheSuiteContext(options: CacheSuiteOptions): CacheSuiteContext
     };
   }
 
-  async function backend(): Promise<cache.CacheDriver & AsyncDisposable> {
+  async function backend(): Promise<CacheDriver & AsyncDisposable> {
     const driver = await options.makeDriver();
     await driver.ping();
     return Object.assign(driver, { [Symbol.asyncDispose]: () => driver.close() });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { eventually } from "../../testing/eventually.ts";
 import * as cache from "../mod.ts";
+import { keyspace } from "../driver.ts";
 import type { CacheSuiteContext } from "./_context.ts";
 
 /**
@@ -101,7 +102,7 @@ export function lockCases(context: CacheSuiteContext): void {
     const held = await env.a.lock.acquire("res", { ttlMs: 300 });
     // What an expiry during a long pause looks like: the key is gone and someone else takes it.
     await using raw = await backend();
-    const lockKey = cache.keyspace(env.keyPrefix).internal("lock", "test", "res");
+    const lockKey = keyspace(env.keyPrefix).internal("lock", "test", "res");
     assert.equal(await raw.del([lockKey]), 1);
     const next = await env.b.lock.acquire("res", { ttlMs: 2000 });
     await eventually(() => assert.ok(held.lost.aborted), { timeoutMs: 3000 });

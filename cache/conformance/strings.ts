@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { eventually } from "../../testing/eventually.ts";
-import * as cache from "../mod.ts";
+import { keyspace } from "../driver.ts";
 import type { CacheSuiteContext } from "./_context.ts";
 
 /**
@@ -104,7 +104,7 @@ export function counterRangeCases(context: CacheSuiteContext): void {
     await assert.rejects(a.string.incrBy("n", "1" as unknown as number), TypeError);
     // Integers another client stored beyond 2^53: exact arithmetic, Redis's syntax and int64 range.
     await using raw = await backend();
-    const space = cache.keyspace(env.keyPrefix);
+    const space = keyspace(env.keyPrefix);
     await raw.set(space.key("test", "big"), "9007199254740993");
     assert.equal(await a.string.incrBy("big", -2), max, "exact, not rounded through a double");
     await raw.set(space.key("test", "big"), "9223372036854775807");

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import * as cache from "../mod.ts";
+import { keyspace } from "../driver.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import type { CacheSuiteContext } from "./_context.ts";
 
@@ -26,7 +27,7 @@ export function valueCases(context: CacheSuiteContext): void {
     assert.deepEqual(await b.string.get("user"), { id });
     // What a Go service reading the key sees: a JSON number, which it reads into an int64.
     await using raw = await backend();
-    const space = cache.keyspace(env.keyPrefix);
+    const space = keyspace(env.keyPrefix);
     assert.equal(await raw.get(space.key("test", "user")), `{"id":1234567890123456789}`);
 
     const nested = {
@@ -87,7 +88,7 @@ export function valueCases(context: CacheSuiteContext): void {
     await a.string.set("k", { n: 1 });
     assert.deepEqual(await b.string.get("k"), { n: 1 });
     await using raw = await backend();
-    assert.equal(await raw.get(cache.keyspace(keyPrefix).key("test", "k")), `v1:{"n":1}`);
+    assert.equal(await raw.get(keyspace(keyPrefix).key("test", "k")), `v1:{"n":1}`);
     await a.hash.hset("h", { f: "x" });
     assert.deepEqual(await b.hash.hgetAll("h"), { f: "x" });
     assert.equal(await a.getOrLoad("l", () => Promise.resolve(7), { ttlMs: 10_000 }), 7);

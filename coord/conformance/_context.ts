@@ -7,6 +7,7 @@
 import type * as clog from "../../clog/mod.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import * as coord from "../mod.ts";
+import type { CoordDriver } from "../driver.ts";
 import type { CoordSuiteOptions } from "../conformance.ts";
 
 /** One provider with its own driver (a client of the shared backend) and what it logged. */
@@ -14,7 +15,7 @@ export interface Instance {
   /** The provider. */
   provider: coord.Coord;
   /** Its driver, for the `sever` and `heal` fault hooks. */
-  driver: coord.CoordDriver;
+  driver: CoordDriver;
   /** What the provider logged. */
   logs: clog.MemorySink;
 }

@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { testKeyspace } from "../../testing/keyspace.ts";
-import * as coord from "../mod.ts";
+import { prefixedDriver } from "../driver.ts";
 import type { CoordSuiteContext } from "./_context.ts";
 
 /**
@@ -43,7 +43,7 @@ export function prefixCases(context: CoordSuiteContext): void {
       );
     }
     // The prefixed driver is the boundary itself, for code that uses it without the provider.
-    const tenant = coord.prefixedDriver(await options.makeDriver(), `/${space}x/app`);
+    const tenant = prefixedDriver(await options.makeDriver(), `/${space}x/app`);
     try {
       for (
         const call of [

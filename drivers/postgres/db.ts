@@ -5,7 +5,8 @@
  * @module
  */
 import postgres from "postgres";
-import type { DbConfig, DbDriver, DbExecutor, DbPool } from "../../db/mod.ts";
+import type { DbConfig } from "../../db/mod.ts";
+import type { DbDriver, DbExecutor, DbPool } from "../../db/driver.ts";
 import { checkConfig } from "../../internal/config.ts";
 import { redactUrl } from "../../internal/redact.ts";
 import {

@@ -5,7 +5,8 @@
  * @module
  */
 import type postgres from "postgres";
-import { databaseError, type DbExecutor, normalizeParams, type QueryResult } from "../../db/mod.ts";
+import { databaseError, normalizeParams } from "../../db/driver.ts";
+import type { DbExecutor, QueryResult } from "../../db/driver.ts";
 
 /** A postgres.js client (pool). */
 export type Sql = ReturnType<typeof postgres>;

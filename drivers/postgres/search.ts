@@ -5,7 +5,8 @@
  * @module
  */
 import { create as createDb, type Db, defaultConfig } from "../../db/mod.ts";
-import { type SearchDriver, sqlSearch } from "../../es/mod.ts";
+import { sqlSearch } from "../../es/mod.ts";
+import type { SearchDriver } from "../../es/driver.ts";
 import { checkConfig } from "../../internal/config.ts";
 import { postgresDb } from "./db.ts";
 

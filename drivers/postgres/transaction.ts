@@ -4,7 +4,9 @@
  *
  * @module
  */
-import { connectionSqlstate, databaseError, type DbExecutor, DriverError } from "../../db/mod.ts";
+import { DriverError } from "../../db/mod.ts";
+import { connectionSqlstate, databaseError } from "../../db/driver.ts";
+import type { DbExecutor } from "../../db/driver.ts";
 import { type Client, executor, neverSent, type Sql } from "./executor.ts";
 
 /**

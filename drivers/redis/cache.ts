@@ -5,12 +5,9 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import {
-  type CacheDriver,
-  unsafeIncrementError,
-  WrongTypeError,
-  type ZMember,
-} from "../../cache/mod.ts";
+import { WrongTypeError, type ZMember } from "../../cache/mod.ts";
+import { unsafeIncrementError } from "../../cache/driver.ts";
+import type { CacheDriver } from "../../cache/driver.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { lockAcquire, lockRelease, lockRenew } from "./lock_scripts.ts";
 import { type Script, script } from "./script.ts";

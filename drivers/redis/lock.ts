@@ -5,7 +5,7 @@
  * @module
  */
 import type { CacheLockService } from "../../cache/mod.ts";
-import { createLockService } from "../../cache/lock.ts";
+import { createLockService } from "../../cache/driver.ts";
 import { namespace } from "../../clog/mod.ts";
 import { RedisCacheDriver } from "./cache.ts";
 import { Connection, type RedisOptions } from "./connection.ts";

@@ -4,16 +4,15 @@
  *
  * @module
  */
-import {
-  DriverError,
-  type DriverSubscribeOptions,
-  type DriverSubscription,
-  type MqAdmin,
-  type MqDriver,
-  type OutgoingRecord,
-  partitionOf,
-  type RecordHandler,
-} from "../../mq/mod.ts";
+import { DriverError, type MqAdmin } from "../../mq/mod.ts";
+import { partitionOf } from "../../mq/driver.ts";
+import type {
+  DriverSubscribeOptions,
+  DriverSubscription,
+  MqDriver,
+  OutgoingRecord,
+  RecordHandler,
+} from "../../mq/driver.ts";
 import { bindKeyPrefix } from "../../internal/namespace.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { openReader, type StreamPartition, StreamsConsumer } from "./mq_consumer.ts";

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Redis } from "ioredis";
-import type { IncomingRecord, RecordHandler } from "../../mq/mod.ts";
+import type { IncomingRecord, RecordHandler } from "../../mq/driver.ts";
 import { sleep } from "../../internal/signal.ts";
 import { type Connection, failHeldCommands } from "./connection.ts";
 import { lockRelease, lockRenew } from "./lock_scripts.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BeginResult, OnceDriver, OnceOutcome } from "../../once/mod.ts";
+import type { BeginResult, OnceDriver, OnceOutcome } from "../../once/driver.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { type Script, script } from "./script.ts";
 

@@ -3,7 +3,9 @@
  *
  * @module
  */
-import { type Decision, decision, type RateLimitDriver, type Rule } from "../../ratelimit/mod.ts";
+import type { Decision, Rule } from "../../ratelimit/mod.ts";
+import { decision } from "../../ratelimit/driver.ts";
+import type { RateLimitDriver } from "../../ratelimit/driver.ts";
 import { bindKeyPrefix } from "../../internal/namespace.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { script } from "./script.ts";

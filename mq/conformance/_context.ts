@@ -9,6 +9,7 @@ import type * as metrics from "../../metrics/mod.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import * as mq from "../mod.ts";
+import type { MqDriver } from "../driver.ts";
 import type { MqSuiteOptions } from "../conformance.ts";
 
 /** Providers ("processes") on one backend and a new topic of four partitions, closed together. */
@@ -18,7 +19,7 @@ export interface MqProviders extends AsyncDisposable {
   /** What the providers logged. */
   readonly logs: clog.MemorySink;
   /** Each provider's driver, for the `crash` fault hook. */
-  readonly drivers: mq.MqDriver[];
+  readonly drivers: MqDriver[];
   /** The providers. */
   readonly mqs: mq.Mq[];
 }
@@ -61,7 +62,7 @@ export function mqSuiteContext(options: MqSuiteOptions): MqSuiteContext {
   ): Promise<MqProviders> {
     const topic = testKeyspace(label).replace(/[^a-zA-Z0-9._-]+/g, ".").replace(/\.+$/, "");
     const { logger, logs } = capturingLogger();
-    const drivers: mq.MqDriver[] = [];
+    const drivers: MqDriver[] = [];
     const list: mq.Mq[] = [];
     for (let i = 0; i < count; i++) {
       const driver = await options.makeDriver();

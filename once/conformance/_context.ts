@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import * as once from "../mod.ts";
+import type { OnceOutcome } from "../driver.ts";
 import type { OnceSuiteOptions } from "../conformance.ts";
 
 /** Two providers on one backend under one fresh key prefix, closed together. */
@@ -76,7 +77,7 @@ export function onceSuiteContext(options: OnceSuiteOptions): OnceSuiteContext {
     try {
       const state = await driver.begin(key, crypto.randomUUID(), "", 1000);
       assert.equal(state.state, "done");
-      return (state as { outcome: once.OnceOutcome }).outcome.payload;
+      return (state as { outcome: OnceOutcome }).outcome.payload;
     } finally {
       await driver.close();
     }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import * as once from "../mod.ts";
+import type { OnceDriver } from "../driver.ts";
 import { type OnceSuiteContext, started } from "./_context.ts";
 
 /**
@@ -73,7 +74,7 @@ export function lostLockCases(context: OnceSuiteContext): void {
     };
     const { logger } = capturingLogger();
     const inner = options.makeDriver();
-    const cut: once.OnceDriver = {
+    const cut: OnceDriver = {
       name: inner.name,
       begin: inner.begin.bind(inner),
       renew: () => Promise.reject(new once.DriverError(inner.name, "renew", "renewal dropped")),
