@@ -6,12 +6,13 @@
  * ```ts ignore
  * import { mqConformance } from "@gochat/kit/mq/conformance";
  * import { mq } from "@gochat/kit";
+ * import type { MemoryMqDriver } from "@gochat/kit/mq/driver";
  *
  * const broker = new mq.MemoryMqBroker();
  * mqConformance({
  *   name: "memory",
  *   makeDriver: () => mq.memoryMq({ broker }),
- *   crash: (driver) => (driver as mq.MemoryMqDriver).crash(),
+ *   crash: (driver) => (driver as MemoryMqDriver).crash(),
  * });
  * ```
  *
@@ -27,7 +28,7 @@ import { offsetCases } from "./conformance/offsets.ts";
 import { outboxCases } from "./conformance/outbox.ts";
 import { retryCases } from "./conformance/retry.ts";
 import { sendSignalCases } from "./conformance/signal.ts";
-import { subscriptionCases } from "./conformance/subscription.ts";
+import { subscriptionCases, subscriptionSignalCases } from "./conformance/subscription.ts";
 import { traceCases } from "./conformance/trace.ts";
 import { valueCases } from "./conformance/values.ts";
 import { mqSuiteContext } from "./conformance/_context.ts";
@@ -66,6 +67,7 @@ export function mqConformance(options: MqSuiteOptions): void {
   crashCases(context);
   traceCases(context);
   subscriptionCases(context);
+  subscriptionSignalCases(context);
   sendSignalCases(context);
   offsetCases(context);
   valueCases(context);

@@ -8,6 +8,7 @@
  */
 export { closedDriverError, DriverError, driverError } from "../internal/errors.ts";
 export { bindKeyPrefix } from "../internal/namespace.ts";
+export { MemoryMqDriver } from "./memory.ts";
 export { partitionOf } from "./types.ts";
 export type {
   DriverSubscribeOptions,

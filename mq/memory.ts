@@ -368,6 +368,6 @@ export class MemoryMqDriver implements MqDriver {
  * @param options Retention, or a broker to share.
  * @returns The driver.
  */
-export function memoryMq(options: MemoryMqDriverOptions = {}): MemoryMqDriver {
+export function memoryMq(options: MemoryMqDriverOptions = {}): MqDriver {
   return new MemoryMqDriver(options.broker ?? new MemoryMqBroker(options));
 }

@@ -52,7 +52,7 @@ export type {
   SubscribeOptions,
   Subscription,
 } from "./consumer.ts";
-export { memoryMq, MemoryMqBroker, MemoryMqDriver } from "./memory.ts";
+export { memoryMq, MemoryMqBroker } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
 export { jsonSerializer } from "../internal/json.ts";
 export type { Serializer } from "../internal/json.ts";

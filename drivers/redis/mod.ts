@@ -24,6 +24,6 @@
 export type { RedisClient, RedisOptions } from "./connection.ts";
 export { redisCache } from "./cache.ts";
 export { type RedisLock, redisLock, type RedisLockOptions } from "./lock.ts";
-export { redisMq, type RedisMqDriver, type RedisMqOptions } from "./mq.ts";
+export { redisMq, type RedisMqOptions } from "./mq.ts";
 export { redisRateLimit, type RedisRateLimitOptions } from "./ratelimit.ts";
 export { redisOnce } from "./once.ts";

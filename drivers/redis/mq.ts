@@ -238,6 +238,6 @@ class RedisMq implements RedisMqDriver {
  * @param options Connection, retention and failure detection.
  * @returns The driver.
  */
-export function redisMq(options: RedisMqOptions = {}): RedisMqDriver {
+export function redisMq(options: RedisMqOptions = {}): MqDriver {
   return new RedisMq(options);
 }

@@ -7,7 +7,8 @@ import { postgresDb } from "../postgres/mod.ts";
 import { eventually } from "../../testing/eventually.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { serviceUrl } from "../../testing/services.ts";
-import { redisMq, type RedisMqDriver } from "./mod.ts";
+import { redisMq } from "./mod.ts";
+import type { RedisMqDriver } from "./mq.ts";
 
 const url = serviceUrl("redis");
 const options = { url, sessionTimeoutMs: 1500, heartbeatMs: 300 };

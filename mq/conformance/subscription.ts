@@ -8,13 +8,13 @@ import { eventually } from "../../testing/eventually.ts";
 import type { MqSuiteContext } from "./_context.ts";
 
 /**
- * Registers the subscription cases: pause and resume, closing by signal after
- * the message in flight, and `message.signal`.
+ * Registers the subscription case: pause and resume, and close after the
+ * message in flight.
  *
  * @param context The suite's driver, helpers and `test`.
  */
 export function subscriptionCases(context: MqSuiteContext): void {
-  const { failoverMs, test, providers } = context;
+  const { test, providers } = context;
 
   test("pause stops delivery, resume brings it back; close waits for the message in flight", async () => {
     await using env = await providers("pause", 2);
@@ -47,6 +47,16 @@ export function subscriptionCases(context: MqSuiteContext): void {
     await new Promise((resolve) => setTimeout(resolve, 500));
     assert.deepEqual(again, [], "it was committed, so the group does not see it again");
   });
+}
+
+/**
+ * Registers the subscription signal cases: closing by signal after the message
+ * in flight, and `message.signal`.
+ *
+ * @param context The suite's driver, helpers and `test`.
+ */
+export function subscriptionSignalCases(context: MqSuiteContext): void {
+  const { failoverMs, test, providers } = context;
 
   test("a subscription's signal closes it like close(): the message in flight finishes first", async () => {
     await using env = await providers("signal", 2);
