@@ -23,7 +23,7 @@ import { namespaceCases } from "./conformance/namespace.ts";
 import { setCases } from "./conformance/sets.ts";
 import { signalCases } from "./conformance/signal.ts";
 import { counterRangeCases, stringCases, stringTtlCases } from "./conformance/strings.ts";
-import { valueCases } from "./conformance/values.ts";
+import { serializerCases, valueCases } from "./conformance/values.ts";
 import { zsetCases } from "./conformance/zsets.ts";
 import { cacheSuiteContext } from "./conformance/_context.ts";
 
@@ -48,6 +48,7 @@ export function cacheConformance(options: CacheSuiteOptions): void {
   lifecycleCases(context);
   stringCases(context);
   valueCases(context);
+  serializerCases(context);
   stringTtlCases(context);
   hashCases(context);
   setCases(context);

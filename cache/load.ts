@@ -75,85 +75,164 @@ function unwrap(stored: string | undefined): Envelope | undefined {
   };
 }
 
+/** One key's load: what loading it needs besides the provider context. */
+interface LoadRequest<T> {
+  readonly fullKey: string;
+  readonly leaseKey: string;
+  readonly loader: () => Promise<T>;
+  readonly ttlMs: number;
+  readonly staleMs: number;
+  /** The value stored before, if any: served when the loader fails within `staleMs` of its expiry. */
+  readonly stale: Envelope | undefined;
+}
+
+/** The checked options of one `getOrLoad` call. */
+interface LoadSettings {
+  readonly ttlMs: number;
+  readonly staleMs: number;
+  /** XFetch's beta; 0 turns early refresh off. */
+  readonly beta: number;
+  readonly signal: AbortSignal | undefined;
+}
+
+/** Checks the loader and the options of `getOrLoad`, in the order their errors are reported. */
+function checkLoadOptions(
+  action: string,
+  loader: unknown,
+  options: GetOrLoadOptions,
+): LoadSettings {
+  if (typeof loader !== "function") {
+    throw new TypeError(`Cannot ${action} as 'loader' must be a function`);
+  }
+  const ttlMs = requireTtl(action, options?.ttlMs);
+  const staleMs = options.staleMs ?? 0;
+  if (!Number.isSafeInteger(staleMs) || staleMs < 0) {
+    throw new RangeError(
+      `Cannot ${action} as 'staleMs' must be a non-negative integer: current value is ${staleMs}`,
+    );
+  }
+  const signal = optionalSignal(action, options.signal);
+  signal?.throwIfAborted();
+  const beta = options.earlyRefresh === false ? 0 : options.earlyRefresh?.beta ?? 1;
+  if (!(beta >= 0)) {
+    throw new RangeError(
+      `Cannot ${action} as 'earlyRefresh.beta' must be non-negative: current value is ${beta}`,
+    );
+  }
+  return { ttlMs, staleMs, beta, signal };
+}
+
+/** Runs `run` unless a load of `fullKey` is under way in this process, whose promise is shared. */
+function joinInflight<T>(context: LoadContext, fullKey: string, run: () => Promise<T>): Promise<T> {
+  let pending = context.inflight.get(fullKey) as Promise<T> | undefined;
+  if (!pending) {
+    pending = run().finally(() => context.inflight.delete(fullKey));
+    context.inflight.set(fullKey, pending);
+  }
+  return pending;
+}
+
+/** Loads under the cross-instance lease; `waitForOthers` false gives up when another instance loads. */
+async function loadUnderLease<T>(
+  context: LoadContext,
+  request: LoadRequest<T>,
+  waitForOthers: boolean,
+): Promise<T | undefined> {
+  const { driver, logger } = context;
+  const owner = crypto.randomUUID();
+  let backoffMs = 5;
+  for (;;) {
+    if (await driver.setNX(request.leaseKey, owner, context.loadLeaseMs)) {
+      try {
+        return await loadAndStore(context, request);
+      } finally {
+        await driver.lockRelease(request.leaseKey, owner).catch((error) =>
+          logger.warn("could not release the load lease; it expires by itself", {
+            key: request.fullKey,
+            err: error,
+          })
+        );
+      }
+    }
+    if (!waitForOthers) return undefined;
+    // Another instance is loading: wait for its value, or for its lease to go.
+    await sleep(backoffMs * (0.5 + Math.random()));
+    backoffMs = Math.min(backoffMs * 2, 100);
+    const current = unwrap(await driver.get(request.fullKey));
+    if (current && Date.now() < current.expiresAt) {
+      return context.serializer.decode(current.text) as T;
+    }
+  }
+}
+
+/** Calls the loader (holding the lease) and stores its value, or serves the stale one. */
+async function loadAndStore<T>(context: LoadContext, request: LoadRequest<T>): Promise<T> {
+  const { fullKey, ttlMs, staleMs } = request;
+  const started = Date.now();
+  let value: T;
+  try {
+    value = await request.loader();
+    context.counters?.loaded.inc();
+  } catch (error) {
+    return serveStale(context, request, error);
+  }
+  if (value === undefined) {
+    // A read answers undefined for a miss: a stored "nothing" must be a value, null.
+    throw new TypeError(
+      `Cannot store the value loaded for key '${
+        shownKey(fullKey)
+      }' as the loader returned undefined: return null to cache "no value"`,
+    );
+  }
+  const text = context.serializer.encode(value, `value loaded for key '${shownKey(fullKey)}'`);
+  const now = Date.now();
+  await context.driver.set(
+    fullKey,
+    wrap({ expiresAt: now + ttlMs, durationMs: Math.max(1, now - started), text }),
+    ttlMs + staleMs,
+  );
+  return value;
+}
+
+/** After a failed load: the stale value within its grace period, else the loader's error. */
+function serveStale<T>(context: LoadContext, request: LoadRequest<T>, error: unknown): T {
+  const { stale } = request;
+  if (stale && Date.now() < stale.expiresAt + request.staleMs) {
+    context.counters?.stale.inc();
+    context.logger.warn("loader failed; serving the stale value within its grace period", {
+      key: request.fullKey,
+      err: error,
+    });
+    return context.serializer.decode(stale.text) as T;
+  }
+  context.counters?.failed.inc();
+  throw error;
+}
+
+/** XFetch: refresh early with a probability that grows as expiry nears and as loads get slower. */
+function dueForEarlyRefresh(cached: Envelope, beta: number, now: number): boolean {
+  return beta > 0 && now - cached.durationMs * beta * Math.log(Math.random()) >= cached.expiresAt;
+}
+
+/** Reloads a still-fresh value in the background; provider close awaits it. */
+function refreshEarly<T>(context: LoadContext, request: LoadRequest<T>): void {
+  const refresh = joinInflight(
+    context,
+    request.fullKey,
+    () => loadUnderLease(context, request, false),
+  )
+    .catch((error) =>
+      context.logger.warn("early refresh failed; the current value stays until it expires", {
+        key: request.fullKey,
+        err: error,
+      })
+    );
+  context.background.add(refresh);
+  refresh.finally(() => context.background.delete(refresh));
+}
+
 /** Creates `getOrLoad` over a provider context. */
 export function getOrLoadFunction(context: LoadContext) {
-  const { driver, logger, serializer } = context;
-
-  /** Loads under the cross-instance lease; `waitForOthers` false gives up when another instance loads. */
-  const load = async <T>(
-    fullKey: string,
-    leaseKey: string,
-    loader: () => Promise<T>,
-    ttlMs: number,
-    staleMs: number,
-    stale: Envelope | undefined,
-    waitForOthers: boolean,
-  ): Promise<T | undefined> => {
-    const owner = crypto.randomUUID();
-    let backoffMs = 5;
-    for (;;) {
-      if (await driver.setNX(leaseKey, owner, context.loadLeaseMs)) {
-        try {
-          const started = Date.now();
-          let value: T;
-          try {
-            value = await loader();
-            context.counters?.loaded.inc();
-          } catch (error) {
-            if (stale && Date.now() < stale.expiresAt + staleMs) {
-              context.counters?.stale.inc();
-              logger.warn("loader failed; serving the stale value within its grace period", {
-                key: fullKey,
-                err: error,
-              });
-              return serializer.decode(stale.text) as T;
-            }
-            context.counters?.failed.inc();
-            throw error;
-          }
-          if (value === undefined) {
-            // A read answers undefined for a miss: a stored "nothing" must be a value, null.
-            throw new TypeError(
-              `Cannot store the value loaded for key '${
-                shownKey(fullKey)
-              }' as the loader returned undefined: return null to cache "no value"`,
-            );
-          }
-          const text = serializer.encode(value, `value loaded for key '${shownKey(fullKey)}'`);
-          const now = Date.now();
-          await driver.set(
-            fullKey,
-            wrap({ expiresAt: now + ttlMs, durationMs: Math.max(1, now - started), text }),
-            ttlMs + staleMs,
-          );
-          return value;
-        } finally {
-          await driver.lockRelease(leaseKey, owner).catch((error) =>
-            logger.warn("could not release the load lease; it expires by itself", {
-              key: fullKey,
-              err: error,
-            })
-          );
-        }
-      }
-      if (!waitForOthers) return undefined;
-      // Another instance is loading: wait for its value, or for its lease to go.
-      await sleep(backoffMs * (0.5 + Math.random()));
-      backoffMs = Math.min(backoffMs * 2, 100);
-      const current = unwrap(await driver.get(fullKey));
-      if (current && Date.now() < current.expiresAt) return serializer.decode(current.text) as T;
-    }
-  };
-
-  const once = <T>(fullKey: string, run: () => Promise<T>): Promise<T> => {
-    let pending = context.inflight.get(fullKey) as Promise<T> | undefined;
-    if (!pending) {
-      pending = run().finally(() => context.inflight.delete(fullKey));
-      context.inflight.set(fullKey, pending);
-    }
-    return pending;
-  };
-
   return async function getOrLoad<T>(
     key: string,
     loader: () => Promise<T>,
@@ -163,51 +242,20 @@ export function getOrLoadFunction(context: LoadContext) {
     const fullKey = context.keyspace.key(action, key);
     // Out of the callers' reach: a key of theirs cannot hold, free or fake this lease.
     const leaseKey = context.keyspace.internal("load", action, key);
-    if (typeof loader !== "function") {
-      throw new TypeError(`Cannot ${action} as 'loader' must be a function`);
-    }
-    const ttlMs = requireTtl(action, options?.ttlMs);
-    const staleMs = options.staleMs ?? 0;
-    if (!Number.isSafeInteger(staleMs) || staleMs < 0) {
-      throw new RangeError(
-        `Cannot ${action} as 'staleMs' must be a non-negative integer: current value is ${staleMs}`,
-      );
-    }
-    const signal = optionalSignal(action, options.signal);
-    signal?.throwIfAborted();
-    const beta = options.earlyRefresh === false ? 0 : options.earlyRefresh?.beta ?? 1;
-    if (!(beta >= 0)) {
-      throw new RangeError(
-        `Cannot ${action} as 'earlyRefresh.beta' must be non-negative: current value is ${beta}`,
-      );
-    }
+    const { ttlMs, staleMs, beta, signal } = checkLoadOptions(action, loader, options);
 
-    const cached = unwrap(await driver.get(fullKey));
+    const cached = unwrap(await context.driver.get(fullKey));
+    const request: LoadRequest<T> = { fullKey, leaseKey, loader, ttlMs, staleMs, stale: cached };
     const now = Date.now();
     if (cached && now < cached.expiresAt) {
-      // XFetch: refresh early with a probability that grows as expiry nears and as loads get slower.
-      if (
-        beta > 0 && now - cached.durationMs * beta * Math.log(Math.random()) >= cached.expiresAt &&
-        !context.inflight.has(fullKey)
-      ) {
-        const refresh = once(
-          fullKey,
-          () => load(fullKey, leaseKey, loader, ttlMs, staleMs, cached, false),
-        )
-          .catch((error) =>
-            logger.warn("early refresh failed; the current value stays until it expires", {
-              key: fullKey,
-              err: error,
-            })
-          );
-        context.background.add(refresh);
-        refresh.finally(() => context.background.delete(refresh));
+      if (dueForEarlyRefresh(cached, beta, now) && !context.inflight.has(fullKey)) {
+        refreshEarly(context, request);
       }
       context.counters?.hit.inc();
-      return serializer.decode(cached.text) as T;
+      return context.serializer.decode(cached.text) as T;
     }
     return await abortable(
-      once(fullKey, () => load(fullKey, leaseKey, loader, ttlMs, staleMs, cached, true)),
+      joinInflight(context, fullKey, () => loadUnderLease(context, request, true)),
       signal,
     ) as T;
   };

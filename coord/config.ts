@@ -185,37 +185,172 @@ function decodeOrWarn<T>(
   }
 }
 
-/** Creates the config center over a provider context. */
-export function configCenter(context: CoordContext): ConfigCenter {
+/** The changes of one key, or of every key under a prefix, as config events. */
+async function* watchConfig<T>(
+  context: CoordContext,
+  key: string,
+  prefix: boolean,
+  options: { signal?: AbortSignal },
+): AsyncIterable<ConfigEvent<T>> {
   const { driver, logger } = context;
-
-  async function* watchTarget<T>(key: string, prefix: boolean, options: { signal?: AbortSignal }) {
-    const stopSignals = [context.closed, options.signal];
-    for await (const update of resumableWatch(driver, { key, prefix }, logger, stopSignals)) {
-      const puts = update.kind === "snapshot"
-        ? update.kvs
-        : update.events.map((event) => ({ ...event, modRevision: event.revision }));
-      for (const change of puts) {
-        if ("type" in change && change.type === "delete") {
-          yield { type: "delete", key: change.key, version: change.modRevision } as ConfigEvent<
-            T
-          >;
-          continue;
-        }
-        const decoded = decodeOrWarn<T>(change.key, change.value, logger);
-        if (decoded.ok) {
-          yield {
-            type: "put",
-            key: change.key,
-            value: decoded.value,
-            version: change.modRevision,
-          } as ConfigEvent<T>;
-        }
+  const stopSignals = [context.closed, options.signal];
+  for await (const update of resumableWatch(driver, { key, prefix }, logger, stopSignals)) {
+    const puts = update.kind === "snapshot"
+      ? update.kvs
+      : update.events.map((event) => ({ ...event, modRevision: event.revision }));
+    for (const change of puts) {
+      if ("type" in change && change.type === "delete") {
+        yield { type: "delete", key: change.key, version: change.modRevision } as ConfigEvent<
+          T
+        >;
+        continue;
+      }
+      const decoded = decodeOrWarn<T>(change.key, change.value, logger);
+      if (decoded.ok) {
+        yield {
+          type: "put",
+          key: change.key,
+          value: decoded.value,
+          version: change.modRevision,
+        } as ConfigEvent<T>;
       }
     }
   }
+}
 
-  const center: ConfigCenter = {
+/** A config manager: a watch of one key that keeps the last good value. */
+class LiveConfigManager<T> implements ConfigManager<T> {
+  readonly key: string;
+  readonly #context: CoordContext;
+  readonly #options: ManagerOptions<T>;
+  readonly #validate: (value: unknown) => T;
+  readonly #listeners = new Set<(value: T, previous: T) => void>();
+  readonly #stop = new AbortController();
+  readonly #loop: Promise<void>;
+  #current: T;
+  #version = 0;
+
+  /** Starts watching `key`; resolves once its first value (or its absence) is read. */
+  static async open<T>(
+    context: CoordContext,
+    key: string,
+    options: ManagerOptions<T>,
+  ): Promise<LiveConfigManager<T>> {
+    let markReady!: () => void;
+    const ready = new Promise<void>((resolve) => (markReady = resolve));
+    const manager = new LiveConfigManager(context, key, options, markReady);
+    await ready;
+    return manager;
+  }
+
+  private constructor(
+    context: CoordContext,
+    key: string,
+    options: ManagerOptions<T>,
+    markReady: () => void,
+  ) {
+    this.key = key;
+    this.#context = context;
+    this.#options = options;
+    this.#validate = options.validate ?? ((value: unknown) => value as T);
+    this.#current = this.#validate(options.default);
+    this.#loop = this.#watch(markReady);
+  }
+
+  get current(): T {
+    return this.#current;
+  }
+
+  get version(): number {
+    return this.#version;
+  }
+
+  onChange(listener: (value: T, previous: T) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    this.#stop.abort();
+    await this.#loop;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #watch(markReady: () => void): Promise<void> {
+    const { driver, logger } = this.#context;
+    const key = this.key;
+    const stopSignals = [this.#stop.signal, this.#context.closed];
+    try {
+      for await (
+        const update of resumableWatch(driver, { key, prefix: false }, logger, stopSignals)
+      ) {
+        if (update.kind === "snapshot") {
+          const kv = update.kvs[0];
+          if (kv) this.#accept(kv.value, kv.modRevision);
+          markReady();
+          continue;
+        }
+        for (const event of update.events) {
+          if (event.type === "put") {
+            this.#accept(event.value, event.revision);
+          } else {
+            this.#apply(this.#validate(this.#options.default), 0);
+            logger.info("config key deleted; back to the default", { key });
+          }
+        }
+      }
+    } finally {
+      markReady();
+    }
+  }
+
+  #accept(text: string, nextVersion: number): void {
+    const { counters, logger } = this.#context;
+    const key = this.key;
+    try {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        throw new TypeError(
+          `the stored value is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
+        );
+      }
+      this.#apply(this.#validate(parsed), nextVersion);
+      counters?.configUpdates.inc({ key, outcome: "applied" });
+      logger.info("config applied", { key, version: nextVersion });
+    } catch (error) {
+      counters?.configUpdates.inc({ key, outcome: "rejected" });
+      logger.warn("config value rejected; keeping the last good one", {
+        key,
+        version: nextVersion,
+        reason: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+
+  #apply(next: T, nextVersion: number): void {
+    const previous = this.#current;
+    this.#current = next;
+    this.#version = nextVersion;
+    for (const listener of this.#listeners) {
+      try {
+        listener(next, previous);
+      } catch (error) {
+        this.#context.logger.error("config change listener threw", { key: this.key, err: error });
+      }
+    }
+  }
+}
+
+/** Creates the config center over a provider context. */
+export function configCenter(context: CoordContext): ConfigCenter {
+  const { driver } = context;
+
+  return {
     async get<T>(key: string, options?: CallOptions): Promise<T | undefined> {
       requireKey("get config", "key", key, { absolute: true });
       const kv = await call("get config", options, () => driver.get(key));
@@ -269,7 +404,7 @@ export function configCenter(context: CoordContext): ConfigCenter {
 
     watch<T>(key: string, options: { signal?: AbortSignal } = {}): AsyncIterable<ConfigEvent<T>> {
       requireKey("watch config", "key", key, { absolute: true });
-      return watchTarget<T>(key, false, options);
+      return watchConfig<T>(context, key, false, options);
     },
 
     watchPrefix<T>(
@@ -277,7 +412,7 @@ export function configCenter(context: CoordContext): ConfigCenter {
       options: { signal?: AbortSignal } = {},
     ): AsyncIterable<ConfigEvent<T>> {
       requireKey("watch config", "prefix", prefix, { absolute: true });
-      return watchTarget<T>(prefix, true, options);
+      return watchConfig<T>(context, prefix, true, options);
     },
 
     async manager<T>(key: string, options: ManagerOptions<T>): Promise<ConfigManager<T>> {
@@ -287,96 +422,7 @@ export function configCenter(context: CoordContext): ConfigCenter {
           `Cannot create config manager for '${key}' as 'options.default' is required`,
         );
       }
-      const validate = options.validate ?? ((value: unknown) => value as T);
-      let current = validate(options.default);
-      let version = 0;
-      const listeners = new Set<(value: T, previous: T) => void>();
-      const stop = new AbortController();
-      let markReady!: () => void;
-      const ready = new Promise<void>((resolve) => (markReady = resolve));
-
-      const apply = (next: T, nextVersion: number) => {
-        const previous = current;
-        current = next;
-        version = nextVersion;
-        for (const listener of listeners) {
-          try {
-            listener(next, previous);
-          } catch (error) {
-            logger.error("config change listener threw", { key, err: error });
-          }
-        }
-      };
-      const accept = (text: string, nextVersion: number) => {
-        try {
-          let parsed: unknown;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            throw new TypeError(
-              `the stored value is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
-            );
-          }
-          apply(validate(parsed), nextVersion);
-          context.counters?.configUpdates.inc({ key, outcome: "applied" });
-          logger.info("config applied", { key, version: nextVersion });
-        } catch (error) {
-          context.counters?.configUpdates.inc({ key, outcome: "rejected" });
-          logger.warn("config value rejected; keeping the last good one", {
-            key,
-            version: nextVersion,
-            reason: error instanceof Error ? error.message : String(error),
-          });
-        }
-      };
-
-      const stopSignals = [stop.signal, context.closed];
-      const loop = (async () => {
-        try {
-          for await (
-            const update of resumableWatch(driver, { key, prefix: false }, logger, stopSignals)
-          ) {
-            if (update.kind === "snapshot") {
-              const kv = update.kvs[0];
-              if (kv) accept(kv.value, kv.modRevision);
-              markReady();
-              continue;
-            }
-            for (const event of update.events) {
-              if (event.type === "put") {
-                accept(event.value, event.revision);
-              } else {
-                apply(validate(options.default), 0);
-                logger.info("config key deleted; back to the default", { key });
-              }
-            }
-          }
-        } finally {
-          markReady();
-        }
-      })();
-      await ready;
-
-      const close = async () => {
-        stop.abort();
-        await loop;
-      };
-      return {
-        key,
-        get current() {
-          return current;
-        },
-        get version() {
-          return version;
-        },
-        onChange(listener: (value: T, previous: T) => void): () => void {
-          listeners.add(listener);
-          return () => listeners.delete(listener);
-        },
-        close,
-        [Symbol.asyncDispose]: close,
-      };
+      return await LiveConfigManager.open(context, key, options);
     },
   };
-  return center;
 }

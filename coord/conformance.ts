@@ -29,7 +29,7 @@ import { lifecycleCases } from "./conformance/lifecycle.ts";
 import { lockCases } from "./conformance/lock.ts";
 import { prefixCases } from "./conformance/prefix.ts";
 import { registryCases } from "./conformance/registry.ts";
-import { signalCases } from "./conformance/signal.ts";
+import { abandonedCallCases, handleSignalCases, signalCases } from "./conformance/signal.ts";
 import { coordSuiteContext } from "./conformance/_context.ts";
 
 /** How to run the suite against one driver. */
@@ -62,6 +62,8 @@ export function coordConformance(options: CoordSuiteOptions): void {
   lifecycleCases(context);
   configCases(context);
   signalCases(context);
+  handleSignalCases(context);
+  abandonedCallCases(context);
   configUpdateCases(context);
   lockCases(context);
   registryCases(context);

@@ -23,7 +23,7 @@ import {
   waitForTurn,
 } from "./_util.ts";
 import type { Session } from "./session.ts";
-import type { KeyValue } from "./types.ts";
+import type { CoordDriver, KeyValue } from "./types.ts";
 import { eventKeyValue, resumableWatch } from "./watch.ts";
 
 /** The reason a leadership's `lost` signal fires. */
@@ -106,65 +106,123 @@ function oldest(kvs: Iterable<KeyValue>): KeyValue | undefined {
   return first;
 }
 
+function leaderInfo<T>(kv: KeyValue | undefined): LeaderInfo<T> | undefined {
+  return kv ? { value: decodeJson<T>(kv), token: kv.createRevision } : undefined;
+}
+
+/** A won term: the candidate's key under the election's prefix, on its own lease. */
+class HeldLeadership<T> implements Leadership<T> {
+  readonly name: string;
+  readonly token: number;
+  readonly lost: AbortSignal;
+  readonly #driver: CoordDriver;
+  readonly #session: Session;
+  readonly #myKey: string;
+
+  constructor(driver: CoordDriver, name: string, myKey: string, token: number, session: Session) {
+    this.#driver = driver;
+    this.name = name;
+    this.#myKey = myKey;
+    this.token = token;
+    this.#session = session;
+    this.lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
+  }
+
+  proclaim(next: T, options?: CallOptions): Promise<void> {
+    const { name, token } = this;
+    return call(`proclaim in election '${name}'`, options, async () => {
+      if (this.lost.aborted) throw this.lost.reason;
+      const proclaimed = await this.#driver.txn(
+        [{ key: this.#myKey, target: "createRevision", op: "==", value: token }],
+        [{
+          type: "put",
+          key: this.#myKey,
+          value: encodeJson(next, `value of election '${name}'`),
+          lease: this.#session.leaseId,
+        }],
+        [],
+      );
+      if (!proclaimed.succeeded) throw new LeadershipLostError(name);
+    });
+  }
+
+  resign(options?: CallOptions): Promise<void> {
+    return release(`resign from election '${this.name}'`, options, () => this.#session.close());
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.resign();
+  }
+}
+
+/** Queues a candidate under `prefix` on a new lease and waits until it is the oldest. */
+async function campaign<T>(
+  context: CoordContext,
+  name: string,
+  prefix: string,
+  text: string,
+  ttlMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Leadership<T>> {
+  const { driver, logger } = context;
+  const session: Session = await context.openSession(ttlMs);
+  const myKey = prefix + session.leaseId;
+  try {
+    const result = await driver.txn(
+      [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
+      [{ type: "put", key: myKey, value: text, lease: session.leaseId }],
+      [{ type: "get", key: myKey }],
+    );
+    const token = result.succeeded
+      ? result.revision
+      : result.gets[0]?.createRevision ?? result.revision;
+    const signals = [session.lost, context.closed];
+    if (signal) signals.push(signal);
+    await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
+    return new HeldLeadership<T>(driver, name, myKey, token, session);
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+}
+
+/** The leader under `prefix` now and after every change. */
+async function* observeLeader<T>(
+  context: CoordContext,
+  prefix: string,
+  options: { signal?: AbortSignal },
+): AsyncIterable<LeaderInfo<T> | undefined> {
+  const candidates = new Map<string, KeyValue>();
+  let last: string | undefined = "none yet";
+  for await (
+    const update of resumableWatch(context.driver, { key: prefix, prefix: true }, context.logger, [
+      context.closed,
+      options.signal,
+    ])
+  ) {
+    if (update.kind === "snapshot") {
+      for (const kv of update.kvs) candidates.set(kv.key, kv);
+    } else {
+      for (const event of update.events) {
+        if (event.type === "delete") candidates.delete(event.key);
+        else {
+          candidates.set(event.key, eventKeyValue(event));
+        }
+      }
+    }
+    const leader = oldest(candidates.values());
+    const identity = leader ? `${leader.createRevision}:${leader.value}` : undefined;
+    if (identity === last) continue;
+    last = identity;
+    yield leaderInfo<T>(leader);
+  }
+}
+
 /** Creates the election of `name` over a provider context. */
 export function election<T>(context: CoordContext, name: string): Election<T> {
   requireKey("create election", "name", name);
   const prefix = `${PREFIX}${keySegment(name)}/`;
   const { driver, logger } = context;
-
-  const toInfo = (kv: KeyValue | undefined): LeaderInfo<T> | undefined =>
-    kv ? { value: decodeJson<T>(kv), token: kv.createRevision } : undefined;
-
-  const campaign = async (
-    text: string,
-    ttlMs: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Leadership<T>> => {
-    const session: Session = await context.openSession(ttlMs);
-    const myKey = prefix + session.leaseId;
-    try {
-      const result = await driver.txn(
-        [{ key: myKey, target: "createRevision", op: "==", value: 0 }],
-        [{ type: "put", key: myKey, value: text, lease: session.leaseId }],
-        [{ type: "get", key: myKey }],
-      );
-      const token = result.succeeded
-        ? result.revision
-        : result.gets[0]?.createRevision ?? result.revision;
-      const signals = [session.lost, context.closed];
-      if (signal) signals.push(signal);
-      await waitForTurn(driver, prefix, myKey, token, AbortSignal.any(signals), logger);
-      const lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
-      const resign = (options?: CallOptions) =>
-        release(`resign from election '${name}'`, options, () => session.close());
-      return {
-        name,
-        token,
-        lost,
-        proclaim(next: T, options?: CallOptions): Promise<void> {
-          return call(`proclaim in election '${name}'`, options, async () => {
-            if (lost.aborted) throw lost.reason;
-            const proclaimed = await driver.txn(
-              [{ key: myKey, target: "createRevision", op: "==", value: token }],
-              [{
-                type: "put",
-                key: myKey,
-                value: encodeJson(next, `value of election '${name}'`),
-                lease: session.leaseId,
-              }],
-              [],
-            );
-            if (!proclaimed.succeeded) throw new LeadershipLostError(name);
-          });
-        },
-        resign,
-        [Symbol.asyncDispose]: () => resign(),
-      };
-    } catch (error) {
-      await session.close();
-      throw error;
-    }
-  };
 
   return {
     campaign(value: T, options: CampaignOptions = {}): Promise<Leadership<T>> {
@@ -182,7 +240,7 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
       return acquireUnderSignal(
         `campaign in election '${name}'`,
         options.signal,
-        () => campaign(text, ttlMs, options.signal),
+        () => campaign<T>(context, name, prefix, text, ttlMs, options.signal),
         (leadership) => leadership.resign(),
         (error) =>
           logger.warn("could not resign an abandoned leadership; it ends with its lease", {
@@ -196,37 +254,12 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
       return call(
         `read the leader of election '${name}'`,
         options,
-        async () => toInfo(oldest((await driver.list(prefix)).kvs)),
+        async () => leaderInfo<T>(oldest((await driver.list(prefix)).kvs)),
       );
     },
 
-    async *observe(
-      options: { signal?: AbortSignal } = {},
-    ): AsyncIterable<LeaderInfo<T> | undefined> {
-      const candidates = new Map<string, KeyValue>();
-      let last: string | undefined = "none yet";
-      for await (
-        const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, [
-          context.closed,
-          options.signal,
-        ])
-      ) {
-        if (update.kind === "snapshot") {
-          for (const kv of update.kvs) candidates.set(kv.key, kv);
-        } else {
-          for (const event of update.events) {
-            if (event.type === "delete") candidates.delete(event.key);
-            else {
-              candidates.set(event.key, eventKeyValue(event));
-            }
-          }
-        }
-        const leader = oldest(candidates.values());
-        const identity = leader ? `${leader.createRevision}:${leader.value}` : undefined;
-        if (identity === last) continue;
-        last = identity;
-        yield toInfo(leader);
-      }
+    observe(options: { signal?: AbortSignal } = {}): AsyncIterable<LeaderInfo<T> | undefined> {
+      return observeLeader<T>(context, prefix, options);
     },
   };
 }

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Logger } from "../clog/mod.ts";
 import { encodeJson } from "../internal/json.ts";
 import { acquireUnderSignal } from "../internal/acquire.ts";
 import { sleep } from "../internal/signal.ts";
@@ -183,121 +184,214 @@ class Picker {
   }
 }
 
-/** Creates the registry over a provider context. */
-export function registry(context: CoordContext): Registry {
-  const { driver, logger } = context;
-  const registrations = new Map<string, Registration>();
-  const pickers = new Map<string, Picker>();
+function requireStrategy(strategy: PickStrategy): PickStrategy {
+  if (strategy !== "round-robin" && strategy !== "random") {
+    throw new RangeError(
+      `Cannot pick as 'strategy' must be "round-robin" or "random": current value is ${
+        JSON.stringify(strategy)
+      }`,
+    );
+  }
+  return strategy;
+}
 
-  const decode = (kv: KeyValue): ServiceInfo | undefined => {
-    try {
-      return decodeJson<ServiceInfo>(kv);
-    } catch (error) {
-      logger.warn("skipping a registry entry that is not JSON", { key: kv.key, err: error });
-      return undefined;
-    }
-  };
+function decodeService(kv: KeyValue, logger: Logger): ServiceInfo | undefined {
+  try {
+    return decodeJson<ServiceInfo>(kv);
+  } catch (error) {
+    logger.warn("skipping a registry entry that is not JSON", { key: kv.key, err: error });
+    return undefined;
+  }
+}
 
-  /** Ids being registered now: a second register of one of them is refused, not raced. */
-  const pending = new Set<string>();
-  const registerNow = async (
+/** Writes `value` under `key` on a new lease; the lease is closed again when the write fails. */
+async function putOnNewLease(
+  context: CoordContext,
+  key: string,
+  value: string,
+  ttlMs: number,
+): Promise<Session> {
+  const session = await context.openSession(ttlMs);
+  try {
+    await context.driver.put(key, value, session.leaseId);
+    return session;
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+}
+
+/** A live registration: after a lost lease it registers again on a new one, until unregistered. */
+class ServiceRegistration implements Registration {
+  readonly service: ServiceInfo;
+  readonly #context: CoordContext;
+  readonly #put: () => Promise<Session>;
+  readonly #registrations: Map<string, Registration>;
+  readonly #stop = new AbortController();
+  readonly #loop: Promise<void>;
+  #session: Session;
+  #status: Registration["status"] = "registered";
+  #restored = 0;
+  #unregistered: Promise<void> | undefined;
+
+  /**
+   * Registers `service` on a new lease, as one of `registrations` (the provider's, by id) until
+   * it is unregistered.
+   */
+  static async open(
+    context: CoordContext,
+    registrations: Map<string, Registration>,
     service: ServiceInfo,
     value: string,
     ttlMs: number,
-  ): Promise<Registration> => {
+  ): Promise<ServiceRegistration> {
     const key = `${PREFIX}${service.name}/${service.id}`;
-    const stop = new AbortController();
-    const put = async (): Promise<Session> => {
-      const session = await context.openSession(ttlMs);
-      try {
-        await driver.put(key, value, session.leaseId);
-        return session;
-      } catch (error) {
-        await session.close();
-        throw error;
-      }
-    };
-    let session = await put();
-    let status: Registration["status"] = "registered";
-    let restored = 0;
-
-    // After a lost lease, register again with a new one until it works or we are told to stop.
-    const keepRegistered = async (): Promise<void> => {
-      while (!stop.signal.aborted) {
-        await new Promise<void>((resolve) => {
-          if (session.lost.aborted || stop.signal.aborted) return resolve();
-          const done = () => resolve();
-          session.lost.addEventListener("abort", done, { once: true });
-          stop.signal.addEventListener("abort", done, { once: true });
-        });
-        if (stop.signal.aborted) return;
-        status = "re-registering";
-        logger.warn("registration lost its lease; registering again", {
-          service: service.name,
-          id: service.id,
-        });
-        let backoffMs = 100;
-        while (!stop.signal.aborted) {
-          try {
-            const next = await put();
-            if (stop.signal.aborted) {
-              await next.close();
-              return;
-            }
-            session = next;
-            status = "registered";
-            restored++;
-            context.counters?.restored.inc();
-            logger.info("registration restored", { service: service.name, id: service.id });
-            break;
-          } catch (error) {
-            logger.debug("re-registration failed; retrying", {
-              service: service.name,
-              err: error,
-            });
-            await sleep(backoffMs, stop.signal).catch(() => {});
-            backoffMs = Math.min(backoffMs * 2, 2000);
-          }
-        }
-      }
-    };
-    const loop = keepRegistered();
-
-    let unregistered: Promise<void> | undefined;
-    const unregister = (options?: CallOptions): Promise<void> =>
-      release(
-        `unregister service '${service.name}'`,
-        options,
-        () =>
-          unregistered ??= (async () => {
-            stop.abort();
-            status = "closed";
-            registrations.delete(service.id);
-            await loop;
-            await session.close();
-          })(),
-      );
-    const registration: Registration = {
-      service,
-      get status() {
-        return status;
-      },
-      get restored() {
-        return restored;
-      },
-      unregister,
-      [Symbol.asyncDispose]: () => unregister(),
-    };
+    const put = () => putOnNewLease(context, key, value, ttlMs);
+    const registration = new ServiceRegistration(context, registrations, service, await put(), put);
     registrations.set(service.id, registration);
-    logger.info("service registered", {
+    context.logger.info("service registered", {
       service: service.name,
       id: service.id,
       address: service.address,
       port: service.port,
     });
     return registration;
-  };
+  }
 
+  private constructor(
+    context: CoordContext,
+    registrations: Map<string, Registration>,
+    service: ServiceInfo,
+    session: Session,
+    put: () => Promise<Session>,
+  ) {
+    this.#context = context;
+    this.#registrations = registrations;
+    this.service = service;
+    this.#session = session;
+    this.#put = put;
+    this.#loop = this.#keepRegistered();
+  }
+
+  get status(): Registration["status"] {
+    return this.#status;
+  }
+
+  get restored(): number {
+    return this.#restored;
+  }
+
+  unregister(options?: CallOptions): Promise<void> {
+    return release(
+      `unregister service '${this.service.name}'`,
+      options,
+      () =>
+        this.#unregistered ??= (async () => {
+          this.#stop.abort();
+          this.#status = "closed";
+          this.#registrations.delete(this.service.id);
+          await this.#loop;
+          await this.#session.close();
+        })(),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.unregister();
+  }
+
+  // After a lost lease, register again with a new one until it works or we are told to stop.
+  async #keepRegistered(): Promise<void> {
+    const stop = this.#stop.signal;
+    while (!stop.aborted) {
+      await new Promise<void>((resolve) => {
+        const lost = this.#session.lost;
+        if (lost.aborted || stop.aborted) return resolve();
+        const done = () => resolve();
+        lost.addEventListener("abort", done, { once: true });
+        stop.addEventListener("abort", done, { once: true });
+      });
+      if (stop.aborted) return;
+      this.#status = "re-registering";
+      this.#context.logger.warn("registration lost its lease; registering again", {
+        service: this.service.name,
+        id: this.service.id,
+      });
+      await this.#registerAgain();
+    }
+  }
+
+  /** Tries new leases, backing off, until one holds the entry or the registration is stopped. */
+  async #registerAgain(): Promise<void> {
+    const { logger, counters } = this.#context;
+    const { name, id } = this.service;
+    const stop = this.#stop.signal;
+    let backoffMs = 100;
+    while (!stop.aborted) {
+      try {
+        const next = await this.#put();
+        if (stop.aborted) {
+          await next.close();
+          return;
+        }
+        this.#session = next;
+        this.#status = "registered";
+        this.#restored++;
+        counters?.restored.inc();
+        logger.info("registration restored", { service: name, id });
+        return;
+      } catch (error) {
+        logger.debug("re-registration failed; retrying", { service: name, err: error });
+        await sleep(backoffMs, stop).catch(() => {});
+        backoffMs = Math.min(backoffMs * 2, 2000);
+      }
+    }
+  }
+}
+
+/** The instances of service `name`: a snapshot, then every put and delete. */
+async function* watchService(
+  context: CoordContext,
+  name: string,
+  options: { signal?: AbortSignal },
+): AsyncIterable<RegistryEvent> {
+  const { driver, logger } = context;
+  requireKey("watch service", "name", name, { slash: false });
+  const prefix = `${PREFIX}${name}/`;
+  const decode = (kv: KeyValue) => decodeService(kv, logger);
+  for await (
+    const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, [
+      context.closed,
+      options.signal,
+    ])
+  ) {
+    if (update.kind === "snapshot") {
+      yield {
+        type: "snapshot",
+        instances: update.kvs.map(decode).filter((i): i is ServiceInfo => !!i),
+      };
+      continue;
+    }
+    for (const event of update.events) {
+      if (event.type === "delete") {
+        yield { type: "delete", id: event.key.slice(prefix.length) };
+      } else {
+        const instance = decode(eventKeyValue(event));
+        if (instance) yield { type: "put", instance };
+      }
+    }
+  }
+}
+
+/** Creates the registry over a provider context. */
+export function registry(context: CoordContext): Registry {
+  const { driver, logger } = context;
+  const registrations = new Map<string, Registration>();
+  const pickers = new Map<string, Picker>();
+  const decode = (kv: KeyValue) => decodeService(kv, logger);
+
+  /** Ids being registered now: a second register of one of them is refused, not raced. */
+  const pending = new Set<string>();
   const self: Registry = {
     register(input: ServiceInfo, options: RegisterOptions = {}): Promise<Registration> {
       let service: ServiceInfo, value: string, ttlMs: number;
@@ -323,7 +417,8 @@ export function registry(context: CoordContext): Registry {
         () => {
           // Marked only once the registration starts: a refused call leaves nothing behind.
           pending.add(service.id);
-          return registerNow(service, value, ttlMs).finally(() => pending.delete(service.id));
+          return ServiceRegistration.open(context, registrations, service, value, ttlMs)
+            .finally(() => pending.delete(service.id));
         },
         (registration) => registration.unregister(),
         (error) =>
@@ -352,51 +447,17 @@ export function registry(context: CoordContext): Registry {
       return kvs.map(decode).filter((info): info is ServiceInfo => info !== undefined);
     },
 
-    async *watch(
-      name: string,
-      options: { signal?: AbortSignal } = {},
-    ): AsyncIterable<RegistryEvent> {
-      requireKey("watch service", "name", name, { slash: false });
-      const prefix = `${PREFIX}${name}/`;
-      for await (
-        const update of resumableWatch(driver, { key: prefix, prefix: true }, logger, [
-          context.closed,
-          options.signal,
-        ])
-      ) {
-        if (update.kind === "snapshot") {
-          yield {
-            type: "snapshot",
-            instances: update.kvs.map(decode).filter((i): i is ServiceInfo => !!i),
-          };
-          continue;
-        }
-        for (const event of update.events) {
-          if (event.type === "delete") {
-            yield { type: "delete", id: event.key.slice(prefix.length) };
-          } else {
-            const instance = decode(eventKeyValue(event));
-            if (instance) yield { type: "put", instance };
-          }
-        }
-      }
+    watch(name: string, options: { signal?: AbortSignal } = {}): AsyncIterable<RegistryEvent> {
+      return watchService(context, name, options);
     },
 
     pick(name: string, options: PickOptions = {}): Promise<ServiceInfo> {
+      let strategy: PickStrategy;
       try {
         requireKey("pick service", "name", name, { slash: false });
+        strategy = requireStrategy(options.strategy ?? "round-robin");
       } catch (error) {
         return Promise.reject(error);
-      }
-      const strategy = options.strategy ?? "round-robin";
-      if (strategy !== "round-robin" && strategy !== "random") {
-        return Promise.reject(
-          new RangeError(
-            `Cannot pick as 'strategy' must be "round-robin" or "random": current value is ${
-              JSON.stringify(strategy)
-            }`,
-          ),
-        );
       }
       let picker = pickers.get(name);
       if (!picker) pickers.set(name, picker = new Picker(self, name));

@@ -20,7 +20,7 @@ import { documentCases } from "./conformance/documents.ts";
 import { indexCases } from "./conformance/indexes.ts";
 import { inputCases } from "./conformance/input.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
-import { queryCases } from "./conformance/query.ts";
+import { queryCases, sortAndReplaceCases } from "./conformance/query.ts";
 import { signalCases } from "./conformance/signal.ts";
 import { textCases } from "./conformance/text.ts";
 import { searchSuiteContext } from "./conformance/_context.ts";
@@ -47,6 +47,7 @@ export function searchConformance(options: SearchSuiteOptions): void {
   documentCases(context);
   textCases(context);
   queryCases(context);
+  sortAndReplaceCases(context);
   indexCases(context);
   signalCases(context);
   inputCases(context);

@@ -198,132 +198,181 @@ async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-async function recipe(
+/** The path of `binary` as found, or an error saying it is not installed. */
+function installed(kind: ServerKind, binary: string, path: string | undefined): string {
+  if (path === undefined) {
+    throw new Error(`Cannot start a throwaway ${kind} server as '${binary}' is not installed`);
+  }
+  return path;
+}
+
+/** How to run and probe a throwaway server of `kind` on `port` with its data in `dir`. */
+function recipe(
   kind: ServerKind,
   port: number,
   dir: string,
   tls?: ServerTls,
-): Promise<Recipe> {
-  const missing = (binary: string) =>
-    new Error(`Cannot start a throwaway ${kind} server as '${binary}' is not installed`);
-  switch (kind) {
-    case "redis": {
-      const binary = which("redis-server") ?? (() => {
-        throw missing("redis-server");
-      })();
-      return {
-        binary,
-        args: [
-          "--port",
-          `${port}`,
-          "--bind",
-          "127.0.0.1",
-          "--save",
-          "",
-          "--appendonly",
-          "no",
-          "--dir",
-          dir,
-        ],
-        url: `redis://127.0.0.1:${port}`,
-        gracefulSignal: "SIGTERM",
-        // A server with a password answers PING with -NOAUTH: it is up all the same.
-        ready: () => tcpExchange(port, "PING\r\n", /^(\+PONG|-NOAUTH)/),
-      };
-    }
-    case "etcd": {
-      const binary = which("etcd") ?? (() => {
-        throw missing("etcd");
-      })();
-      const peerPort = await freePort();
-      const client = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
-      const peer = `http://127.0.0.1:${peerPort}`;
-      const tlsArgs = [];
-      if (tls) {
-        await Deno.writeTextFile(`${dir}/server.pem`, tls.cert);
-        await Deno.writeTextFile(`${dir}/server.key`, tls.key, { mode: 0o600 });
-        tlsArgs.push(`--cert-file=${dir}/server.pem`, `--key-file=${dir}/server.key`);
-      }
-      return {
-        binary,
-        args: [
-          "--name=throwaway",
-          `--data-dir=${dir}/data`,
-          `--listen-client-urls=${client}`,
-          `--advertise-client-urls=${client}`,
-          `--listen-peer-urls=${peer}`,
-          `--initial-advertise-peer-urls=${peer}`,
-          `--initial-cluster=throwaway=${peer}`,
-          "--logger=zap",
-          "--log-level=warn",
-          ...tlsArgs,
-        ],
-        url: client,
-        gracefulSignal: "SIGTERM",
-        ready: () =>
-          tcpExchange(
-            port,
-            "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-            /"health":\s*"true"/,
-            tls?.ca,
-          ),
-      };
-    }
-    case "postgres": {
-      const binary = postgresBin("postgres") ?? (() => {
-        throw missing("postgres");
-      })();
-      const initdb = postgresBin("initdb") ?? (() => {
-        throw missing("initdb");
-      })();
-      const data = `${dir}/data`;
-      const asUser = Deno.uid() === 0 ? "postgres" : undefined;
-      if (asUser) {
-        const { uid, gid } = await userIds(asUser);
-        await Deno.chown(dir, uid, gid);
-        await run("setpriv", [
-          `--reuid=${uid}`,
-          `--regid=${gid}`,
-          "--clear-groups",
-          initdb,
-          "-D",
-          data,
-          "-U",
-          "postgres",
-          "-A",
-          "trust",
-          "--no-sync",
-        ]);
-      } else {
-        await run(initdb, ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]);
-      }
-      return {
-        binary,
-        args: [
-          "-D",
-          data,
-          "-p",
-          `${port}`,
-          "-h",
-          "127.0.0.1",
-          "-k",
-          dir,
-          "-c",
-          "fsync=off",
-          "-c",
-          "full_page_writes=off",
-        ],
-        url: `postgres://postgres@127.0.0.1:${port}/postgres`,
-        asUser,
-        // SIGTERM waits for clients to leave; SIGINT is the fast shutdown.
-        gracefulSignal: "SIGINT",
-        ready: async () =>
-          /database system is ready to accept connections/.test(
-            await Deno.readTextFile(`${dir}/server.log`).catch(() => ""),
-          ) && await tcpOpen(port),
-      };
-    }
+): Recipe | Promise<Recipe> {
+  if (tls && kind !== "etcd") {
+    throw new TypeError(
+      `Cannot start a throwaway ${kind} server as 'tls' is supported for etcd only`,
+    );
   }
+  switch (kind) {
+    case "redis":
+      return redisRecipe(port, dir);
+    case "etcd":
+      return etcdRecipe(port, dir, tls);
+    case "postgres":
+      return postgresRecipe(port, dir);
+  }
+}
+
+function redisRecipe(port: number, dir: string): Recipe {
+  return {
+    binary: installed("redis", "redis-server", which("redis-server")),
+    args: [
+      "--port",
+      `${port}`,
+      "--bind",
+      "127.0.0.1",
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+      "--dir",
+      dir,
+    ],
+    url: `redis://127.0.0.1:${port}`,
+    gracefulSignal: "SIGTERM",
+    // A server with a password answers PING with -NOAUTH: it is up all the same.
+    ready: () => tcpExchange(port, "PING\r\n", /^(\+PONG|-NOAUTH)/),
+  };
+}
+
+async function etcdRecipe(port: number, dir: string, tls?: ServerTls): Promise<Recipe> {
+  const binary = installed("etcd", "etcd", which("etcd"));
+  const peerPort = await freePort();
+  const client = `${tls ? "https" : "http"}://127.0.0.1:${port}`;
+  const peer = `http://127.0.0.1:${peerPort}`;
+  const tlsArgs = [];
+  if (tls) {
+    await Deno.writeTextFile(`${dir}/server.pem`, tls.cert);
+    await Deno.writeTextFile(`${dir}/server.key`, tls.key, { mode: 0o600 });
+    tlsArgs.push(`--cert-file=${dir}/server.pem`, `--key-file=${dir}/server.key`);
+  }
+  return {
+    binary,
+    args: [
+      "--name=throwaway",
+      `--data-dir=${dir}/data`,
+      `--listen-client-urls=${client}`,
+      `--advertise-client-urls=${client}`,
+      `--listen-peer-urls=${peer}`,
+      `--initial-advertise-peer-urls=${peer}`,
+      `--initial-cluster=throwaway=${peer}`,
+      "--logger=zap",
+      "--log-level=warn",
+      ...tlsArgs,
+    ],
+    url: client,
+    gracefulSignal: "SIGTERM",
+    ready: () =>
+      tcpExchange(
+        port,
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        /"health":\s*"true"/,
+        tls?.ca,
+      ),
+  };
+}
+
+async function postgresRecipe(port: number, dir: string): Promise<Recipe> {
+  const binary = installed("postgres", "postgres", postgresBin("postgres"));
+  const initdb = installed("postgres", "initdb", postgresBin("initdb"));
+  const data = `${dir}/data`;
+  const asUser = Deno.uid() === 0 ? "postgres" : undefined;
+  if (asUser) {
+    const { uid, gid } = await userIds(asUser);
+    await Deno.chown(dir, uid, gid);
+    await run("setpriv", [
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      "--clear-groups",
+      initdb,
+      "-D",
+      data,
+      "-U",
+      "postgres",
+      "-A",
+      "trust",
+      "--no-sync",
+    ]);
+  } else {
+    await run(initdb, ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]);
+  }
+  return {
+    binary,
+    args: [
+      "-D",
+      data,
+      "-p",
+      `${port}`,
+      "-h",
+      "127.0.0.1",
+      "-k",
+      dir,
+      "-c",
+      "fsync=off",
+      "-c",
+      "full_page_writes=off",
+    ],
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    asUser,
+    // SIGTERM waits for clients to leave; SIGINT is the fast shutdown.
+    gracefulSignal: "SIGINT",
+    ready: async () =>
+      /database system is ready to accept connections/.test(
+        await Deno.readTextFile(`${dir}/server.log`).catch(() => ""),
+      ) && await tcpOpen(port),
+  };
+}
+
+/** Starts `spec` with `extraArgs` after its own, appending its output to `logPath`. */
+async function spawn(
+  spec: Recipe,
+  extraArgs: readonly string[],
+  logPath: string,
+): Promise<Deno.ChildProcess> {
+  await Deno.writeTextFile(logPath, "");
+  if (spec.asUser) {
+    const { uid } = await userIds(spec.asUser);
+    await Deno.chown(logPath, uid, null);
+  }
+  const privilege = spec.asUser
+    ? await userIds(spec.asUser).then(({ uid, gid }) => [
+      "setpriv",
+      `--reuid=${uid}`,
+      `--regid=${gid}`,
+      "--clear-groups",
+    ])
+    : [];
+  // `exec` keeps the pid: the pid we hold is the server's own, so kill() hits the server.
+  return new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
+      "sh",
+      ...privilege,
+      spec.binary,
+      ...spec.args,
+      ...extraArgs,
+    ],
+    env: { KIT_SERVER_LOG: logPath },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
 }
 
 /**
@@ -353,11 +402,6 @@ export async function startServer(
   const port = await freePort();
   let spec: Recipe;
   try {
-    if (tls && kind !== "etcd") {
-      throw new TypeError(
-        `Cannot start a throwaway ${kind} server as 'tls' is supported for etcd only`,
-      );
-    }
     spec = await recipe(kind, port, dir, tls);
   } catch (error) {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -387,35 +431,7 @@ export async function startServer(
     },
     async start() {
       if (child !== undefined) return;
-      await Deno.writeTextFile(logPath, "");
-      if (spec.asUser) {
-        const { uid } = await userIds(spec.asUser);
-        await Deno.chown(logPath, uid, null);
-      }
-      const privilege = spec.asUser
-        ? await userIds(spec.asUser).then(({ uid, gid }) => [
-          "setpriv",
-          `--reuid=${uid}`,
-          `--regid=${gid}`,
-          "--clear-groups",
-        ])
-        : [];
-      // `exec` keeps the pid: the pid we hold is the server's own, so kill() hits the server.
-      child = new Deno.Command("sh", {
-        args: [
-          "-c",
-          'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
-          "sh",
-          ...privilege,
-          spec.binary,
-          ...spec.args,
-          ...args,
-        ],
-        env: { KIT_SERVER_LOG: logPath },
-        stdin: "null",
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      child = await spawn(spec, args, logPath);
       exited = child.status;
       const deadline = Date.now() + readyTimeoutMs;
       let crashed = false;

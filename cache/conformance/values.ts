@@ -11,13 +11,13 @@ import { capturingLogger } from "../../testing/logger.ts";
 import type { CacheSuiteContext } from "./_context.ts";
 
 /**
- * Registers the value cases: bigints as JSON integers a Go service reads, a
- * pluggable serializer, and `null` rather than `undefined` from a loader.
+ * Registers the bigint value case: bigints as JSON integers a Go service reads,
+ * and read back exactly.
  *
  * @param context The suite's driver, helpers and `test`.
  */
 export function valueCases(context: CacheSuiteContext): void {
-  const { options, test, pair, backend } = context;
+  const { test, pair, backend } = context;
 
   test("values: a bigint is stored as a JSON integer with all its digits and reads back exactly, nested too", async () => {
     await using env = await pair("bigint");
@@ -63,6 +63,16 @@ export function valueCases(context: CacheSuiteContext): void {
     await raw.set(space.key("test", "go"), `{"id":-9223372036854775808,"n":1,"f":1e300}`);
     assert.deepEqual(await a.string.get("go"), { id: -(2n ** 63n), n: 1, f: 1e300 });
   });
+}
+
+/**
+ * Registers the serializer and loader value cases: a pluggable serializer, and
+ * `null` rather than `undefined` from a loader.
+ *
+ * @param context The suite's driver, helpers and `test`.
+ */
+export function serializerCases(context: CacheSuiteContext): void {
+  const { options, test, pair, backend } = context;
 
   test("values: a serializer given to create encodes and decodes every value; its output must be well-formed", async () => {
     const keyPrefix = testKeyspace("serializer");

@@ -9,8 +9,8 @@ import { testKeyspace } from "../../testing/keyspace.ts";
 import type { CoordSuiteContext } from "./_context.ts";
 
 /**
- * Registers the signal cases: single calls and handles honour an aborted
- * signal, and what arrives after the caller aborted is given back.
+ * Registers the single-call signal case: config and registry calls honour an
+ * aborted signal and send nothing.
  *
  * @param context The suite's driver, helpers and `test`.
  */
@@ -46,6 +46,16 @@ export function signalCases(context: CoordSuiteContext): void {
       /'signal' must be an AbortSignal/,
     );
   });
+}
+
+/**
+ * Registers the handle signal case: calls on locks, registrations, leaderships
+ * and instance ids honour an aborted signal, and their releases still happen.
+ *
+ * @param context The suite's driver, helpers and `test`.
+ */
+export function handleSignalCases(context: CoordSuiteContext): void {
+  const { test, pair } = context;
 
   test("handles take a signal too: once it aborts calls are refused, but releases still happen", async () => {
     await using both = await pair();
@@ -128,6 +138,16 @@ export function signalCases(context: CoordSuiteContext): void {
       /'signal' must be an AbortSignal/,
     );
   });
+}
+
+/**
+ * Registers the abandoned call case: what a call gets after its caller aborted
+ * (a lock, a registration, a leadership, an instance id) is given back.
+ *
+ * @param context The suite's driver, helpers and `test`.
+ */
+export function abandonedCallCases(context: CoordSuiteContext): void {
+  const { test, pair } = context;
 
   test("what a call gets after its caller aborted is given back: a lock, a registration, a leadership, an instance id", async () => {
     await using both = await pair();

@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import type { SearchSuiteContext } from "./_context.ts";
 
 /**
- * Registers the query cases: filters, ranges, sorting and paging, missing sort
- * values, and replaced documents.
+ * Registers the query case: filters, ranges, sorting and paging, alone and
+ * with text.
  *
  * @param context The suite's driver, helpers and `test`.
  */
@@ -80,6 +80,16 @@ export function queryCases(context: SearchSuiteContext): void {
     assert.equal((await env.b.search({ size: 0 })).total, 6);
     assert.ok(page.hits.every((hit) => hit.score === 0), "no text, no score");
   });
+}
+
+/**
+ * Registers the sort and replace case: a missing sort value sorts last,
+ * keywords sort by code point, and replacing a document replaces its terms.
+ *
+ * @param context The suite's driver, helpers and `test`.
+ */
+export function sortAndReplaceCases(context: SearchSuiteContext): void {
+  const { test, pair, ids } = context;
 
   test("a missing sort value sorts last; replacing a document replaces its terms", async () => {
     await using env = await pair("replace");

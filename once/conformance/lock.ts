@@ -8,6 +8,7 @@ import { testKeyspace } from "../../testing/keyspace.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import * as once from "../mod.ts";
 import type { OnceDriver } from "../driver.ts";
+import type { OnceSuiteOptions } from "../conformance.ts";
 import { type OnceSuiteContext, started } from "./_context.ts";
 
 /**
@@ -61,55 +62,8 @@ export function lockCases(context: OnceSuiteContext): void {
 export function lostLockCases(context: OnceSuiteContext): void {
   const { options, test } = context;
 
-  /**
-   * A provider whose lock renewals never reach the backend (a partition, a long pause), so its
-   * in-progress lock expires there while `fn` runs, and a second provider on the same backend.
-   */
-  const partitioned = async (config: Partial<once.OnceConfig> = {}) => {
-    const full = {
-      ...once.defaultConfig("development"),
-      keyPrefix: testKeyspace("once lost"),
-      lockTtlMs: 200,
-      ...config,
-    };
-    const { logger } = capturingLogger();
-    const inner = options.makeDriver();
-    const cut: OnceDriver = {
-      name: inner.name,
-      begin: inner.begin.bind(inner),
-      renew: () => Promise.reject(new once.DriverError(inner.name, "renew", "renewal dropped")),
-      complete: inner.complete.bind(inner),
-      abandon: inner.abandon.bind(inner),
-      ping: inner.ping.bind(inner),
-      close: inner.close.bind(inner),
-    };
-    const a = await once.create(full, { driver: cut, logger });
-    const b = await once.create(full, { driver: options.makeDriver(), logger });
-    /** Starts `fn` on `a`, returning "A" when released, after its lock expired (300 ms). */
-    const lose = async (key: string, call: once.OnceCallOptions = {}) => {
-      let release!: () => void;
-      const running = started();
-      const result = a.execute(key, 60_000, () => {
-        running.mark();
-        return new Promise<string>((resolve) => (release = () => resolve("A")));
-      }, call);
-      await running.promise;
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      return { result, release: () => release() };
-    };
-    return {
-      a,
-      b,
-      lose,
-      async [Symbol.asyncDispose]() {
-        await a.close();
-        await b.close();
-      },
-    };
-  };
-
   test("a caller whose lock was lost while another stored its result gets that result, not its own", async () => {
-    await using env = await partitioned();
+    await using env = await partitioned(options);
     const lost = await env.lose("charge");
     assert.equal(await env.b.execute("charge", 60_000, () => Promise.resolve("B")), "B");
     lost.release();
@@ -118,7 +72,7 @@ export function lostLockCases(context: OnceSuiteContext): void {
   });
 
   test("a caller whose lock expired with nobody else running the key stores its own result", async () => {
-    await using env = await partitioned();
+    await using env = await partitioned(options);
     const lost = await env.lose("alone");
     lost.release();
     assert.equal(await lost.result, "A");
@@ -130,7 +84,7 @@ export function lostLockCases(context: OnceSuiteContext): void {
   });
 
   test("a caller whose lock was lost while another runs the key waits for that result, or fails with wait:false", async () => {
-    await using env = await partitioned();
+    await using env = await partitioned(options);
     const lost = await env.lose("taken");
     let release!: () => void;
     const second = started();
@@ -162,4 +116,54 @@ export function lostLockCases(context: OnceSuiteContext): void {
     release();
     assert.equal(await runningToo, "B");
   });
+}
+
+/**
+ * A provider whose lock renewals never reach the backend (a partition, a long pause), so its
+ * in-progress lock expires there while `fn` runs, and a second provider on the same backend.
+ */
+async function partitioned(
+  options: OnceSuiteOptions,
+  config: Partial<once.OnceConfig> = {},
+) {
+  const full = {
+    ...once.defaultConfig("development"),
+    keyPrefix: testKeyspace("once lost"),
+    lockTtlMs: 200,
+    ...config,
+  };
+  const { logger } = capturingLogger();
+  const inner = options.makeDriver();
+  const cut: OnceDriver = {
+    name: inner.name,
+    begin: inner.begin.bind(inner),
+    renew: () => Promise.reject(new once.DriverError(inner.name, "renew", "renewal dropped")),
+    complete: inner.complete.bind(inner),
+    abandon: inner.abandon.bind(inner),
+    ping: inner.ping.bind(inner),
+    close: inner.close.bind(inner),
+  };
+  const a = await once.create(full, { driver: cut, logger });
+  const b = await once.create(full, { driver: options.makeDriver(), logger });
+  /** Starts `fn` on `a`, returning "A" when released, after its lock expired (300 ms). */
+  const lose = async (key: string, call: once.OnceCallOptions = {}) => {
+    let release!: () => void;
+    const running = started();
+    const result = a.execute(key, 60_000, () => {
+      running.mark();
+      return new Promise<string>((resolve) => (release = () => resolve("A")));
+    }, call);
+    await running.promise;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    return { result, release: () => release() };
+  };
+  return {
+    a,
+    b,
+    lose,
+    async [Symbol.asyncDispose]() {
+      await a.close();
+      await b.close();
+    },
+  };
 }
