@@ -143,14 +143,7 @@ class KafkaMq implements MqDriver {
     this.#secrets = options.sasl?.password ? [options.sasl.password] : [];
     this.admin = {
       createTopic: (topic, partitions) =>
-        this.#call(
-          "createTopic",
-          async () =>
-            await (await this.#admin()).createTopics({
-              topics: [{ topic, numPartitions: partitions }],
-              waitForLeaders: true,
-            }),
-        ),
+        this.#call("createTopic", () => this.#createTopic(topic, partitions)),
       partitions: (topic) => this.#call("partitions", () => this.#partitionCount(topic)),
       listTopics: () =>
         this.#call("listTopics", async () => (await (await this.#admin()).listTopics()).sort()),
@@ -192,6 +185,26 @@ class KafkaMq implements MqDriver {
     })().catch((error) => {
       this.#producer = undefined;
       throw error;
+    });
+  }
+
+  /**
+   * Looks the topic up first: one that exists with at least `partitions` is fine (false), so a
+   * service without the CreateTopics ACL (managed Kafka) or on a broker without that API starts
+   * when its topics were made for it; one with fewer is refused, naming both counts.
+   */
+  async #createTopic(topic: string, partitions: number): Promise<boolean> {
+    const admin = await this.#admin();
+    const existing = await topicPartitions(admin, topic);
+    if (existing !== undefined) {
+      if (existing >= partitions) return false;
+      throw new Error(
+        `topic '${topic}' exists with ${existing} partitions, fewer than the ${partitions} asked`,
+      );
+    }
+    return await admin.createTopics({
+      topics: [{ topic, numPartitions: partitions }],
+      waitForLeaders: true,
     });
   }
 
@@ -419,6 +432,20 @@ const KAFKA_OPTIONS = [
   "heartbeatIntervalMs",
   "rebalanceTimeoutMs",
 ] as const satisfies readonly (keyof KafkaMqOptions)[];
+
+/**
+ * The partition count of one topic from a metadata request naming it, or undefined when the broker
+ * does not know it.
+ */
+async function topicPartitions(admin: Admin, topic: string): Promise<number | undefined> {
+  try {
+    const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+    return metadata.topics[0]?.partitions.length || undefined;
+  } catch (error) {
+    if ((error as { type?: string })?.type === "UNKNOWN_TOPIC_OR_PARTITION") return undefined;
+    throw error;
+  }
+}
 
 /**
  * Creates the Kafka driver.

@@ -3,19 +3,34 @@ import { mqConformance } from "../mq/conformance.ts";
 import * as mq from "../mq/mod.ts";
 import { serializeError } from "../clog/mod.ts";
 import { freePort } from "../testing/server.ts";
+import { kafkaMockAvailable, startKafkaMock } from "../testing/kafka_mock.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { Kafka, logLevel } from "kafkajs";
 import { kafkaMq } from "./kafka.ts";
 
 const brokers = serviceUrl("kafka");
 
-// Runs against a real broker only (KIT_KAFKA_BROKERS, e.g. from compose.yaml): none can be
-// installed on the CI machine. A crashed member is detected by the broker's session timeout.
+// Against a real broker when KIT_KAFKA_BROKERS names one (compose.yaml brings Kafka up). With
+// KIT_KAFKA_MOCK=1, against librdkafka's mock cluster (testing/kafka_mock.ts, a Kafka-protocol
+// broker no one here wrote): it has no CreateTopics API (the suite's topics are made through its
+// control channel) and reports a controller that does not exist, so the idempotent producer
+// (whose InitProducerId goes to the controller) is off there. Not in CI yet (issue #15): every
+// case passed on it in one run of 5.6 min, but in another a subscription closed by its signal
+// kept consuming and the next member's join hung. A crashed member is found by the session
+// timeout.
+const mock = brokers === undefined && Deno.env.get("KIT_KAFKA_MOCK") === "1" &&
+    await kafkaMockAvailable()
+  ? await startKafkaMock()
+  : undefined;
 mqConformance({
-  name: "kafka",
-  makeDriver: () => kafkaMq({ brokers: brokers ?? "127.0.0.1:9092" }),
-  failoverMs: 30_000,
-  ignore: brokers === undefined,
+  name: mock ? "kafka-mock" : "kafka",
+  makeDriver: () =>
+    mock
+      ? kafkaMq({ brokers: mock.brokers, idempotent: false, sessionTimeoutMs: 6000 })
+      : kafkaMq({ brokers: brokers ?? "127.0.0.1:9092" }),
+  prepareTopic: mock ? (topic, partitions) => mock.createTopic(topic, partitions) : undefined,
+  failoverMs: mock ? 10_000 : 30_000,
+  ignore: brokers === undefined && mock === undefined,
 });
 
 Deno.test("kafkaMq() rejects missing brokers, and create() fails with a DriverError when none answers", async () => {

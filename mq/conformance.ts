@@ -46,6 +46,12 @@ export interface MqSuiteOptions {
   crash?(driver: MqDriver): void | Promise<void>;
   /** A database for the transactional-outbox case (left out when absent). */
   makeDatabase?(): Promise<db.Db>;
+  /**
+   * Makes a topic with exactly `partitions` partitions on the backend before the suite calls
+   * `admin.createTopic` (which then finds it): for brokers without the CreateTopics API, such as
+   * the Kafka mock cluster of `@gochat/kit/testing`.
+   */
+  prepareTopic?(topic: string, partitions: number): Promise<void>;
   /** How long the backend takes to notice a dead member and reassign its partitions. */
   readonly failoverMs?: number;
   /** Ignore every case (the backend is not available). */

@@ -75,6 +75,7 @@ export function mqSuiteContext(options: MqSuiteOptions): MqSuiteContext {
         }),
       );
     }
+    await options.prepareTopic?.(topic, 4);
     await list[0].admin.createTopic(topic, 4);
     return {
       topic,

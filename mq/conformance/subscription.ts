@@ -63,6 +63,7 @@ export function subscriptionSignalCases(context: MqSuiteContext): void {
     const [a, b] = env.mqs;
     // One partition: while the first member holds it, a second member of the group gets nothing.
     const topic = `${env.topic}.one`;
+    await context.options.prepareTopic?.(topic, 1);
     await a.admin.createTopic(topic, 1);
     const seen: number[] = [];
     let started!: () => void;
@@ -103,6 +104,7 @@ export function subscriptionSignalCases(context: MqSuiteContext): void {
     await using env = await providers("handler signal", 2, { maxRetries: 0 });
     const [a, b] = env.mqs;
     const topic = `${env.topic}.one`;
+    await context.options.prepareTopic?.(topic, 1);
     await a.admin.createTopic(topic, 1);
     const abortedAtStart: boolean[] = [];
     const inFlight = Promise.withResolvers<void>();
