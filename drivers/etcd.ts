@@ -50,7 +50,7 @@ import type {
   WatchTarget,
 } from "../coord/driver.ts";
 import { checkConfig } from "../internal/config.ts";
-import { closedDriverError } from "../internal/errors.ts";
+import { closedDriverError, driverError } from "../internal/errors.ts";
 import { AsyncQueue } from "../internal/async_queue.ts";
 import { REDACTED, redactUrl, scrubError } from "../internal/redact.ts";
 
@@ -236,7 +236,7 @@ class EtcdCoordDriver implements CoordDriver {
     if (this.#where && cause instanceof Error) {
       cause.message = `${cause.message.trim()} (endpoints: ${this.#where})`;
     }
-    return new DriverError(this.name, operation, cause);
+    return driverError(this.name, operation, cause);
   }
 
   /** Client-side deadline on top of the gRPC one, so a call never hangs past it. */

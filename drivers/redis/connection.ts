@@ -5,7 +5,7 @@
  * @module
  */
 import { Redis, type RedisOptions as IORedisOptions } from "ioredis";
-import { DriverError } from "../../cache/mod.ts";
+import { type DriverError, driverError } from "../../cache/driver.ts";
 import { type Logger, namespace } from "../../clog/mod.ts";
 import { checkConfig } from "../../internal/config.ts";
 import { redactMalformedUrl, scrubError } from "../../internal/redact.ts";
@@ -284,7 +284,7 @@ export class Connection {
 
   /** A `DriverError` for `operation` from what ioredis threw, through {@linkcode scrub}. */
   driverError(operation: string, error: unknown): DriverError {
-    return new DriverError("redis", operation, this.scrub(error));
+    return driverError("redis", operation, this.scrub(error));
   }
 
   static #open(options: RedisOptions): Redis {
