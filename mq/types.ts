@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { fnv1a } from "../internal/hash.ts";
+import { kafkaPartition } from "../internal/hash.ts";
 
 /** A message as the driver stores it: value already serialized. */
 export interface OutgoingRecord {
@@ -92,12 +92,14 @@ export interface MqDriver {
 }
 
 /**
- * The partition of a keyed record: FNV-1a of the key modulo the partition count, on every driver.
+ * The partition of a keyed record, on every driver: Kafka's default partitioner (murmur2 of the
+ * key's UTF-8 bytes, made positive, modulo the partition count), so a Go, Java or kafkajs producer
+ * and this kit put one key on one partition and per-key order holds across them.
  *
  * @param key The record's key.
  * @param partitions The topic's partition count.
  * @returns The partition.
  */
 export function partitionOf(key: string, partitions: number): number {
-  return fnv1a(key) % partitions;
+  return kafkaPartition(key, partitions);
 }
