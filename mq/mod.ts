@@ -3,8 +3,9 @@
  * partitions chosen by key (order kept per key), groups whose members share
  * the partitions, offsets committed only after the handler succeeded, failed
  * messages retried with backoff and then sent to a dead-letter topic. The
- * producer writes the W3C `traceparent` of clog's trace context into the
- * headers, and the consumer runs the handler inside that trace.
+ * producer writes the W3C `traceparent` and the Go kit's `X-Trace-ID` of clog's
+ * trace context into the headers, and the consumer runs the handler inside the
+ * trace of either.
  *
  * @example Publish and consume in standalone mode
  * ```ts
