@@ -274,12 +274,16 @@ class KafkaMq implements MqDriver {
     handler: RecordHandler,
   ): Promise<DriverSubscription> {
     return this.#call("subscribe", async () => {
+      // Set when close() starts: a handler failing then (told to stop) must not make kafkajs
+      // restart the member, which would keep consuming after the subscription closed.
+      let closing = false;
       const consumer = this.#kafka.consumer({
         groupId: group,
         allowAutoTopicCreation: false,
         sessionTimeout: this.#options.sessionTimeoutMs ?? 30_000,
         heartbeatInterval: this.#options.heartbeatIntervalMs ?? 3_000,
         rebalanceTimeout: this.#options.rebalanceTimeoutMs ?? 60_000,
+        retry: { restartOnFailure: () => Promise.resolve(!closing) },
       });
       const heartbeatMs = this.#options.heartbeatIntervalMs ?? 3_000;
       let assigned: string[] = [];
@@ -362,6 +366,7 @@ class KafkaMq implements MqDriver {
         resume: () => pauseState("resume", false),
         close: () =>
           closed ??= (async () => {
+            closing = true;
             this.#subscriptions.delete(subscription);
             // Waits for eachMessage in flight, commits, leaves the group.
             await this.#call("close", () => consumer.disconnect());

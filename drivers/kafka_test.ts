@@ -11,13 +11,11 @@ import { kafkaMq } from "./kafka.ts";
 const brokers = serviceUrl("kafka");
 
 // Against a real broker when KIT_KAFKA_BROKERS names one (compose.yaml brings Kafka up). With
-// KIT_KAFKA_MOCK=1, against librdkafka's mock cluster (testing/kafka_mock.ts, a Kafka-protocol
-// broker no one here wrote): it has no CreateTopics API (the suite's topics are made through its
-// control channel) and reports a controller that does not exist, so the idempotent producer
-// (whose InitProducerId goes to the controller) is off there. Not in CI yet (issue #15): every
-// case passed on it in one run of 5.6 min, but in another a subscription closed by its signal
-// kept consuming and the next member's join hung. A crashed member is found by the session
-// timeout.
+// KIT_KAFKA_MOCK=1 (CI sets it), against librdkafka's mock cluster (testing/kafka_mock.ts, a
+// Kafka-protocol broker no one here wrote): it has no CreateTopics API (the suite's topics are
+// made through its control channel) and reports a controller that does not exist, so the
+// idempotent producer (whose InitProducerId goes to the controller) is off there. A crashed
+// member is found by the session timeout.
 const mock = brokers === undefined && Deno.env.get("KIT_KAFKA_MOCK") === "1" &&
     await kafkaMockAvailable()
   ? await startKafkaMock()
