@@ -32,6 +32,15 @@ export interface ManagerOptions<T> {
    * reason is logged). Without it, any JSON value is accepted.
    */
   readonly validate?: (value: unknown) => T;
+  /**
+   * The value is an object of named entries (rules, policies) that may also be stored one key per
+   * entry, as the Go kit does: `{key}/{name}` or `{key}s/{name}.json` (its breakers live at
+   * `/config/{env}/{service}/breakers/{name}.json`). Such keys are merged over the object at
+   * `key` (an entry key wins over the same name in the object) and validated together; a deleted
+   * entry key drops its entry.
+   * @default {false}
+   */
+  readonly entries?: boolean;
 }
 
 /** A live, validated snapshot of one config key. */
@@ -169,7 +178,10 @@ export async function componentConfig<T>(
       `Cannot ${describe.action} with coord as 'env' and 'service' are needed for the ${describe.holds}' config key`,
     );
   }
-  return await coord.config.manager(configKey(site.env, site.service, component), options);
+  return await coord.config.manager(configKey(site.env, site.service, component), {
+    ...options,
+    entries: true,
+  });
 }
 
 function decodeOrWarn<T>(
@@ -219,6 +231,21 @@ async function* watchConfig<T>(
 }
 
 /** A config manager: a watch of one key that keeps the last good value. */
+/**
+ * How a stored key belongs to the config at `key` with entries: `undefined` for the object at
+ * `key` itself, the entry's name for `{key}/{name}` and `{key}s/{name}` (a `.json` suffix
+ * dropped), null for any other key under the same prefix (`{key}x`, deeper paths).
+ */
+function entryName(key: string, stored: string): string | undefined | null {
+  if (stored === key) return undefined;
+  for (const directory of [`${key}/`, `${key}s/`]) {
+    if (!stored.startsWith(directory)) continue;
+    const name = stored.slice(directory.length).replace(/\.json$/, "");
+    return name !== "" && !name.includes("/") ? name : null;
+  }
+  return null;
+}
+
 class LiveConfigManager<T> implements ConfigManager<T> {
   readonly key: string;
   readonly #context: CoordContext;
@@ -280,6 +307,7 @@ class LiveConfigManager<T> implements ConfigManager<T> {
   }
 
   async #watch(markReady: () => void): Promise<void> {
+    if (this.#options.entries) return await this.#watchEntries(markReady);
     const { driver, logger } = this.#context;
     const key = this.key;
     const stopSignals = [this.#stop.signal, this.#context.closed];
@@ -304,6 +332,74 @@ class LiveConfigManager<T> implements ConfigManager<T> {
       }
     } finally {
       markReady();
+    }
+  }
+
+  /** The object at `key` and the entry keys under it (see `ManagerOptions.entries`), merged. */
+  async #watchEntries(markReady: () => void): Promise<void> {
+    const { driver, logger } = this.#context;
+    const key = this.key;
+    const stopSignals = [this.#stop.signal, this.#context.closed];
+    const parts = new Map<string, { name?: string; value: unknown; version: number }>();
+    const store = (storedKey: string, text: string, version: number): void => {
+      const name = entryName(key, storedKey);
+      if (name === null) return;
+      try {
+        parts.set(storedKey, { name, value: JSON.parse(text), version });
+      } catch {
+        logger.warn("config value is not JSON; keeping the last good one", { key: storedKey });
+      }
+    };
+    try {
+      for await (
+        const update of resumableWatch(driver, { key, prefix: true }, logger, stopSignals)
+      ) {
+        if (update.kind === "snapshot") {
+          for (const kv of update.kvs) store(kv.key, kv.value, kv.modRevision);
+          this.#merge(parts);
+          markReady();
+          continue;
+        }
+        let changed = false;
+        for (const event of update.events) {
+          if (entryName(key, event.key) === null) continue; // a sibling such as `{key}x`
+          changed = true;
+          if (event.type === "put") store(event.key, event.value, event.revision);
+          else parts.delete(event.key);
+        }
+        if (changed) this.#merge(parts);
+      }
+    } finally {
+      markReady();
+    }
+  }
+
+  #merge(parts: Map<string, { name?: string; value: unknown; version: number }>): void {
+    const { counters, logger } = this.#context;
+    const key = this.key;
+    const version = Math.max(0, ...[...parts.values()].map((part) => part.version));
+    if (parts.size === 0) {
+      if (this.#version !== 0) logger.info("config keys deleted; back to the default", { key });
+      this.#apply(this.#validate(this.#options.default), 0);
+      return;
+    }
+    try {
+      const whole = [...parts.values()].find((part) => part.name === undefined)?.value ?? {};
+      if (whole === null || typeof whole !== "object" || Array.isArray(whole)) {
+        throw new TypeError(`the value at ${key} must be an object of named entries`);
+      }
+      const merged: Record<string, unknown> = { ...whole };
+      for (const part of parts.values()) if (part.name !== undefined) merged[part.name] = part.value;
+      this.#apply(this.#validate(merged), version);
+      counters?.configUpdates.inc({ key, outcome: "applied" });
+      logger.info("config applied", { key, version, entries: parts.size });
+    } catch (error) {
+      counters?.configUpdates.inc({ key, outcome: "rejected" });
+      logger.warn("config value rejected; keeping the last good one", {
+        key,
+        version,
+        reason: error instanceof Error ? error.message : String(error),
+      });
     }
   }
 
