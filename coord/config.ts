@@ -389,7 +389,9 @@ class LiveConfigManager<T> implements ConfigManager<T> {
         throw new TypeError(`the value at ${key} must be an object of named entries`);
       }
       const merged: Record<string, unknown> = { ...whole };
-      for (const part of parts.values()) if (part.name !== undefined) merged[part.name] = part.value;
+      for (const part of parts.values()) {
+        if (part.name !== undefined) merged[part.name] = part.value;
+      }
       this.#apply(this.#validate(merged), version);
       counters?.configUpdates.inc({ key, outcome: "applied" });
       logger.info("config applied", { key, version, entries: parts.size });
