@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import {
   type Admin,
   CompressionTypes,
@@ -231,7 +232,12 @@ class KafkaMq implements MqDriver {
       const producer = await this.#connectedProducer();
       const byTopic = new Map<
         string,
-        { key: string | null; value: string; headers: Record<string, string>; partition?: number }[]
+        {
+          key: string | null;
+          value: string | Buffer;
+          headers: Record<string, string>;
+          partition?: number;
+        }[]
       >();
       for (const record of records) {
         const partitions = await this.#partitionCount(record.topic);
@@ -239,7 +245,9 @@ class KafkaMq implements MqDriver {
         const messages = byTopic.get(record.topic) ?? [];
         messages.push({
           key: record.key ?? null,
-          value: record.value,
+          value: typeof record.value === "string"
+            ? record.value
+            : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength),
           headers: { ...record.headers },
           ...(record.key === undefined ? {} : { partition: partitionOf(record.key, partitions) }),
         });
@@ -334,7 +342,8 @@ class KafkaMq implements MqDriver {
                 partition,
                 offset: message.offset,
                 key: message.key === null ? undefined : decoder.decode(message.key),
-                value: message.value === null ? "null" : decoder.decode(message.value),
+                // Bytes as they were sent: the topic's codec reads them (a protobuf stays intact).
+                value: message.value === null ? "null" : new Uint8Array(message.value),
                 headers,
                 timestamp: Number(message.timestamp),
               });

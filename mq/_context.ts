@@ -5,7 +5,7 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
-import type { Serializer } from "../internal/json.ts";
+import type { Codec } from "./codec.ts";
 import type { Counter, Histogram, Metrics } from "../metrics/mod.ts";
 import type { Topics } from "./topics.ts";
 import type { MqDriver } from "./types.ts";
@@ -14,8 +14,8 @@ import type { MqDriver } from "./types.ts";
 export interface MqContext {
   readonly driver: MqDriver;
   readonly logger: Logger;
-  /** Encodes values on send, decodes them on delivery. */
-  readonly serializer: Serializer;
+  /** The codec of a topic: the one `codecs` names, else the provider's serializer. */
+  readonly codecOf: (topic: string) => Codec;
   readonly topics: Topics;
   /** Instruments, when the provider was given metrics. */
   readonly meters?: MqMeters;

@@ -185,13 +185,13 @@ function deliverer<T>(
   deadLetter: DeadLetter,
   closing: AbortSignal,
 ): (record: IncomingRecord) => Promise<void> {
-  const { logger, serializer } = context;
+  const { logger, codecOf } = context;
   const consumed = context.meters?.consumed;
   const handled = context.meters?.handled;
   return async (record) => {
     let value: T;
     try {
-      value = serializer.decode(record.value) as T;
+      value = codecOf(record.topic).decode(record.value) as T;
     } catch (error) {
       return await deadLetter(
         record,

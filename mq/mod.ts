@@ -34,6 +34,7 @@ import { checkConfig } from "../internal/config.ts";
 import { sharedKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
+import { type Codec, codecsOption, serializerCodec } from "./codec.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { type MqContext, mqMeters } from "./_context.ts";
@@ -55,6 +56,7 @@ export type {
 } from "./consumer.ts";
 export { memoryMq, MemoryMqBroker } from "./memory.ts";
 export type { MemoryMqDriverOptions, MemoryMqOptions } from "./memory.ts";
+export { bytesCodec, type Codec, textCodec } from "./codec.ts";
 export { jsonSerializer } from "../internal/json.ts";
 export type { Serializer } from "../internal/json.ts";
 export { outbox } from "./outbox.ts";
@@ -151,6 +153,13 @@ export interface CreateOptions {
    */
   readonly serializer?: Serializer;
   /**
+   * A codec per topic, in place of the serializer: {@linkcode textCodec} (strings untouched),
+   * {@linkcode bytesCodec} (bytes untouched: a Go producer's protobuf reaches the handler as a
+   * `Uint8Array`, not dead-lettered as bad JSON), or your own `{ encode, decode }`.
+   * Dead letters keep the original bytes.
+   */
+  readonly codecs?: Readonly<Record<string, Codec>>;
+  /**
    * Where to record `mq_messages_produced_total{topic, outcome}` (`ok`, `error`),
    * `mq_messages_consumed_total{topic, group, outcome}` (`ok`, `retried` per failed attempt,
    * `dead_lettered`) and `mq_handler_duration_seconds{topic, group}`.
@@ -234,7 +243,8 @@ export async function create(
   options: CreateOptions = {},
 ): Promise<Mq> {
   validateConfig(config);
-  const serializer = serializerOption("mq", options.serializer);
+  const serializer = serializerCodec(serializerOption("mq", options.serializer));
+  const codecs = codecsOption(options.codecs);
   const driver: MqDriver = options.driver ?? memoryMq();
   try {
     useKeyPrefix(driver, config.keyPrefix);
@@ -247,7 +257,7 @@ export async function create(
   const context: MqContext = {
     driver,
     logger,
-    serializer,
+    codecOf: (topic) => Object.hasOwn(codecs, topic) ? codecs[topic] : serializer,
     meters: options.metrics && mqMeters(options.metrics),
     topics: topics(driver, logger, config),
   };

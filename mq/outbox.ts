@@ -128,6 +128,11 @@ export function outbox(database: Db, producer: Producer, options: OutboxOptions 
           }`,
         );
       }
+      if (message.value instanceof Uint8Array) {
+        throw new TypeError(
+          `Cannot add to outbox as the value for topic '${message.topic}' is bytes: the outbox keeps JSON values in a text column (send bytes with the producer)`,
+        );
+      }
       // The kit's JSON, whatever the producer's serializer: a bigint keeps all its digits.
       const value = encodeValue(
         message.value,

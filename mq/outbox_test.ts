@@ -88,3 +88,17 @@ Deno.test("outbox: an interrupted publication is published again (at least once)
   await eventually(() => assert.deepEqual(seen, ["hello"]));
   await box.stop();
 });
+
+Deno.test("outbox: a bytes value is refused with the reason, not stored as a JSON object of its bytes", async () => {
+  await using database = await db.create(db.defaultConfig("development"), {
+    driver: pgliteDb(),
+    logger: quietLogger(),
+  });
+  await using queue = await mq.create(mq.defaultConfig("development"), { logger: quietLogger() });
+  const box = mq.outbox(database, queue.producer());
+  await database.migrate([box.migration]);
+  await assert.rejects(
+    database.transaction((tx) => box.add(tx, { topic: "raw", value: new Uint8Array([1, 2]) })),
+    /the value for topic 'raw' is bytes: the outbox keeps JSON values/,
+  );
+});

@@ -241,7 +241,7 @@ function toRecord<T>(
     (key === undefined ? undefined : malformedText(`send to topic '${topic}'`, "key", key)) ??
     malformedHeader(topic, headers);
   if (malformed) throw malformed;
-  const value = context.serializer.encode(
+  const value = context.codecOf(topic).encode(
     message.value,
     `the value of a message to topic '${topic}'`,
   );
@@ -280,16 +280,17 @@ const encoder = new TextEncoder();
 
 /** UTF-8 size of key, value and header names and values; encoded only when the bound is too high. */
 function messageBytes(
-  value: string,
+  value: string | Uint8Array,
   key: string,
   headers: Record<string, string>,
   max: number,
 ): number {
+  const bytes = typeof value === "string" ? undefined : value.length;
   // A string of n UTF-16 units is at most 3n UTF-8 bytes: most messages are cleared without encoding.
-  let bound = (value.length + key.length) * 3;
+  let bound = (bytes ?? value.length * 3) + key.length * 3;
   for (const name in headers) bound += (name.length + headers[name].length) * 3;
   if (bound <= max) return bound;
-  let exact = encoder.encode(value).length + encoder.encode(key).length;
+  let exact = (bytes ?? encoder.encode(value as string).length) + encoder.encode(key).length;
   for (const name in headers) {
     exact += encoder.encode(name).length + encoder.encode(headers[name]).length;
   }

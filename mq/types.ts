@@ -14,8 +14,11 @@ export interface OutgoingRecord {
   readonly topic: string;
   /** Key: messages with one key go to one partition and keep their order. */
   readonly key: string | undefined;
-  /** Serialized value. */
-  readonly value: string;
+  /**
+   * Encoded value: text, or bytes from a bytes codec. A driver may deliver bytes for what was sent
+   * as text (Kafka does); the topic's codec reads either.
+   */
+  readonly value: string | Uint8Array;
   /** Headers (trace context, error details of dead letters). */
   readonly headers: Readonly<Record<string, string>>;
 }

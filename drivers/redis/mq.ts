@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import { DriverError, type MqAdmin } from "../../mq/mod.ts";
 import { partitionOf } from "../../mq/driver.ts";
 import type {
@@ -132,8 +133,12 @@ class RedisMq implements RedisMqDriver {
           "*",
           "k",
           record.key === undefined ? "" : `=${record.key}`,
-          "v",
-          record.value,
+          // Bytes (a bytes codec) as base64 in `b`, text as it is in `v`: both come back exactly.
+          typeof record.value === "string" ? "v" : "b",
+          typeof record.value === "string"
+            ? record.value
+            : Buffer.from(record.value.buffer, record.value.byteOffset, record.value.byteLength)
+              .toString("base64"),
           "h",
           JSON.stringify(record.headers),
         );

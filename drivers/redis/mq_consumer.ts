@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { Buffer } from "node:buffer";
 import type { Redis } from "ioredis";
 import type { IncomingRecord, RecordHandler } from "../../mq/driver.ts";
 import { sleep } from "../../internal/signal.ts";
@@ -40,7 +41,9 @@ function entryRecord(topic: string, partition: number, entry: StreamEntry): Inco
     partition,
     offset: entry.id,
     key: fields.k === undefined || fields.k === "" ? undefined : fields.k.slice(1),
-    value: fields.v ?? "",
+    value: fields.b === undefined
+      ? fields.v ?? ""
+      : new Uint8Array(Buffer.from(fields.b, "base64")),
     headers: fields.h ? JSON.parse(fields.h) : {},
     timestamp: Number(entry.id.split("-")[0]),
   };

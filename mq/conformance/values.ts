@@ -8,6 +8,7 @@ import { eventually } from "../../testing/eventually.ts";
 import * as mq from "../mod.ts";
 import { capturingLogger } from "../../testing/logger.ts";
 import type { MqSuiteContext } from "./_context.ts";
+import { textOf } from "../codec.ts";
 
 /**
  * Registers the value cases: bigints as JSON integers a Go consumer reads, and
@@ -27,7 +28,7 @@ export function valueCases(context: MqSuiteContext): void {
       [topic],
       { fromBeginning: true },
       (record) => {
-        values.push(record.value);
+        values.push(textOf(record.value));
         return Promise.resolve();
       },
     );
@@ -71,6 +72,43 @@ export function valueCases(context: MqSuiteContext): void {
         `{"id":1234567890123456789,"ids":[9223372036854775807,-9223372036854775808,5],"page":{"next":9007199254740993}}`,
         "1152921504606846976",
       ]), { timeoutMs: 10_000 });
+  });
+
+  test("values: per-topic codecs pass bytes and text untouched; a non-JSON payload is not dead-lettered", async () => {
+    await using env = await providers("codecs", 1);
+    const bytesTopic = env.topic;
+    const textTopic = `${env.topic}.text`;
+    await options.prepareTopic?.(textTopic, 1);
+    await env.mqs[0].admin.createTopic(textTopic, 1);
+    const { logger, logs } = capturingLogger();
+    const driver = await options.makeDriver();
+    await using queue = await mq.create(
+      { ...mq.defaultConfig("development"), retryBackoffMs: 10, maxRetries: 0 },
+      { driver, logger, codecs: { [bytesTopic]: mq.bytesCodec, [textTopic]: mq.textCodec } },
+    );
+    // A protobuf varint and bytes that are not UTF-8 at all (0xff), as a Go producer sends them.
+    const payload = new Uint8Array([0x08, 0x96, 0x01, 0xff, 0x00, 0x80]);
+    const received: unknown[] = [];
+    // One member of one group for both topics: a Kafka group expects one subscription per member.
+    await using _subscription = await queue.consumer("g").subscribe(
+      [bytesTopic, textTopic],
+      (message) => void received.push(message.value),
+    );
+    await queue.producer().sendSync({ topic: bytesTopic, key: "k", value: payload });
+    await queue.producer().sendSync({ topic: textTopic, value: "plain, not JSON: {" });
+    await eventually(() => assert.equal(received.length, 2), { timeoutMs: 30_000 });
+    const bytes = received.find((value) => value instanceof Uint8Array) as Uint8Array;
+    assert.deepEqual([...bytes], [...payload], "the bytes arrive as they were sent");
+    assert.ok(received.includes("plain, not JSON: {"), "the text arrives untouched");
+    assert.equal(
+      logs.records.filter((record) => /dead-letter/.test(record.msg)).length,
+      0,
+      "nothing was dead-lettered",
+    );
+    await assert.rejects(
+      queue.producer().sendSync({ topic: bytesTopic, value: "not bytes" }),
+      /the bytes codec takes a Uint8Array/,
+    );
   });
 
   test("values: a serializer given to create encodes and decodes every value; its output must be well-formed", async () => {
