@@ -281,6 +281,9 @@ class LiveConfigManager<T> implements ConfigManager<T> {
     this.#options = options;
     this.#validate = options.validate ?? ((value: unknown) => value as T);
     this.#current = this.#validate(options.default);
+    // Callers may take the methods off the object (`const { onChange, close } = manager`).
+    this.onChange = this.onChange.bind(this);
+    this.close = this.close.bind(this);
     this.#loop = this.#watch(markReady);
   }
 

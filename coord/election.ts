@@ -126,6 +126,9 @@ class HeldLeadership<T> implements Leadership<T> {
     this.token = token;
     this.#session = session;
     this.lost = relabel(session.lost, (reason) => new LeadershipLostError(name, reason));
+    // Callers may take the methods off the object (`const { resign } = leadership`).
+    this.proclaim = this.proclaim.bind(this);
+    this.resign = this.resign.bind(this);
   }
 
   proclaim(next: T, options?: CallOptions): Promise<void> {

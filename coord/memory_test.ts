@@ -160,3 +160,26 @@ Deno.test("with metrics, lost leases, restored registrations and config updates 
   assert.ok(count("coord_leases_lost_total") >= 2, "the lock's and the registration's");
   await manager.close();
 });
+
+Deno.test("methods of what coord hands back work when taken off their object", async () => {
+  await using center = await coord.create(coord.defaultConfig("development"));
+  const { unregister } = await center.registry.register({
+    id: "a-1",
+    name: "svc",
+    address: "127.0.0.1",
+    port: 1,
+  });
+  await unregister();
+  assert.deepEqual(await center.registry.discover("svc"), []);
+  const { proclaim, resign } = await center.election("leader").campaign("first");
+  await proclaim("second");
+  assert.equal((await center.election("leader").leader())?.value, "second");
+  await resign();
+  assert.equal(await center.election("leader").leader(), undefined);
+  const { onChange, close } = await center.config.manager("/flags", { default: 0 });
+  const seen: number[] = [];
+  onChange((value) => seen.push(value as number));
+  await center.config.set("/flags", 3);
+  await eventually(() => assert.deepEqual(seen, [3]));
+  await close();
+});

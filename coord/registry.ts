@@ -270,6 +270,8 @@ class ServiceRegistration implements Registration {
     this.service = service;
     this.#session = session;
     this.#put = put;
+    // Callers may take the method off the object (`const { unregister } = registration`).
+    this.unregister = this.unregister.bind(this);
     this.#loop = this.#keepRegistered();
   }
 
