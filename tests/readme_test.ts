@@ -11,7 +11,8 @@
  *
  * Info-string words after `ts`: a service name (`redis`, `etcd`, `postgres`, …) runs the block
  * only when its `KIT_*` variable is set and puts `[service]` in the test name; such a block also
- * needs `ignore`, as `deno test --doc` runs README blocks too and cannot see the services.
+ * carries `ignore`, for readers' tools that run markdown blocks (`deno test --doc` itself leaves
+ * README.md to this test: deno.json's `test.exclude`, so no block runs twice).
  * `ignore` alone marks a fragment that cannot run at all: the test is reported as ignored.
  */
 import assert from "node:assert/strict";
