@@ -241,6 +241,9 @@ export interface MemoryMqDriverOptions extends MemoryMqOptions {
   readonly broker?: MemoryMqBroker;
 }
 
+/** How long a tight loop of sends may hold the event loop before produce yields to it. */
+const YIELD_EVERY_MS = 10;
+
 /** A memory mq driver: one client (one "process") of a {@linkcode MemoryMqBroker}. */
 export class MemoryMqDriver implements MqDriver {
   /** Always `memory`. */
@@ -276,6 +279,8 @@ export class MemoryMqDriver implements MqDriver {
     return this.#crashed;
   }
 
+  #yieldedAt = performance.now();
+
   #run<T>(operation: string, fn: () => T): Promise<T> {
     if (this.#closed || this.#crashed) {
       return Promise.reject(
@@ -294,7 +299,13 @@ export class MemoryMqDriver implements MqDriver {
   }
 
   produce(records: readonly OutgoingRecord[]): Promise<void> {
-    return this.#run("produce", () => this.broker.append(records));
+    const produced = this.#run("produce", () => this.broker.append(records));
+    // A network driver's produce waits for I/O; this one settles in a microtask, so a loop of
+    // sends would never let timers or signal handlers (SIGTERM) run. Every 10 ms it yields once.
+    const now = performance.now();
+    if (now - this.#yieldedAt < YIELD_EVERY_MS) return produced;
+    this.#yieldedAt = now;
+    return produced.then((value) => new Promise((resolve) => setTimeout(() => resolve(value), 0)));
   }
 
   subscribe(
