@@ -5,13 +5,14 @@
  */
 
 /** Services a conformance suite can run against. */
-export type ServiceName = "redis" | "etcd" | "postgres" | "kafka" | "es" | "otlp";
+export type ServiceName = "redis" | "etcd" | "postgres" | "kafka" | "nats" | "es" | "otlp";
 
 const VARIABLES: Readonly<Record<ServiceName, string>> = {
   redis: "KIT_REDIS_URL",
   etcd: "KIT_ETCD_ENDPOINTS",
   postgres: "KIT_POSTGRES_URL",
   kafka: "KIT_KAFKA_BROKERS",
+  nats: "KIT_NATS_URL",
   es: "KIT_ES_URL",
   otlp: "KIT_OTLP_URL",
 };
