@@ -91,7 +91,7 @@ export function deliveryCases(context: MqSuiteContext): void {
     );
     for (let i = 0; i < 20; i++) a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
     await a.producer().flush();
-    await eventually(() => assert.equal(seen.size, 20));
+    await eventually(() => assert.equal(seen.size, 20), { timeoutMs: 20_000 });
     await using subB = await b.consumer("g").subscribe<number>(
       [env.topic],
       (m) => void seen.add(m.value),

@@ -36,7 +36,7 @@ export function sendSignalCases(context: MqSuiteContext): void {
     await producer.flush();
     assert.deepEqual(outcomes.sort(), ["client gone", "sent"]);
     producer.send({ topic: env.topic, value: 9 }, report, { signal: controller.signal });
-    await eventually(() => assert.equal(outcomes.length, 3));
+    await eventually(() => assert.equal(outcomes.length, 3), { timeoutMs: 20_000 });
     assert.equal(outcomes[2], "client gone");
     await assert.rejects(
       producer.sendSync({ topic: env.topic, value: 9 }, { signal: controller.signal }),
