@@ -54,11 +54,6 @@ export function sharedKeyPrefix(component: string, keyPrefix: unknown): string {
   return keyPrefix;
 }
 
-/** The hint for a driver option that moved into the provider's config. */
-export function keyPrefixMoved(component: string): string {
-  return `set 'keyPrefix' in ${component}'s config (the one place of every provider's namespace)`;
-}
-
 /**
  * The `keyPrefix` a driver is given by its provider, refusing a second, different one: a driver
  * serves one provider.
