@@ -347,11 +347,8 @@ class LiveConfigManager<T> implements ConfigManager<T> {
     const store = (storedKey: string, text: string, version: number): void => {
       const name = entryName(key, storedKey);
       if (name === null) return;
-      try {
-        parts.set(storedKey, { name, value: JSON.parse(text), version });
-      } catch {
-        logger.warn("config value is not JSON; keeping the last good one", { key: storedKey });
-      }
+      const decoded = decodeOrWarn(storedKey, text, logger);
+      if (decoded.ok) parts.set(storedKey, { name, value: decoded.value, version });
     };
     try {
       for await (
@@ -378,15 +375,16 @@ class LiveConfigManager<T> implements ConfigManager<T> {
   }
 
   #merge(parts: Map<string, { name?: string; value: unknown; version: number }>): void {
-    const { counters, logger } = this.#context;
     const key = this.key;
     const version = Math.max(0, ...[...parts.values()].map((part) => part.version));
     if (parts.size === 0) {
-      if (this.#version !== 0) logger.info("config keys deleted; back to the default", { key });
+      if (this.#version !== 0) {
+        this.#context.logger.info("config keys deleted; back to the default", { key });
+      }
       this.#apply(this.#validate(this.#options.default), 0);
       return;
     }
-    try {
+    this.#offer(version, () => {
       const whole = [...parts.values()].find((part) => part.name === undefined)?.value ?? {};
       if (whole === null || typeof whole !== "object" || Array.isArray(whole)) {
         throw new TypeError(`the value at ${key} must be an object of named entries`);
@@ -395,39 +393,38 @@ class LiveConfigManager<T> implements ConfigManager<T> {
       for (const part of parts.values()) {
         if (part.name !== undefined) merged[part.name] = part.value;
       }
-      this.#apply(this.#validate(merged), version);
-      counters?.configUpdates.inc({ key, outcome: "applied" });
-      logger.info("config applied", { key, version, entries: parts.size });
-    } catch (error) {
-      counters?.configUpdates.inc({ key, outcome: "rejected" });
-      logger.warn("config value rejected; keeping the last good one", {
-        key,
-        version,
-        reason: error instanceof Error ? error.message : String(error),
-      });
-    }
+      return merged;
+    }, { entries: parts.size });
   }
 
   #accept(text: string, nextVersion: number): void {
-    const { counters, logger } = this.#context;
-    const key = this.key;
-    try {
-      let parsed: unknown;
+    this.#offer(nextVersion, () => {
       try {
-        parsed = JSON.parse(text);
+        return JSON.parse(text);
       } catch {
         throw new TypeError(
           `the stored value is not JSON: ${JSON.stringify(text.slice(0, 80))}`,
         );
       }
-      this.#apply(this.#validate(parsed), nextVersion);
+    });
+  }
+
+  /**
+   * Validates what `read` returns and applies it at `version`; on any error keeps the last good
+   * value. Either way counted and logged.
+   */
+  #offer(version: number, read: () => unknown, fields: Record<string, unknown> = {}): void {
+    const { counters, logger } = this.#context;
+    const key = this.key;
+    try {
+      this.#apply(this.#validate(read()), version);
       counters?.configUpdates.inc({ key, outcome: "applied" });
-      logger.info("config applied", { key, version: nextVersion });
+      logger.info("config applied", { key, version, ...fields });
     } catch (error) {
       counters?.configUpdates.inc({ key, outcome: "rejected" });
       logger.warn("config value rejected; keeping the last good one", {
         key,
-        version: nextVersion,
+        version,
         reason: error instanceof Error ? error.message : String(error),
       });
     }
