@@ -9,10 +9,11 @@
 export { closedDriverError, DriverError, driverError } from "../internal/errors.ts";
 export { bindKeyPrefix } from "../internal/namespace.ts";
 export { MemoryMqDriver } from "./memory.ts";
-export { partitionOf } from "./types.ts";
+export { memberSubscription, partitionOf } from "./types.ts";
 export type {
   DriverSubscribeOptions,
   DriverSubscription,
+  GroupMember,
   IncomingRecord,
   MqDriver,
   OutgoingRecord,

@@ -33,6 +33,42 @@ export interface IncomingRecord extends OutgoingRecord {
   readonly timestamp: number;
 }
 
+/** A driver's group member as its own code sees it: what a subscription exposes, and `stop`. */
+export interface GroupMember {
+  /** Partitions this member owns now, as `topic:partition`. */
+  assigned(): string[];
+  /** Stops fetching; in-flight records finish. */
+  pause(): void;
+  /** Fetches again. */
+  resume(): void;
+  /** Leaves cleanly (in-flight records finish and commit), or at once as a crashed process. */
+  stop(crash: boolean): Promise<void>;
+}
+
+/**
+ * The subscription of a driver's group member, kept in `members` (the driver's, which stops them
+ * on close or crash) until it is closed.
+ *
+ * @param member The member.
+ * @param members The driver's running members.
+ * @returns The subscription the provider gets.
+ */
+export function memberSubscription<M extends GroupMember>(
+  member: M,
+  members: Set<M>,
+): DriverSubscription {
+  members.add(member);
+  return {
+    assigned: () => member.assigned(),
+    pause: () => member.pause(),
+    resume: () => member.resume(),
+    close: async () => {
+      members.delete(member);
+      await member.stop(false);
+    },
+  };
+}
+
 /** Called for each record in partition order; the driver commits the record once it resolves. */
 export type RecordHandler = (record: IncomingRecord) => Promise<void>;
 

@@ -20,7 +20,12 @@ import {
   StorageType,
 } from "nats";
 import { DriverError, type MqAdmin } from "../../mq/mod.ts";
-import { closedDriverError, driverError, partitionOf } from "../../mq/driver.ts";
+import {
+  closedDriverError,
+  driverError,
+  memberSubscription,
+  partitionOf,
+} from "../../mq/driver.ts";
 import type {
   DriverSubscribeOptions,
   DriverSubscription,
@@ -324,16 +329,7 @@ class NatsMq implements NatsMqDriver {
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 3000,
       heartbeatMs: this.#options.heartbeatMs ?? 1000,
     });
-    this.#subscriptions.add(consumer);
-    return {
-      assigned: () => consumer.assigned(),
-      pause: () => consumer.pause(),
-      resume: () => consumer.resume(),
-      close: async () => {
-        this.#subscriptions.delete(consumer);
-        await consumer.stop(false);
-      },
-    };
+    return memberSubscription(consumer, this.#subscriptions);
   }
 
   /** The partitions of `topics`, with the group's durable consumer made on each that lacks it. */

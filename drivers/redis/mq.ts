@@ -6,7 +6,7 @@
  */
 import { Buffer } from "node:buffer";
 import { DriverError, type MqAdmin } from "../../mq/mod.ts";
-import { partitionOf } from "../../mq/driver.ts";
+import { memberSubscription, partitionOf } from "../../mq/driver.ts";
 import type {
   DriverSubscribeOptions,
   DriverSubscription,
@@ -170,16 +170,7 @@ class RedisMq implements RedisMqDriver {
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 3000,
       heartbeatMs: this.#options.heartbeatMs ?? 1000,
     });
-    this.#subscriptions.add(consumer);
-    return {
-      assigned: () => consumer.assigned(),
-      pause: () => consumer.pause(),
-      resume: () => consumer.resume(),
-      close: async () => {
-        this.#subscriptions.delete(consumer);
-        await consumer.stop(false);
-      },
-    };
+    return memberSubscription(consumer, this.#subscriptions);
   }
 
   /** The partitions of `topics`, with the group created on each stream that lacks it. */
