@@ -220,7 +220,13 @@ export class StreamsConsumer {
         await this.#claimOrphans(active);
         const ready = active.filter((p) => !busy.has(p.name));
         if (ready.length === 0) continue;
-        await this.#readNew(ready);
+        // While other partitions work through a batch, a read must not block on quiet ones: they
+        // would wait out READ_BLOCK_MS before being read again (a busy partition then moved 100
+        // entries per 200 ms). Read without blocking, and wait for a batch to end instead.
+        const read = await this.#readNew(ready, busy.size === 0);
+        if (read === 0 && busy.size > 0) {
+          await Promise.race([...busy.values(), sleep(READ_BLOCK_MS)]);
+        }
       } catch (error) {
         if (this.#stopped) return;
         await sleep(200);
@@ -264,20 +270,36 @@ export class StreamsConsumer {
     }
   }
 
-  /** Reads new entries of the `ready` partitions, blocking up to READ_BLOCK_MS for some. */
-  async #readNew(ready: readonly StreamPartition[]): Promise<void> {
-    const reply = await this.#context.reader.xreadgroup(
-      "GROUP",
-      this.#context.group,
-      this.#memberId,
-      "COUNT",
-      100,
-      "BLOCK",
-      READ_BLOCK_MS,
-      "STREAMS",
-      ...ready.map((p) => p.stream),
-      ...ready.map(() => ">"),
-    ) as [string, [string, string[]][]][] | null;
+  /**
+   * Reads new entries of the `ready` partitions, blocking up to READ_BLOCK_MS for some when
+   * `block`; returns how many it started.
+   */
+  async #readNew(ready: readonly StreamPartition[], block: boolean): Promise<number> {
+    const { reader, group } = this.#context;
+    const streams = [...ready.map((p) => p.stream), ...ready.map(() => ">")];
+    // Two literal calls: ioredis's typings take BLOCK only in this position, not spread.
+    const reply = (block
+      ? await reader.xreadgroup(
+        "GROUP",
+        group,
+        this.#memberId,
+        "COUNT",
+        100,
+        "BLOCK",
+        READ_BLOCK_MS,
+        "STREAMS",
+        ...streams,
+      )
+      : await reader.xreadgroup(
+        "GROUP",
+        group,
+        this.#memberId,
+        "COUNT",
+        100,
+        "STREAMS",
+        ...streams,
+      )) as [string, [string, string[]][]][] | null;
+    let started = 0;
     for (const [stream, entries] of reply ?? []) {
       const partition = ready.find((p) => p.stream === stream)!;
       const batch = entries.filter(([, fields]) => fields).map(([id, fields]) => ({
@@ -285,7 +307,9 @@ export class StreamsConsumer {
         fields,
       }));
       this.#startBatch(partition, batch);
+      started += batch.length;
     }
+    return started;
   }
 
   /** Runs a batch of a partition in the background, the partition busy until it is done. */
