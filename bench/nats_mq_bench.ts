@@ -6,6 +6,7 @@
  * Run: KIT_NATS_URL=nats://127.0.0.1:4222 deno bench --allow-all bench/nats_mq_bench.ts
  */
 import { connect } from "nats";
+import { messageRates } from "./_rates.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { natsMq } from "../drivers/nats/mod.ts";
 import * as mq from "../mq/mod.ts";
@@ -16,9 +17,6 @@ const COUNT = 5_000;
 const WINDOW = 500;
 const topic = `bench-${Date.now()}`;
 const rawStream = `BENCH_RAW_${Date.now()}`;
-const rates = new Map<string, number[]>();
-const record = (name: string, ms: number) =>
-  rates.set(name, [...(rates.get(name) ?? []), COUNT / (ms / 1000)]);
 
 const connection = ignore ? undefined : await connect({ servers });
 const js = connection?.jetstream();
@@ -32,6 +30,10 @@ const queue = ignore ? undefined : await mq.create(
 );
 await queue?.admin.createTopic(topic, 4);
 const encoder = new TextEncoder();
+const record = messageRates(COUNT, () => {
+  void queue?.close();
+  void connection?.close();
+});
 
 Deno.bench("raw nats: js.publish × 5,000, acks awaited per 500", {
   group: "produce",
@@ -62,11 +64,4 @@ Deno.bench("kit natsMq: producer.send × 5,000 + flush", {
   for (let i = 0; i < COUNT; i++) producer.send({ topic, key: `k${i & 63}`, value: i });
   await producer.flush();
   record("kit natsMq send", performance.now() - started);
-});
-
-globalThis.addEventListener("unload", () => {
-  for (const [name, values] of rates) {
-    const sorted = [...values].sort((a, b) => a - b);
-    console.log(`${name}: median ${Math.round(sorted[sorted.length >> 1])} messages/s`);
-  }
 });

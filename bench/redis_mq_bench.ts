@@ -5,6 +5,7 @@
  * Run: KIT_REDIS_URL=redis://127.0.0.1:6379 deno bench --allow-all bench/redis_mq_bench.ts
  */
 import { Redis } from "ioredis";
+import { messageRates } from "./_rates.ts";
 import { quietLogger } from "../testing/logger.ts";
 import { redisMq } from "../drivers/redis/mod.ts";
 import * as mq from "../mq/mod.ts";
@@ -23,9 +24,10 @@ const queue = ignore ? undefined : await mq.create(
   },
 );
 await queue?.admin.createTopic(topic, 4);
-const rates = new Map<string, number[]>();
-const record = (name: string, ms: number) =>
-  rates.set(name, [...(rates.get(name) ?? []), COUNT / (ms / 1000)]);
+const record = messageRates(COUNT, () => {
+  raw?.disconnect();
+  queue?.close();
+});
 
 Deno.bench("raw ioredis: XADD pipeline, 20,000 messages", {
   group: "produce",
@@ -86,17 +88,4 @@ Deno.bench("kit redisMq: 20,000 messages produced and consumed by a group", {
   await producer.flush();
   await done;
   record("kit end to end", performance.now() - started);
-});
-
-globalThis.addEventListener("unload", () => {
-  for (const [name, list] of rates) {
-    const sorted = list.sort((a, b) => a - b);
-    console.log(
-      `${name}: median ${
-        Math.round(sorted[Math.floor(sorted.length / 2)]).toLocaleString("en")
-      } messages/s`,
-    );
-  }
-  raw?.disconnect();
-  queue?.close();
 });
