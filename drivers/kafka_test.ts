@@ -20,12 +20,17 @@ const mock = brokers === undefined && Deno.env.get("KIT_KAFKA_MOCK") === "1" &&
     await kafkaMockAvailable()
   ? await startKafkaMock()
   : undefined;
+const driverOptions = mock
+  ? { brokers: mock.brokers, idempotent: false, sessionTimeoutMs: 6000 }
+  : { brokers: brokers ?? "127.0.0.1:9092" };
 mqConformance({
   name: mock ? "kafka-mock" : "kafka",
-  makeDriver: () =>
-    mock
-      ? kafkaMq({ brokers: mock.brokers, idempotent: false, sessionTimeoutMs: 6000 })
-      : kafkaMq({ brokers: brokers ?? "127.0.0.1:9092" }),
+  makeDriver: () => kafkaMq(driverOptions),
+  processDriver: {
+    module: new URL("./kafka.ts", import.meta.url),
+    factory: "kafkaMq",
+    options: driverOptions,
+  },
   prepareTopic: mock ? (topic, partitions) => mock.createTopic(topic, partitions) : undefined,
   failoverMs: mock ? 10_000 : 30_000,
   ignore: brokers === undefined && mock === undefined,

@@ -22,6 +22,7 @@ import type * as db from "../db/mod.ts";
 import type { MqDriver } from "./driver.ts";
 import { crashCases, deliveryCases } from "./conformance/delivery.ts";
 import { inputCases } from "./conformance/input.ts";
+import { killedProcessCases } from "./conformance/killed.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
 import { metricsCases } from "./conformance/metrics.ts";
 import { offsetCases } from "./conformance/offsets.ts";
@@ -44,6 +45,11 @@ export interface MqSuiteOptions {
    * this in process leave it out and test it with a real process in their own test file.
    */
   crash?(driver: MqDriver): void | Promise<void>;
+  /**
+   * How a child process makes the same driver, for the killed-process case (left out when
+   * absent): `(await import(module))[factory](options)`, so the options must be JSON.
+   */
+  readonly processDriver?: MqProcessDriver;
   /** A database for the transactional-outbox case (left out when absent). */
   makeDatabase?(): Promise<db.Db>;
   /**
@@ -56,6 +62,16 @@ export interface MqSuiteOptions {
   readonly failoverMs?: number;
   /** Ignore every case (the backend is not available). */
   readonly ignore?: boolean;
+}
+
+/** A driver factory a child process can call: an exported function of a module, and its options. */
+export interface MqProcessDriver {
+  /** The module's URL or absolute path, e.g. `new URL("./nats/mod.ts", import.meta.url)`. */
+  readonly module: string | URL;
+  /** The exported factory's name, e.g. `"natsMq"`. */
+  readonly factory: string;
+  /** The factory's options, as JSON. */
+  readonly options: Record<string, unknown>;
 }
 
 /**
@@ -79,4 +95,5 @@ export function mqConformance(options: MqSuiteOptions): void {
   valueCases(context);
   inputCases(context);
   outboxCases(context);
+  killedProcessCases(context);
 }

@@ -17,6 +17,11 @@ mqConformance({
   name: "redis",
   makeDriver: () => redisMq(options),
   crash: (driver) => (driver as RedisMqDriver).crash(),
+  processDriver: {
+    module: new URL("./mod.ts", import.meta.url),
+    factory: "redisMq",
+    options,
+  },
   failoverMs: 2000,
   // The outbox on the real PostgreSQL when CI gives one, else on PGlite.
   makeDatabase: () => {
