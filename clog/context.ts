@@ -1,9 +1,20 @@
 /**
- * Trace context carried implicitly across awaits and timers.
+ * Trace context carried implicitly across awaits and timers. clog's trace and OpenTelemetry's
+ * active span are one: with an SDK registered (Deno's `OTEL_DENO=true`, or the JS SDK), a line
+ * logged inside a span carries that span's ids, and a span started inside {@linkcode withTrace}
+ * continues its trace; without one, clog keeps the trace itself.
  *
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import {
+  activeContext,
+  nonRecordingSpan,
+  runIn,
+  spanOf,
+  withoutSpan,
+  withSpanIn,
+} from "../internal/otel.ts";
 
 /** The request-scoped context clog (and later mq and metrics) read implicitly. */
 export interface TraceContext {
@@ -14,10 +25,15 @@ export interface TraceContext {
 }
 
 const storage = new AsyncLocalStorage<TraceContext>();
+const W3C_TRACE_ID = /^(?!0{32})[0-9a-f]{32}$/;
+const W3C_SPAN_ID = /^(?!0{16})[0-9a-f]{16}$/;
 
 /**
  * Runs `fn` with `traceId` as the current trace id; every line logged inside,
- * across awaits and timers, carries it as `trace_id`.
+ * across awaits and timers, carries it as `trace_id`. With an OpenTelemetry SDK registered, a
+ * W3C trace id (32 hex digits) becomes the remote parent of the spans started inside, so they
+ * continue the trace; another id (a Go service's `X-Trace-ID`, say) leaves no active span inside,
+ * and the lines carry that id.
  *
  * @param traceId Non-empty trace id.
  * @param fn The function to run.
@@ -49,25 +65,43 @@ export function withTrace<T>(traceId: string, fn: () => T, options?: { spanId?: 
   const context: TraceContext = options?.spanId === undefined
     ? { traceId }
     : { traceId, spanId: options.spanId };
-  return storage.run(context, fn);
+  const otel = activeContext();
+  if (otel === undefined) return storage.run(context, fn);
+  const inside = W3C_TRACE_ID.test(traceId)
+    ? withSpanIn(
+      otel,
+      nonRecordingSpan({
+        traceId,
+        spanId: W3C_SPAN_ID.test(options?.spanId ?? "") ? options!.spanId! : newSpanId(),
+        traceFlags: 1,
+        isRemote: true,
+      }),
+    )
+    : withoutSpan(otel);
+  return storage.run(context, () => runIn(inside, fn));
 }
 
 /**
- * The trace id of the surrounding {@linkcode withTrace} scope.
+ * The trace id of the active OpenTelemetry span, else of the surrounding {@linkcode withTrace}
+ * scope.
  *
- * @returns The trace id, or `undefined` outside any scope.
+ * @returns The trace id, or `undefined` outside any trace.
  */
 export function traceId(): string | undefined {
-  return storage.getStore()?.traceId;
+  return spanOf()?.spanContext().traceId ?? storage.getStore()?.traceId;
 }
 
 /**
- * The whole trace context of the surrounding {@linkcode withTrace} scope.
+ * The trace and span ids of the active OpenTelemetry span, else the context of the surrounding
+ * {@linkcode withTrace} scope.
  *
- * @returns The context, or `undefined` outside any scope.
+ * @returns The context, or `undefined` outside any trace.
  */
 export function traceContext(): TraceContext | undefined {
-  return storage.getStore();
+  const span = spanOf();
+  if (span === undefined) return storage.getStore();
+  const { traceId, spanId } = span.spanContext();
+  return { traceId, spanId };
 }
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));

@@ -10,7 +10,7 @@ import type { Fields, Level, LogRecord } from "./types.ts";
 /** Turns a record into one line of text, ending in `\n`. */
 export type Formatter = (record: LogRecord) => string;
 
-const RESERVED = new Set(["time", "level", "namespace", "msg", "trace_id"]);
+const RESERVED = new Set(["time", "level", "namespace", "msg", "trace_id", "span_id"]);
 const MAX_DEPTH = 10;
 
 /**
@@ -134,7 +134,7 @@ function isoTimeCache(): (time: number) => string {
 
 /**
  * Creates the JSON line formatter: `time` (ISO-8601, UTC), `level`,
- * `namespace`, `msg`, `trace_id` when set, then bound and call-site fields.
+ * `namespace`, `msg`, `trace_id` and `span_id` when set, then bound and call-site fields.
  *
  * @returns The formatter. It caches per logger, so create one per sink.
  *
@@ -185,6 +185,7 @@ export function jsonFormatter(): Formatter {
     let line = '{"time":"' + isoTime(record.time) + '","level":"' + record.level + '"' +
       namespaceJson(record.namespace) + JSON.stringify(record.msg);
     if (record.traceId !== undefined) line += ',"trace_id":' + JSON.stringify(record.traceId);
+    if (record.spanId !== undefined) line += ',"span_id":' + JSON.stringify(record.spanId);
     if (record.bound !== EMPTY_FIELDS) line += boundJson(record.bound, record.fields);
     if (record.fields !== EMPTY_FIELDS) line += fieldsJson(record.fields, undefined);
     return line + "}\n";
@@ -267,6 +268,10 @@ export function consoleFormatter(options: { color: boolean }): Formatter {
     }
     if (record.traceId !== undefined) {
       const pair = "trace_id=" + record.traceId;
+      line += " " + (color ? DIM + pair + RESET : pair);
+    }
+    if (record.spanId !== undefined) {
+      const pair = "span_id=" + record.spanId;
       line += " " + (color ? DIM + pair + RESET : pair);
     }
     return line + errorStacks(merged, "    ") + "\n";

@@ -4,7 +4,7 @@
  * @module
  */
 import { checkConfig } from "../internal/config.ts";
-import { traceId } from "./context.ts";
+import { traceContext } from "./context.ts";
 import { consoleFormatter, EMPTY_FIELDS, jsonFormatter } from "./format.ts";
 import { reportSinkFailure, writerSink } from "./sinks.ts";
 import type { SyncWriter } from "./sinks.ts";
@@ -174,12 +174,14 @@ class TreeLogger implements Logger {
   }
 
   #emit(level: Level, msg: string, fields: Fields | undefined): void {
+    const trace = traceContext();
     this.#core.emit({
       time: Date.now(),
       level,
       namespace: this.name,
       msg,
-      traceId: traceId(),
+      traceId: trace?.traceId,
+      spanId: trace?.spanId,
       bound: this.#bound,
       fields: fields ?? EMPTY_FIELDS,
     });

@@ -33,8 +33,10 @@ export interface LogRecord {
   readonly namespace: string;
   /** The message. */
   readonly msg: string;
-  /** Trace id of the surrounding {@linkcode withTrace} scope, if any. */
+  /** Trace id of the active span or the surrounding {@linkcode withTrace} scope, if any. */
   readonly traceId: string | undefined;
+  /** Span id of the active span or the surrounding {@linkcode withTrace} scope, if known. */
+  readonly spanId?: string;
   /** Fields bound to the logger with `with()`; shared by every record of that logger. */
   readonly bound: Fields;
   /** Fields given at the call site; a call-site field overrides a bound one of the same name. */

@@ -8,12 +8,11 @@
  *
  * @module
  */
-import { withTrace } from "../clog/mod.ts";
 import type { Call } from "../internal/call.ts";
 import { optionalSignal, sleep } from "../internal/signal.ts";
 import type { MqContext } from "./_context.ts";
 import { type DeadLetter, deadLetterer } from "./dead_letter.ts";
-import { traceOf } from "./trace.ts";
+import { consumeInTrace } from "./trace.ts";
 import type { DriverSubscription, IncomingRecord } from "./types.ts";
 
 /**
@@ -199,7 +198,6 @@ function deliverer<T>(
         0,
       );
     }
-    const trace = traceOf(record.headers);
     for (let attempt = 1;; attempt++) {
       const message: ConsumedMessage<T> = {
         topic: record.topic,
@@ -215,8 +213,15 @@ function deliverer<T>(
       const started = handled ? performance.now() : 0;
       const labels = { topic: record.topic, group: groupId };
       try {
-        const run = () => handler(message);
-        await (trace ? withTrace(trace.traceId, run, { spanId: trace.spanId }) : run());
+        await consumeInTrace({
+          system: context.driver.name,
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          group: groupId,
+          attempt,
+          headers: record.headers,
+        }, () => handler(message));
         handled?.observe((performance.now() - started) / 1000, labels);
         consumed?.inc({ ...labels, outcome: "ok" });
         return;

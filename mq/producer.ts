@@ -11,7 +11,8 @@
 import { malformedText } from "../internal/text.ts";
 import { optionalSignal } from "../internal/signal.ts";
 import type { MqContext } from "./_context.ts";
-import { traceHeaders } from "./trace.ts";
+import { endProducerSpan, producerSpan, traceHeaders } from "./trace.ts";
+import type { OtelSpan } from "../internal/otel.ts";
 import type { OutgoingRecord } from "./types.ts";
 
 /** A message to send. */
@@ -107,7 +108,7 @@ export function producer(context: MqContext, settings: ProducerSettings): Produc
   return {
     send(message, callback, options) {
       const signal = optionalSignal("send", options?.signal);
-      const item = { record: toRecord(context, settings, message), callback, signal };
+      const item = queuedItem(context, settings, message, callback, signal);
       if (signal?.aborted) {
         queueMicrotask(() => batches.settle(item, signal.reason));
         return;
@@ -119,15 +120,14 @@ export function producer(context: MqContext, settings: ProducerSettings): Produc
         const signal = optionalSignal("send", options?.signal);
         signal?.throwIfAborted();
         const onAbort = () => reject(signal?.reason);
-        batches.enqueue({
-          record: toRecord(context, settings, message),
-          callback: (error) => {
+        batches.enqueue(
+          queuedItem(context, settings, message, (error) => {
             signal?.removeEventListener("abort", onAbort);
             if (error) reject(error);
             else resolve();
-          },
-          signal,
-        }, false);
+          }, signal),
+          false,
+        );
         signal?.addEventListener("abort", onAbort, { once: true });
         void batches.flush();
       });
@@ -142,6 +142,25 @@ interface Queued {
   readonly callback?: (error: Error | undefined) => void;
   /** The caller's signal: aborted before its batch leaves, the message is not sent. */
   readonly signal?: AbortSignal;
+  /** The message's producer span, with an OpenTelemetry SDK registered. */
+  readonly span?: OtelSpan;
+}
+
+/** A message checked, encoded and given its producer span (ended if the check fails). */
+function queuedItem<T>(
+  context: MqContext,
+  settings: ProducerSettings,
+  message: Message<T>,
+  callback: ((error: Error | undefined) => void) | undefined,
+  signal: AbortSignal | undefined,
+): Queued {
+  const span = producerSpan(context.driver.name, message?.topic, message?.key);
+  try {
+    return { record: toRecord(context, settings, message, span), callback, signal, span };
+  } catch (error) {
+    endProducerSpan(span, error);
+    throw error;
+  }
 }
 
 /** The queue of a producer and the batches it sends. */
@@ -189,14 +208,18 @@ function batcher(context: MqContext, settings: ProducerSettings): Batcher {
       }
       for (const item of batch) {
         if (item.callback) settle(item, error);
-        else if (error) {
-          logger.error("message could not be sent", { topic: item.record.topic, err: error });
+        else {
+          endProducerSpan(item.span, error);
+          if (error) {
+            logger.error("message could not be sent", { topic: item.record.topic, err: error });
+          }
         }
       }
     });
     return flushing;
   };
   const settle = (item: Queued, error: unknown): void => {
+    endProducerSpan(item.span, error);
     try {
       item.callback?.(
         error === undefined || error instanceof Error ? error : new Error(String(error)),
@@ -219,6 +242,7 @@ function toRecord<T>(
   context: MqContext,
   settings: ProducerSettings,
   message: Message<T>,
+  span: OtelSpan | undefined,
 ): OutgoingRecord {
   if (message === null || typeof message !== "object") {
     throw new TypeError(`Cannot send as 'message' must be an object`);
@@ -246,7 +270,7 @@ function toRecord<T>(
     `the value of a message to topic '${topic}'`,
   );
   // Outside a trace and without headers of its own, a message shares one empty header object.
-  const trace = traceHeaders();
+  const trace = traceHeaders(span);
   const allHeaders = headers === undefined ? trace : { ...trace, ...headers };
   const size = messageBytes(value, key ?? "", allHeaders, settings.maxMessageBytes);
   if (size > settings.maxMessageBytes) {

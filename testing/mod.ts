@@ -25,4 +25,6 @@ export { freePort, serverAvailable, startServer } from "./server.ts";
 export { capturingLogger, quietLogger } from "./logger.ts";
 export type { ServerKind, ServerTls, StartServerOptions, ThrowawayServer } from "./server.ts";
 export { serviceUrl } from "./services.ts";
+export { recordSpans } from "./otel.ts";
+export type { RecordedSpan, SpanRecorder } from "./otel.ts";
 export type { ServiceName } from "./services.ts";
