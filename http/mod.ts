@@ -23,6 +23,7 @@
  * @module
  */
 export type { Exchange, Middleware, Next } from "./middleware.ts";
+export { tracedFetch, traceMiddleware, type TraceMiddlewareOptions } from "./trace.ts";
 export { type ServeHandler, serveHandler } from "./serve.ts";
 export {
   type HonoContext,
