@@ -140,3 +140,6 @@ export function otelMetrics(options: OtelMetricsOptions = {}): MetricsDriver {
   });
   return new OtelMetricsDriver(options);
 }
+
+export { otelLogSink } from "./otel_log_sink.ts";
+export type { OtelLoggerProvider, OtelLogRecord, OtelLogSinkOptions } from "./otel_log_sink.ts";
