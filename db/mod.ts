@@ -11,6 +11,9 @@
  * - `migrate(migrations)`: each applied once, under an advisory lock.
  * - `sharded(table, { shardKey, shards })`: routing helpers; a query on the table without
  *   its shard key is an error that says so.
+ * - OpenTelemetry: with an SDK registered, each statement is a client span (`SELECT users`,
+ *   `db.statement` with its `$n` placeholders, never the values) and each transaction an
+ *   internal span `transaction`, parent of its statements; without one, nothing is allocated.
  *
  * @example Rows on the in-process PostgreSQL
  * ```ts ignore
@@ -34,6 +37,7 @@ import { type Migration, migrator } from "./migrate.ts";
 import type { Queryable } from "./query.ts";
 import { sharded, type ShardedTable, type ShardOptions } from "./shard.ts";
 import { type Role, sqlTags } from "./sql_tags.ts";
+import { dbSystem } from "./trace.ts";
 import { type Transaction, type TransactionOptions, transactions } from "./transaction.ts";
 import type { DbConfig, DbDriver, DbExecutor, DbPool } from "./types.ts";
 
@@ -113,7 +117,8 @@ export async function create(
   const driver = options.driver ?? await defaultDriver();
   const logger = options.logger ?? namespace("db");
   const { writer, readers } = await driver.connect(config);
-  const tagFor = sqlTags(config, logger, options.metrics);
+  const system = dbSystem(driver.name);
+  const tagFor = sqlTags(config, logger, options.metrics, system);
 
   const toWriter = () => writer;
   let nextReader = 0;
@@ -132,7 +137,7 @@ export async function create(
     const signal = optionalSignal(action, options?.signal);
     return signal ? { sql: tagFor(executor, signal, role) } : shared;
   };
-  const transaction = transactions({ writer, tagFor, logger });
+  const transaction = transactions({ writer, tagFor, logger, system });
 
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>

@@ -9,6 +9,7 @@ import { turnClock } from "../internal/clock.ts";
 import { underSignal } from "../internal/signal.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { Query, type QueryRunner, type SqlTag } from "./query.ts";
+import { tracedQuery } from "./trace.ts";
 import type { DbConfig, DbExecutor } from "./types.ts";
 
 /** Which server a query goes to, as the metrics label it. */
@@ -23,12 +24,14 @@ export type TagFor = (
 
 /**
  * The tag factory of a provider: slow queries (`config.slowQueryMs`) logged on `logger`,
- * durations and failures recorded on `metrics` by role.
+ * durations and failures recorded on `metrics` by role, each query in a span of `system` (its
+ * `db.system`) when an OpenTelemetry SDK is registered.
  */
 export function sqlTags(
   config: DbConfig,
   logger: Logger,
   metrics: Pick<Metrics, "counter" | "histogram"> | undefined,
+  system: string,
 ): TagFor {
   const durations = metrics?.histogram("db_query_duration_seconds", {
     help: "Time from sending a query to its result, for queries that succeeded.",
@@ -64,8 +67,8 @@ export function sqlTags(
     const runner: QueryRunner = {
       send: signal
         ? (text, params, parts) =>
-          underSignal(signal, () => executor().query(text, params, parts, signal))
-        : (text, params, parts) => executor().query(text, params, parts),
+          underSignal(signal, () => tracedQuery(system, executor(), text, params, parts, signal))
+        : (text, params, parts) => tracedQuery(system, executor(), text, params, parts),
       timed,
       now,
       ...hooks[role],

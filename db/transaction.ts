@@ -5,9 +5,11 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
+import { kitTracer, spanEvent } from "../internal/otel.ts";
 import { abortable, optionalSignal, sleep } from "../internal/signal.ts";
 import type { Queryable } from "./query.ts";
 import type { TagFor } from "./sql_tags.ts";
+import { tracedExec, tracedQuery, transactionSpan } from "./trace.ts";
 import { type DbExecutor, type DbPool, RETRYABLE_SQLSTATES, SqlError } from "./types.ts";
 
 /** Isolation levels of `transaction`. */
@@ -68,9 +70,10 @@ function untilEnded(connection: DbExecutor): { connection: DbExecutor; end: () =
   };
 }
 
-/** The transaction (or, at `depth` > 0, savepoint) on `connection`. */
+/** The transaction (or, at `depth` > 0, savepoint) on `connection`; `system` names it in spans. */
 function transactionOn(
   tagFor: TagFor,
+  system: string,
   connection: DbExecutor,
   depth: number,
   signal: AbortSignal | undefined,
@@ -78,23 +81,24 @@ function transactionOn(
   return {
     sql: tagFor(() => connection, signal),
     exec: (script: string) =>
-      signal?.aborted ? Promise.reject(signal.reason) : connection.exec(script),
+      signal?.aborted ? Promise.reject(signal.reason) : tracedExec(system, connection, script),
     async transaction<R>(fn: (tx: Transaction) => Promise<R>): Promise<R> {
       const savepoint = `kit_sp_${depth + 1}`;
-      await connection.query(`savepoint ${savepoint}`, []);
+      await tracedQuery(system, connection, `savepoint ${savepoint}`, []);
       try {
-        const result = await fn(transactionOn(tagFor, connection, depth + 1, signal));
-        await connection.query(`release savepoint ${savepoint}`, []);
+        const result = await fn(transactionOn(tagFor, system, connection, depth + 1, signal));
+        await tracedQuery(system, connection, `release savepoint ${savepoint}`, []);
         return result;
       } catch (error) {
-        await connection.query(`rollback to savepoint ${savepoint}`, []).catch(() => {});
+        await tracedQuery(system, connection, `rollback to savepoint ${savepoint}`, [])
+          .catch(() => {});
         throw error;
       }
     },
   };
 }
 
-/** What transactions of a provider need: its primary, its tags, its logger. */
+/** What transactions of a provider need: its primary, its tags, its logger, its `db.system`. */
 export interface TransactionContext {
   /** The primary's pool. */
   readonly writer: DbPool;
@@ -102,11 +106,27 @@ export interface TransactionContext {
   readonly tagFor: TagFor;
   /** Logs retries. */
   readonly logger: Logger;
+  /** The `db.system` of its spans. */
+  readonly system: string;
 }
 
-/** The `transaction` method of a provider. */
+/**
+ * The `transaction` method of a provider: with an OpenTelemetry SDK registered, each call is an
+ * internal span `transaction` (retries included, each an event), parent of its statements' spans.
+ */
 export function transactions(context: TransactionContext): RunTransaction {
-  const { writer, tagFor, logger } = context;
+  const { system } = context;
+  const run = attempts(context);
+  return <R>(fn: (tx: Transaction) => Promise<R>, options?: TransactionOptions): Promise<R> => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return run(fn, options);
+    return transactionSpan(tracer, system, () => run(fn, options));
+  };
+}
+
+/** Runs a transaction, retrying it on a serialization failure or deadlock. */
+function attempts(context: TransactionContext): RunTransaction {
+  const { writer, tagFor, logger, system } = context;
   return async <R>(
     fn: (tx: Transaction) => Promise<R>,
     options: TransactionOptions = {},
@@ -133,7 +153,7 @@ export function transactions(context: TransactionContext): RunTransaction {
           // would run outside the transaction, on a connection that may serve someone else.
           const scope = untilEnded(connection);
           // An abort ends the callback at once, so the driver rolls back.
-          return abortable(fn(transactionOn(tagFor, scope.connection, 0, signal)), signal)
+          return abortable(fn(transactionOn(tagFor, system, scope.connection, 0, signal)), signal)
             .finally(scope.end);
         });
       } catch (error) {
@@ -142,6 +162,7 @@ export function transactions(context: TransactionContext): RunTransaction {
             code: error.code,
             attempt: attempt + 1,
           });
+          spanEvent("transaction retry", { "db.response.status_code": error.code });
           await sleep(5 * 2 ** attempt * (0.5 + Math.random()), signal);
           continue;
         }

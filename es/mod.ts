@@ -5,7 +5,9 @@
  * driver (the default) keeps an inverted index in the process; the SQL driver
  * (`sqlSearch`, on any db provider, PGlite included; `postgresSearch` opens one
  * from a URL) ranks the same way in SQL; the Elasticsearch driver
- * (`elasticsearchSearch`) hands both to Elasticsearch.
+ * (`elasticsearchSearch`) hands both to Elasticsearch. With an OpenTelemetry SDK registered,
+ * each call of an index is a client span (`search messages`) naming the index, never a
+ * document or a query's values.
  *
  * @example Indexing and searching messages
  * ```ts

@@ -5,10 +5,13 @@
  * @module
  */
 import type { Logger } from "../clog/mod.ts";
+import { dbSystem } from "../db/trace.ts";
+import { kitTracer } from "../internal/otel.ts";
 import { underSignalOption } from "../internal/signal.ts";
 import { bulkItems, indexedDoc } from "./document.ts";
 import { checkMappings, indexName } from "./mappings.ts";
 import { normalizeQuery } from "./query.ts";
+import { type IndexOperation, indexSpan } from "./trace.ts";
 import type {
   BulkItem,
   BulkResult,
@@ -82,30 +85,47 @@ export async function openIndex<T extends Doc>(
   await driver.ensureIndex(name, types);
   logger.debug("index open", { index: name, fields: Object.keys(types).length });
 
-  const call = <R>(action: string, signal: unknown, run: () => Promise<R>): Promise<R> =>
-    underSignalOption(`${action} '${name}'`, signal, run);
+  const system = dbSystem(driver.name);
+  // Each call is a client span `<operation> <index>` when an OpenTelemetry SDK is registered.
+  const call = <R>(
+    action: string,
+    operation: IndexOperation,
+    signal: unknown,
+    run: () => Promise<R>,
+  ): Promise<R> => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return underSignalOption(`${action} '${name}'`, signal, run);
+    return indexSpan(
+      tracer,
+      system,
+      operation,
+      name,
+      () => underSignalOption(`${action} '${name}'`, signal, run),
+    );
+  };
 
   return {
     name,
     bulk: (given, options = {}) =>
-      call("bulk-write to", options.signal, async () => {
+      call("bulk-write to", "bulk", options.signal, async () => {
         const checked = bulkItems(name, types, given);
         if (checked.length === 0) return { indexed: 0, deleted: 0 };
         return await driver.bulk(name, checked, options.refresh === true);
       }),
     put: (id, doc, options = {}) =>
-      call("index a document in", options.signal, async () => {
+      call("index a document in", "index", options.signal, async () => {
         const one = indexedDoc(name, types, requireId("index a document", id), doc);
         await driver.bulk(name, [{ op: "index", doc: one }], options.refresh === true);
       }),
     get: (id, options = {}) =>
       call(
         "get a document from",
+        "get",
         options.signal,
         async () => await driver.get(name, requireId("get a document", id)) as T | undefined,
       ),
     delete: (id, options = {}) =>
-      call("delete a document from", options.signal, async () => {
+      call("delete a document from", "delete", options.signal, async () => {
         const result = await driver.bulk(
           name,
           [{ op: "delete", id: requireId("delete a document", id) }],
@@ -116,10 +136,12 @@ export async function openIndex<T extends Doc>(
     search: (query, options = {}) =>
       call(
         "search",
+        "search",
         options.signal,
         async () =>
           await driver.search(name, types, normalizeQuery(name, types, query)) as SearchResult<T>,
       ),
-    drop: (options = {}) => call("drop", options.signal, () => driver.dropIndex(name)),
+    drop: (options = {}) =>
+      call("drop", "indices.delete", options.signal, () => driver.dropIndex(name)),
   };
 }
