@@ -11,6 +11,7 @@ import { optionalSignal } from "../internal/signal.ts";
 import { RollingCounts } from "../internal/window.ts";
 import { MAX_TIMER_MS, type Policy } from "./policy.ts";
 import type { CallCounters } from "./report.ts";
+import { rejectedEvent, stateChangeEvent } from "./trace.ts";
 import type { Breaker, BreakerState, BreakerStats, DoOptions, StateChange } from "./types.ts";
 
 /** Rejects a call without running it: the breaker is open. */
@@ -162,6 +163,7 @@ export class CircuitBreaker implements Breaker {
       if (refusal) {
         this.#rejected++;
         this.#counters?.rejected.inc();
+        rejectedEvent(refusal);
         return Promise.reject(refusal);
       }
     }
@@ -321,6 +323,8 @@ export class CircuitBreaker implements Breaker {
       this.#counts.clear();
       this.#consecutive = 0;
     }
-    this.#notify({ breaker: this.name, from, to }, fields);
+    const change: StateChange = { breaker: this.name, from, to };
+    stateChangeEvent(change);
+    this.#notify(change, fields);
   }
 }

@@ -10,6 +10,7 @@
 import { LostError } from "../internal/errors.ts";
 import { encodeJson } from "../internal/json.ts";
 import { acquireUnderSignal } from "../internal/acquire.ts";
+import { kitTracer } from "../internal/otel.ts";
 import {
   call,
   type CallOptions,
@@ -23,6 +24,7 @@ import {
   waitForTurn,
 } from "./_util.ts";
 import type { Session } from "./session.ts";
+import { tracedWait } from "./trace.ts";
 import type { CoordDriver, KeyValue } from "./types.ts";
 import { eventKeyValue, resumableWatch } from "./watch.ts";
 
@@ -189,6 +191,28 @@ async function campaign<T>(
   }
 }
 
+/** {@linkcode campaign} under the caller's signal: a term won after the caller left is resigned. */
+function campaignUnderSignal<T>(
+  context: CoordContext,
+  name: string,
+  prefix: string,
+  text: string,
+  ttlMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Leadership<T>> {
+  return acquireUnderSignal(
+    `campaign in election '${name}'`,
+    signal,
+    () => campaign<T>(context, name, prefix, text, ttlMs, signal),
+    (leadership) => leadership.resign(),
+    (error) =>
+      context.logger.warn("could not resign an abandoned leadership; it ends with its lease", {
+        election: name,
+        err: error,
+      }),
+  );
+}
+
 /** The leader under `prefix` now and after every change. */
 async function* observeLeader<T>(
   context: CoordContext,
@@ -225,7 +249,7 @@ async function* observeLeader<T>(
 export function election<T>(context: CoordContext, name: string): Election<T> {
   requireKey("create election", "name", name);
   const prefix = `${PREFIX}${keySegment(name)}/`;
-  const { driver, logger } = context;
+  const { driver } = context;
 
   return {
     campaign(value: T, options: CampaignOptions = {}): Promise<Leadership<T>> {
@@ -240,16 +264,20 @@ export function election<T>(context: CoordContext, name: string): Election<T> {
       } catch (error) {
         return Promise.reject(error);
       }
-      return acquireUnderSignal(
-        `campaign in election '${name}'`,
+      const tracer = kitTracer();
+      if (tracer === undefined) {
+        return campaignUnderSignal<T>(context, name, prefix, text, ttlMs, options.signal);
+      }
+      return tracedWait(
+        tracer,
+        "election campaign",
+        "election",
+        {
+          "election.name": name,
+          "db.system": driver.name,
+        },
         options.signal,
-        () => campaign<T>(context, name, prefix, text, ttlMs, options.signal),
-        (leadership) => leadership.resign(),
-        (error) =>
-          logger.warn("could not resign an abandoned leadership; it ends with its lease", {
-            election: name,
-            err: error,
-          }),
+        () => campaignUnderSignal<T>(context, name, prefix, text, ttlMs, options.signal),
       );
     },
 

@@ -8,6 +8,7 @@
  */
 import { LostError } from "../internal/errors.ts";
 import { acquireUnderSignal } from "../internal/acquire.ts";
+import { kitTracer } from "../internal/otel.ts";
 import {
   call,
   type CallOptions,
@@ -21,6 +22,7 @@ import {
   waitForTurn,
 } from "./_util.ts";
 import type { Session } from "./session.ts";
+import { tracedWait } from "./trace.ts";
 
 /** The reason a lock's `lost` signal fires: its lease was lost while it was held. */
 export class LockLostError extends LostError {
@@ -214,19 +216,38 @@ export function lockService(context: CoordContext, defaultTtlMs: number): LockSe
     return null;
   };
 
+  /** Each method with its span (`lock acquire`, `lock tryAcquire`) when an SDK is registered. */
+  const traced = <T extends Lock | null>(
+    method: "acquire" | "tryAcquire",
+    action: string,
+    key: string,
+    options: AcquireOptions,
+    take: () => Promise<T>,
+  ): Promise<T> => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return guarded(action, key, options.signal, take);
+    return tracedWait(
+      tracer,
+      `lock ${method}`,
+      "lock",
+      {
+        "lock.name": key,
+        "db.system": context.driver.name,
+      },
+      options.signal,
+      () => guarded(action, key, options.signal, take),
+    );
+  };
+
   return {
     acquire: (key: string, options: AcquireOptions = {}): Promise<Lock> =>
-      guarded(
-        `acquire lock '${key}'`,
-        key,
-        options.signal,
-        () => acquire(key, options),
-      ),
+      traced("acquire", `acquire lock '${key}'`, key, options, () => acquire(key, options)),
     tryAcquire: (key: string, options: AcquireOptions = {}): Promise<Lock | null> =>
-      guarded(
+      traced(
+        "tryAcquire",
         `try to acquire lock '${key}'`,
         key,
-        options.signal,
+        options,
         () => tryAcquire(key, options),
       ),
   };

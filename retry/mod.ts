@@ -29,6 +29,7 @@ import type { Clock } from "../internal/clock.ts";
 import { checkConfig } from "../internal/config.ts";
 import { abortable, optionalSignal, sleep } from "../internal/signal.ts";
 import { RollingCounts } from "../internal/window.ts";
+import { gaveUp, retryEvent } from "./trace.ts";
 
 export type { Call } from "../internal/call.ts";
 export type { Clock } from "../internal/clock.ts";
@@ -292,9 +293,10 @@ async function run<T>(
       return await (signal ? abortable(Promise.resolve(result), signal) : result);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
-      if (error instanceof PermanentError) throw error.cause;
-      if (attempt > maxRetries || (policy.retryIf && !policy.retryIf(error, attempt))) {
-        throw error;
+      if (error instanceof PermanentError) throw gaveUp("permanent", attempt, error.cause);
+      if (attempt > maxRetries) throw gaveUp("max_retries", attempt, error);
+      if (policy.retryIf && !policy.retryIf(error, attempt)) {
+        throw gaveUp("not_retryable", attempt, error);
       }
       const delayMs = jittered(
         backoffDelay(policy.backoff ?? DEFAULT_BACKOFF, attempt, error),
@@ -305,9 +307,10 @@ async function run<T>(
         policy.maxElapsedMs !== undefined &&
         clock.now() + delayMs - startedAt > policy.maxElapsedMs
       ) {
-        throw error;
+        throw gaveUp("max_elapsed", attempt, error);
       }
-      if (budget && !budget.tryWithdraw()) throw error;
+      if (budget && !budget.tryWithdraw()) throw gaveUp("budget", attempt, error);
+      retryEvent(attempt, delayMs, error);
       policy.onRetry?.({ attempt, error, delayMs });
       // A zero delay needs no timer (one costs a millisecond or more).
       if (delayMs > 0) await sleep(delayMs, signal);
