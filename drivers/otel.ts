@@ -141,5 +141,5 @@ export function otelMetrics(options: OtelMetricsOptions = {}): MetricsDriver {
   return new OtelMetricsDriver(options);
 }
 
-export { otelLogSink } from "./otel_log_sink.ts";
-export type { OtelLoggerProvider, OtelLogRecord, OtelLogSinkOptions } from "./otel_log_sink.ts";
+export { otelLogSink } from "./otel/log_sink.ts";
+export type { OtelLoggerProvider, OtelLogRecord, OtelLogSinkOptions } from "./otel/log_sink.ts";

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import type { Fields, Level, LogRecord, Sink } from "../clog/mod.ts";
-import { jsonFormatter } from "../clog/format.ts";
-import { activeContext } from "../internal/otel.ts";
+import type { Fields, Level, LogRecord, Sink } from "../../clog/mod.ts";
+import { jsonFormatter } from "../../clog/format.ts";
+import { activeContext } from "../../internal/otel.ts";
 
 /** A log record as the OpenTelemetry logs API takes it (`@opentelemetry/api-logs`). */
 export interface OtelLogRecord {

@@ -1,8 +1,8 @@
 /** otelLogSink in process: records reach a LoggerProvider with severity, attributes and context. */
 import assert from "node:assert/strict";
-import * as clog from "../clog/mod.ts";
-import { recordSpans } from "../testing/otel.ts";
-import { type OtelLogRecord, otelLogSink } from "./otel.ts";
+import * as clog from "../../clog/mod.ts";
+import { recordSpans } from "../../testing/otel.ts";
+import { type OtelLogRecord, otelLogSink } from "../otel.ts";
 
 const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
 
