@@ -33,6 +33,7 @@ import type { ServeHandler } from "../http/serve.ts";
 import { checkBuckets, checkLabelName, METRIC_NAME } from "./_util.ts";
 import { httpMetrics, type HttpMetricsOptions } from "./http.ts";
 import { instruments } from "./instruments.ts";
+import { runtimeMetrics } from "./runtime.ts";
 import { memoryMetrics } from "./memory.ts";
 import { prometheusHandler } from "./prometheus.ts";
 import type {
@@ -73,6 +74,17 @@ export interface MetricsConfig {
    * is logged once, so an unbounded label (a user id, a raw path) cannot exhaust memory.
    */
   readonly maxSeriesPerMetric: number;
+  /**
+   * Record the runtime's metrics (CPU, memory, heap, event-loop lag, open file descriptors; see
+   * `metrics/runtime.ts`), sampled at each render and every `runtimeMetricsIntervalMs`.
+   * @default {true}
+   */
+  readonly runtimeMetrics?: boolean;
+  /**
+   * How often runtime metrics are sampled between renders (for push exporters).
+   * @default {10000}
+   */
+  readonly runtimeMetricsIntervalMs?: number;
 }
 
 /** Dependencies of a metrics provider. */
@@ -138,7 +150,14 @@ const DEFAULT_BUCKETS: readonly number[] = [
  */
 export function defaultConfig(env: "development" | "production"): MetricsConfig {
   requireEnv("metrics", env);
-  return { prefix: "", defaultLabels: {}, buckets: DEFAULT_BUCKETS, maxSeriesPerMetric: 10_000 };
+  return {
+    prefix: "",
+    defaultLabels: {},
+    buckets: DEFAULT_BUCKETS,
+    maxSeriesPerMetric: 10_000,
+    runtimeMetrics: true,
+    runtimeMetricsIntervalMs: 10_000,
+  };
 }
 
 const CONFIG_KEYS = [
@@ -146,6 +165,8 @@ const CONFIG_KEYS = [
   "defaultLabels",
   "buckets",
   "maxSeriesPerMetric",
+  "runtimeMetrics",
+  "runtimeMetricsIntervalMs",
 ] as const satisfies readonly (keyof MetricsConfig)[];
 
 function validateConfig(config: MetricsConfig): void {
@@ -170,6 +191,19 @@ function validateConfig(config: MetricsConfig): void {
     }
   }
   checkBuckets("create metrics", config.buckets);
+  if (config.runtimeMetrics !== undefined && typeof config.runtimeMetrics !== "boolean") {
+    throw new TypeError(
+      `Cannot create metrics as 'runtimeMetrics' must be a boolean: current value is ${
+        String(config.runtimeMetrics)
+      }`,
+    );
+  }
+  const interval = config.runtimeMetricsIntervalMs;
+  if (interval !== undefined && (!Number.isSafeInteger(interval) || interval < 100)) {
+    throw new RangeError(
+      `Cannot create metrics as 'runtimeMetricsIntervalMs' must be an integer of at least 100: current value is ${interval}`,
+    );
+  }
   if (!Number.isSafeInteger(config.maxSeriesPerMetric) || config.maxSeriesPerMetric < 1) {
     throw new RangeError(
       `Cannot create metrics as 'maxSeriesPerMetric' must be a positive integer: current value is ${config.maxSeriesPerMetric}`,
@@ -198,9 +232,18 @@ export function create(
   const logger = options.logger ?? namespace("metrics");
   const { counter, gauge, histogram } = instruments(driver, logger, config);
   const { middleware, http } = httpMetrics({ counter, histogram }, logger);
-  const render = (): string | undefined => driver.render?.();
+  const runtime = config.runtimeMetrics ?? true
+    ? runtimeMetrics({ counter, gauge, histogram }, config.runtimeMetricsIntervalMs ?? 10_000)
+    : undefined;
+  const render = (): string | undefined => {
+    runtime?.sample();
+    return driver.render?.();
+  };
   let closed: Promise<void> | undefined;
-  const close = (): Promise<void> => closed ??= driver.close();
+  const close = (): Promise<void> => {
+    runtime?.close();
+    return closed ??= driver.close();
+  };
   return Promise.resolve({
     driver: driver.name,
     counter,
