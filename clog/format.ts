@@ -10,7 +10,7 @@ import type { Fields, Level, LogRecord } from "./types.ts";
 /** Turns a record into one line of text, ending in `\n`. */
 export type Formatter = (record: LogRecord) => string;
 
-const RESERVED = new Set(["time", "level", "namespace", "msg", "trace_id", "span_id"]);
+const RESERVED = new Set(["time", "level", "namespace", "msg", "trace_id", "span_id", "caller"]);
 const MAX_DEPTH = 10;
 
 /**
@@ -186,6 +186,7 @@ export function jsonFormatter(): Formatter {
       namespaceJson(record.namespace) + JSON.stringify(record.msg);
     if (record.traceId !== undefined) line += ',"trace_id":' + JSON.stringify(record.traceId);
     if (record.spanId !== undefined) line += ',"span_id":' + JSON.stringify(record.spanId);
+    if (record.caller !== undefined) line += ',"caller":' + JSON.stringify(record.caller);
     if (record.bound !== EMPTY_FIELDS) line += boundJson(record.bound, record.fields);
     if (record.fields !== EMPTY_FIELDS) line += fieldsJson(record.fields, undefined);
     return line + "}\n";
@@ -272,6 +273,10 @@ export function consoleFormatter(options: { color: boolean }): Formatter {
     }
     if (record.spanId !== undefined) {
       const pair = "span_id=" + record.spanId;
+      line += " " + (color ? DIM + pair + RESET : pair);
+    }
+    if (record.caller !== undefined) {
+      const pair = "caller=" + record.caller;
       line += " " + (color ? DIM + pair + RESET : pair);
     }
     return line + errorStacks(merged, "    ") + "\n";

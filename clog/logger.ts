@@ -7,6 +7,7 @@ import { checkConfig } from "../internal/config.ts";
 import { traceContext } from "./context.ts";
 import { consoleFormatter, EMPTY_FIELDS, jsonFormatter } from "./format.ts";
 import { reportSinkFailure, writerSink } from "./sinks.ts";
+import { type Redactor, redactor } from "./redact.ts";
 import type { SyncWriter } from "./sinks.ts";
 import {
   type ClogConfig,
@@ -73,12 +74,34 @@ class Core {
   prefix: string;
   /** Bumped whenever `prefix` changes, so loggers know to recompute their full name. */
   generation = 0;
+  /** Redacts fields before the sinks see them; undefined when nothing is redacted. */
+  redact: Redactor | undefined;
+  /** Bound field sets, redacted once each. */
+  redactedBound = new WeakMap<Fields, Fields>();
+  /** Record the caller's `file:line`. */
+  caller: boolean;
 
-  constructor(level: Level, sinks: readonly Sink[], prefix: string) {
+  constructor(
+    level: Level,
+    sinks: readonly Sink[],
+    prefix: string,
+    redact: Redactor | undefined,
+    caller: boolean,
+  ) {
     this.level = level;
     this.min = LEVEL_VALUES[level];
     this.sinks = sinks;
     this.prefix = prefix;
+    this.redact = redact;
+    this.caller = caller;
+  }
+
+  /** `bound` as the sinks may see it. */
+  boundFields(bound: Fields): Fields {
+    if (this.redact === undefined || bound === EMPTY_FIELDS) return bound;
+    let redacted = this.redactedBound.get(bound);
+    if (redacted === undefined) this.redactedBound.set(bound, redacted = this.redact(bound));
+    return redacted;
   }
 
   emit(record: LogRecord): void {
@@ -112,6 +135,21 @@ class Core {
     }
     this.sinks = [];
   }
+}
+
+const THIS_MODULE = import.meta.url;
+
+/** `dir/file.ts:line` of the first stack frame outside this module: who called the logger. */
+function callerOf(): string | undefined {
+  const stack = new Error().stack ?? "";
+  for (const frame of stack.split("\n").slice(1)) {
+    if (frame.includes(THIS_MODULE)) continue;
+    const match = /\(?([^()\s]+):(\d+):\d+\)?\s*$/.exec(frame);
+    if (!match) continue;
+    const parts = match[1].split("/");
+    return `${parts.slice(-2).join("/")}:${match[2]}`;
+  }
+  return undefined;
 }
 
 const TRACE = LEVEL_VALUES.trace;
@@ -174,16 +212,18 @@ class TreeLogger implements Logger {
   }
 
   #emit(level: Level, msg: string, fields: Fields | undefined): void {
+    const core = this.#core;
     const trace = traceContext();
-    this.#core.emit({
+    core.emit({
       time: Date.now(),
       level,
       namespace: this.name,
       msg,
       traceId: trace?.traceId,
       spanId: trace?.spanId,
-      bound: this.#bound,
-      fields: fields ?? EMPTY_FIELDS,
+      caller: core.caller ? callerOf() : undefined,
+      bound: core.boundFields(this.#bound),
+      fields: fields === undefined ? EMPTY_FIELDS : core.redact ? core.redact(fields) : fields,
     });
   }
 
@@ -247,6 +287,9 @@ const CONFIG_KEYS = [
   "bufferBytes",
   "flushIntervalMs",
   "namespace",
+  "redact",
+  "redactCredentials",
+  "caller",
 ] as const satisfies readonly (keyof ClogConfig)[];
 
 function requireLevel(action: string, level: unknown): asserts level is Level {
@@ -290,6 +333,22 @@ export function validateConfig(config: ClogConfig): void {
     throw new TypeError(
       `Cannot init clog as 'color' must be a boolean: current value is ${
         JSON.stringify(config.color)
+      }`,
+    );
+  }
+  for (const name of ["redactCredentials", "caller"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "boolean") {
+      throw new TypeError(
+        `Cannot init clog as '${name}' must be a boolean: current value is ${
+          JSON.stringify(config[name])
+        }`,
+      );
+    }
+  }
+  if (config.redact !== undefined && !Array.isArray(config.redact)) {
+    throw new TypeError(
+      `Cannot init clog as 'redact' must be an array of field paths: current value is ${
+        JSON.stringify(config.redact)
       }`,
     );
   }
@@ -345,8 +404,9 @@ export function outputSink(config: ClogConfig): Sink {
 /** A core built from a validated config: the shared state behind one logger tree. */
 export function createCore(config: ClogConfig, options: CreateOptions = {}): Core {
   validateConfig(config);
+  const redact = redactor(config.redact ?? [], config.redactCredentials ?? true);
   const sinks = options.sinks ? [...options.sinks] : [outputSink(config)];
-  return new Core(config.level, sinks, config.namespace ?? "");
+  return new Core(config.level, sinks, config.namespace ?? "", redact, config.caller ?? false);
 }
 
 /** Replaces the level and sinks of `target` with those of `source`, closing the old sinks. */
@@ -356,6 +416,9 @@ export function replaceCore(target: Core, source: Core): void {
   target.min = source.min;
   target.sinks = source.sinks;
   target.prefix = source.prefix;
+  target.redact = source.redact;
+  target.redactedBound = new WeakMap();
+  target.caller = source.caller;
   target.generation++;
   for (const sink of old) {
     // A sink handed to init() again stays open.

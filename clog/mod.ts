@@ -29,6 +29,11 @@
  */
 import { requireEnv } from "../internal/env.ts";
 import {
+  type LevelConfigSource,
+  watchLevel as watchLevelOf,
+  type WatchLevelOptions,
+} from "./level_config.ts";
+import {
   createCore,
   type CreateOptions,
   type Logger,
@@ -47,6 +52,8 @@ export type { MemorySink, SyncWriter, WriterSinkOptions } from "./sinks.ts";
 export { outputSink, validateConfig } from "./logger.ts";
 export type { CreateOptions, Logger, RootLogger } from "./logger.ts";
 export { LEVEL_VALUES, LEVELS } from "./types.ts";
+export { parseLogConfig } from "./level_config.ts";
+export type { LevelConfigSource, LogConfig, WatchLevelOptions } from "./level_config.ts";
 export type { ClogConfig, Fields, Format, Level, LogRecord, Output, Sink } from "./types.ts";
 
 /**
@@ -141,6 +148,38 @@ export function root(): RootLogger {
  */
 export function setLevel(level: Level): void {
   globalRoot.setLevel(level);
+}
+
+/**
+ * Makes the level follow `/config/{env}/{service}/clog` (`{"level": "debug"}`, the Go kit's
+ * `LogConfig`) in the config center: each accepted change applies at once to the whole tree
+ * (the global one unless `options.logger` names another); a bad value is refused, the last good
+ * level kept and the reason logged.
+ *
+ * @param coord A coord provider.
+ * @param options `env` and `service` of the key, and the logger tree.
+ * @returns A handle that stops following the key.
+ * @throws {TypeError} When `env` or `service` is empty or holds a slash.
+ *
+ * @example Level from the config center
+ * ```ts
+ * import * as clog from "./mod.ts";
+ * import * as coord from "../coord/mod.ts";
+ * import assert from "node:assert/strict";
+ *
+ * await using coordinator = await coord.create(coord.defaultConfig("development"));
+ * using logger = clog.create({ level: "info", format: "json", output: "stdout" }, { sinks: [] });
+ * await using _watch = await clog.watchLevel(coordinator, { env: "dev", service: "im", logger });
+ * await coordinator.config.set("/config/dev/im/clog", { level: "debug" });
+ * await new Promise((resolve) => setTimeout(resolve, 50));
+ * assert.equal(logger.level, "debug");
+ * ```
+ */
+export function watchLevel(
+  coord: LevelConfigSource,
+  options: WatchLevelOptions,
+): Promise<AsyncDisposable & { close(): Promise<void> }> {
+  return watchLevelOf(coord, options, globalRoot);
 }
 
 /** Writes out everything the global sinks buffer. */

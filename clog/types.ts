@@ -37,6 +37,8 @@ export interface LogRecord {
   readonly traceId: string | undefined;
   /** Span id of the active span or the surrounding {@linkcode withTrace} scope, if known. */
   readonly spanId?: string;
+  /** `dir/file.ts:line` of the call, with `caller: true`. */
+  readonly caller?: string;
   /** Fields bound to the logger with `with()`; shared by every record of that logger. */
   readonly bound: Fields;
   /** Fields given at the call site; a call-site field overrides a bound one of the same name. */
@@ -99,4 +101,22 @@ export interface ClogConfig {
    * @default {""}
    */
   readonly namespace?: string;
+  /**
+   * Field paths whose values are replaced by `[redacted]` before any sink sees them:
+   * `"user.email"`, `"*.phone"` (`*` is any one key), `"headers.x-api-key"`.
+   * @default {[]}
+   */
+  readonly redact?: readonly string[];
+  /**
+   * Redact credentials wherever they are: fields named like one (`password`, `token`,
+   * `authorization`, `apiKey`, `cookie`, `secret` …, at any depth) and the password of a
+   * `scheme://user:password@host` in a string.
+   * @default {true}
+   */
+  readonly redactCredentials?: boolean;
+  /**
+   * Record the caller's `dir/file.ts:line` (`caller` in JSON). It costs a stack trace per line.
+   * @default {false}
+   */
+  readonly caller?: boolean;
 }
