@@ -9,6 +9,7 @@ import type { Serializer } from "../internal/json.ts";
 import { underSignal } from "../internal/signal.ts";
 import type { BoundCounter } from "../metrics/mod.ts";
 import { type Keyspace, requireText } from "./_util.ts";
+import type { TraceInfo } from "./trace.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** What every operation group gets from the provider. */
@@ -19,6 +20,8 @@ export interface OpsContext {
   readonly serializer: Serializer;
   /** Counters of `string.get`, when the provider was given metrics. */
   readonly counters?: Record<"hit" | "miss", BoundCounter>;
+  /** What the provider's spans say of it: driver and key prefix. */
+  readonly trace: TraceInfo;
 }
 
 /** Encodes a value for key `name` (named in the serializer's errors). */

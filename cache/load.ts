@@ -10,7 +10,9 @@ import type { Logger } from "../clog/mod.ts";
 import { abortable, optionalSignal, sleep } from "../internal/signal.ts";
 import type { Serializer } from "../internal/json.ts";
 import type { BoundCounter } from "../metrics/mod.ts";
+import { kitTracer, type OtelSpan, spanEvent } from "../internal/otel.ts";
 import { type Keyspace, requireTtl, shownKey } from "./_util.ts";
+import { cacheSpan, tracedLoad, type TraceInfo, type Tracer } from "./trace.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** Options of `getOrLoad`. */
@@ -42,6 +44,8 @@ export interface LoadContext {
   readonly serializer: Serializer;
   /** Where values and load leases live. */
   readonly keyspace: Keyspace;
+  /** What the `cache getOrLoad` span says of the provider. */
+  readonly trace: TraceInfo;
   /** How long one instance may hold the right to load a key. */
   readonly loadLeaseMs: number;
   /** Loads under way in this process, by full key. */
@@ -171,7 +175,7 @@ async function loadAndStore<T>(context: LoadContext, request: LoadRequest<T>): P
   const started = Date.now();
   let value: T;
   try {
-    value = await request.loader();
+    value = await tracedLoad(request.loader);
     context.counters?.loaded.inc();
   } catch (error) {
     return serveStale(context, request, error);
@@ -199,6 +203,7 @@ function serveStale<T>(context: LoadContext, request: LoadRequest<T>, error: unk
   const { stale } = request;
   if (stale && Date.now() < stale.expiresAt + request.staleMs) {
     context.counters?.stale.inc();
+    spanEvent("cache stale served");
     context.logger.warn("loader failed; serving the stale value within its grace period", {
       key: request.fullKey,
       err: error,
@@ -231,12 +236,44 @@ function refreshEarly<T>(context: LoadContext, request: LoadRequest<T>): void {
   refresh.finally(() => context.background.delete(refresh));
 }
 
-/** Creates `getOrLoad` over a provider context. */
+/**
+ * Creates `getOrLoad` over a provider context: in a `cache getOrLoad` span with `cache.hit` (the
+ * loader in a child span `cache load`) when an SDK is registered.
+ */
 export function getOrLoadFunction(context: LoadContext) {
+  const plain = plainGetOrLoad(context);
+  // Apart from the check: a closure in getOrLoad's own body would allocate on every call.
+  const traced = <T>(
+    tracer: Tracer,
+    key: string,
+    loader: () => Promise<T>,
+    options: GetOrLoadOptions,
+  ): Promise<T> =>
+    cacheSpan(
+      tracer,
+      context.trace,
+      "cache getOrLoad",
+      "getOrLoad",
+      (span) => plain(key, loader, options, span),
+    );
+  return function getOrLoad<T>(
+    key: string,
+    loader: () => Promise<T>,
+    options: GetOrLoadOptions,
+  ): Promise<T> {
+    const tracer = kitTracer();
+    if (tracer === undefined) return plain(key, loader, options);
+    return traced(tracer, key, loader, options);
+  };
+}
+
+/** `getOrLoad` itself; `span`, when tracing, learns whether the cache answered. */
+function plainGetOrLoad(context: LoadContext) {
   return async function getOrLoad<T>(
     key: string,
     loader: () => Promise<T>,
     options: GetOrLoadOptions,
+    span?: OtelSpan,
   ): Promise<T> {
     const action = `load key '${key}'`;
     const fullKey = context.keyspace.key(action, key);
@@ -252,8 +289,10 @@ export function getOrLoadFunction(context: LoadContext) {
         refreshEarly(context, request);
       }
       context.counters?.hit.inc();
+      span?.setAttribute("cache.hit", true);
       return context.serializer.decode(cached.text) as T;
     }
+    span?.setAttribute("cache.hit", false);
     return await abortable(
       joinInflight(context, fullKey, () => loadUnderLease(context, request, true)),
       signal,

@@ -11,7 +11,9 @@ import type { Logger } from "../clog/mod.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
 import { acquireUnderSignal } from "../internal/acquire.ts";
 import { releaseUnderSignal, sleep, underSignalOption } from "../internal/signal.ts";
+import { kitTracer } from "../internal/otel.ts";
 import { type Keyspace, keyspace, MAX_TIMER_MS, requireTtl } from "./_util.ts";
+import { cacheSpan, type TraceInfo, type Tracer } from "./trace.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
@@ -99,10 +101,50 @@ export interface LockContext {
   readonly defaultTtlMs: number;
   /** Held locks, released on provider close. */
   readonly held: Set<CacheLock>;
+  /**
+   * What the `lock acquire` spans say of the service: driver and key prefix.
+   * @default {{ system: driver.name, keyPrefix: "" }}
+   */
+  readonly trace?: TraceInfo;
 }
 
-/** Creates the lock service. */
+/**
+ * Creates the lock service: `acquire` and `tryAcquire` in a client span `lock acquire` (with
+ * `lock.acquired`) when an SDK is registered. The lock's name is left out: it can hold user ids.
+ */
 export function cacheLockService(context: LockContext): CacheLockService {
+  const plain = plainLockService(context);
+  const trace = context.trace ?? { system: context.driver.name, keyPrefix: "" };
+  // Apart from the checks: a closure in acquire's own body would allocate on every call.
+  const traced = (
+    tracer: Tracer,
+    operation: "acquire" | "tryAcquire",
+    key: string,
+    options: CacheLockOptions | undefined,
+  ) =>
+    cacheSpan(tracer, trace, "lock acquire", operation, async (span) => {
+      const lock = await (operation === "acquire"
+        ? plain.acquire(key, options)
+        : plain.tryAcquire(key, options));
+      span.setAttribute("lock.acquired", lock !== null);
+      return lock;
+    });
+  return {
+    acquire: (key, options) => {
+      const tracer = kitTracer();
+      if (tracer === undefined) return plain.acquire(key, options);
+      return traced(tracer, "acquire", key, options) as Promise<CacheLock>;
+    },
+    tryAcquire: (key, options) => {
+      const tracer = kitTracer();
+      if (tracer === undefined) return plain.tryAcquire(key, options);
+      return traced(tracer, "tryAcquire", key, options);
+    },
+  };
+}
+
+/** The lock service itself. */
+function plainLockService(context: LockContext): CacheLockService {
   const { driver, logger } = context;
 
   const attempt = async (key: string, ttlMs: number, action: string): Promise<CacheLock | null> => {
@@ -241,7 +283,14 @@ export async function createLockService(
     throw error;
   }
   const held = new Set<CacheLock>();
-  const service = cacheLockService({ driver, logger, keyspace: space, defaultTtlMs, held });
+  const service = cacheLockService({
+    driver,
+    logger,
+    keyspace: space,
+    defaultTtlMs,
+    held,
+    trace: { system: driver.name, keyPrefix: options.keyPrefix ?? "" },
+  });
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {

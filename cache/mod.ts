@@ -232,10 +232,12 @@ export async function create(
     help: "Cache requests by operation and result.",
     labels: ["op", "result"],
   });
+  const trace = { system: driver.name, keyPrefix: config.keyPrefix ?? "" };
   const context: OpsContext = {
     driver,
     keyspace: space,
     serializer,
+    trace,
     counters: requests && {
       hit: requests.with({ op: "get", result: "hit" }),
       miss: requests.with({ op: "get", result: "miss" }),
@@ -255,6 +257,7 @@ export async function create(
     keyspace: space,
     defaultTtlMs: config.lockTtlMs,
     held,
+    trace,
   });
   const background = new Set<Promise<unknown>>();
   const getOrLoad = getOrLoadFunction({
@@ -262,6 +265,7 @@ export async function create(
     logger,
     serializer,
     keyspace: space,
+    trace,
     loadLeaseMs: config.loadLeaseMs,
     inflight: new Map(),
     background,

@@ -6,6 +6,8 @@
  */
 import { requireTtl } from "./_util.ts";
 import { decodeValue, encodeValue, type OpsContext, requireKeys, requireStep } from "./_ops.ts";
+import { kitTracer } from "../internal/otel.ts";
+import { cacheSpan, type Tracer } from "./trace.ts";
 
 /** `ttlMs` option of writes; 0 or absent means no expiry. */
 export interface TtlOption {
@@ -58,6 +60,14 @@ export function stringOps(context: OpsContext): StringOps {
   const { key } = keyspace;
   const encode = (value: unknown, name: string) => encodeValue(context, value, name);
   const decode = <T>(text: string | undefined) => decodeValue<T>(context, text);
+  const tracedDel = (tracer: Tracer, names: string[]) =>
+    cacheSpan(
+      tracer,
+      context.trace,
+      "cache del",
+      "del",
+      () => driver.del(requireKeys(keyspace, "del", names)),
+    );
   return {
     get: getOperation(context),
     set: setOperation(context),
@@ -76,7 +86,11 @@ export function stringOps(context: OpsContext): StringOps {
     incrBy: async (name, delta) =>
       await driver.incrBy(key("incrBy", name), requireStep("incrBy", delta)),
     exists: async (...names) => await driver.exists(requireKeys(keyspace, "exists", names)),
-    del: async (...names) => await driver.del(requireKeys(keyspace, "del", names)),
+    del: async (...names) => {
+      const tracer = kitTracer();
+      if (tracer === undefined) return await driver.del(requireKeys(keyspace, "del", names));
+      return await tracedDel(tracer, names);
+    },
     expire: async (name, ttlMs) =>
       await driver.expire(key("expire", name), requireTtl(`expire key '${name}'`, ttlMs)),
     ttl: async (name) => await driver.ttl(key("ttl", name)),
@@ -93,8 +107,29 @@ export function stringOps(context: OpsContext): StringOps {
   };
 }
 
-/** `get`, the hot path: in-process drivers answer synchronously, one promise per call instead of three. */
+/**
+ * `get` in a `cache get` span (with `cache.hit`) when an SDK is registered; without one, the
+ * plain `get` after a single check.
+ */
 function getOperation(context: OpsContext): StringOps["get"] {
+  const get = plainGet(context);
+  const { trace } = context;
+  // Apart from the check: a closure in `get`'s own body would allocate a context on every call.
+  const traced = <T>(tracer: Tracer, name: string): Promise<T | undefined> =>
+    cacheSpan(tracer, trace, "cache get", "get", async (span) => {
+      const value = await get<T>(name);
+      span.setAttribute("cache.hit", value !== undefined);
+      return value;
+    });
+  return <T>(name: string): Promise<T | undefined> => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return get<T>(name);
+    return traced<T>(tracer, name);
+  };
+}
+
+/** `get`, the hot path: in-process drivers answer synchronously, one promise per call instead of three. */
+function plainGet(context: OpsContext): StringOps["get"] {
   const { driver, keyspace: { key }, serializer, counters } = context;
   /** Counts a get's outcome when metrics are on; the text passes through. */
   const counted = <V>(value: V | undefined): V | undefined => {
@@ -132,8 +167,26 @@ function getOperation(context: OpsContext): StringOps["get"] {
   };
 }
 
-/** `set`, synchronous underneath on in-process drivers (as `get`). */
+/** `set` in a `cache set` span when an SDK is registered; the plain `set` without one. */
 function setOperation(context: OpsContext): StringOps["set"] {
+  const set = plainSet(context);
+  const { trace } = context;
+  // Apart from the check: a closure in `set`'s own body would allocate a context on every call.
+  const traced = (
+    tracer: Tracer,
+    name: string,
+    value: unknown,
+    options: TtlOption | undefined,
+  ): Promise<void> => cacheSpan(tracer, trace, "cache set", "set", () => set(name, value, options));
+  return (name, value, options) => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return set(name, value, options);
+    return traced(tracer, name, value, options);
+  };
+}
+
+/** `set`, synchronous underneath on in-process drivers (as `get`). */
+function plainSet(context: OpsContext): StringOps["set"] {
   const { driver, keyspace: { key } } = context;
   const { setSync } = driver;
   if (setSync) {

@@ -29,10 +29,12 @@ import { ownKeyPrefix } from "../internal/namespace.ts";
 import { requireEnv } from "../internal/env.ts";
 import { type Serializer, serializerOption } from "../internal/json.ts";
 import { TtlKeeper } from "../internal/keeper.ts";
+import { kitTracer, type OtelSpan } from "../internal/otel.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
 import { optionalSignal, sleep } from "../internal/signal.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { memoryOnce } from "./memory.ts";
+import { onceSpan } from "./trace.ts";
 import type { OnceDriver, OnceOutcome } from "./types.ts";
 
 export type { Call } from "../internal/call.ts";
@@ -310,13 +312,18 @@ export function create(
     help: "Idempotent calls by outcome.",
     labels: ["outcome"],
   });
-  const count = (outcome: string) => calls?.inc({ outcome });
+  /** Counts an outcome, and says it on the call's span when tracing. */
+  const count = (outcome: string, span: OtelSpan | undefined) => {
+    calls?.inc({ outcome });
+    span?.setAttribute("once.outcome", outcome);
+  };
 
   const run = async <T>(
     name: string,
     ttlMs: number,
     fn: (call: Call) => Promise<T>,
     call: OnceCallOptions,
+    span?: OtelSpan,
   ): Promise<{ ran: boolean; value: T }> => {
     if (typeof name !== "string" || name.length === 0 || !name.isWellFormed()) {
       throw new TypeError(
@@ -379,7 +386,7 @@ export function create(
               signal: signal ? AbortSignal.any([keeper.lost, signal]) : keeper.lost,
             });
           } catch (error) {
-            count("failed");
+            count("failed", span);
             if (config.cacheFailures) {
               const message = error instanceof Error ? error.message : String(error);
               await driver.complete(key, token, { status: "error", payload: message }, ttlMs);
@@ -399,7 +406,7 @@ export function create(
             throw error;
           }
           const outcome: OnceOutcome = { status: "ok", payload };
-          count("ran");
+          count("ran", span);
           if (await driver.complete(key, token, outcome, ttlMs)) return { ran: true, value };
           logger.warn(
             "once lock was lost before the result could be stored; answering with what the key holds",
@@ -414,15 +421,15 @@ export function create(
         continue;
       }
       if (state.fingerprint !== fingerprint) {
-        count("conflict");
+        count("conflict", span);
         throw new OnceConflictError(name);
       }
       if (state.state === "done") {
         if (state.outcome.status === "error") {
-          count("replayed_failure");
+          count("replayed_failure", span);
           throw new OnceFailedError(name, state.outcome.payload);
         }
-        if (!unstored) count("replayed");
+        if (!unstored) count("replayed", span);
         return {
           ran: unstored !== undefined,
           value: serializer.decode(state.outcome.payload) as T,
@@ -432,17 +439,27 @@ export function create(
         throw new OnceLockLostError(name, "another caller is running the key now");
       }
       if (!wait) {
-        count("in_progress");
+        count("in_progress", span);
         throw new OnceInProgressError(name);
       }
       if (Date.now() >= deadline) {
-        count("in_progress");
+        count("in_progress", span);
         throw new OnceInProgressError(name, `still running after ${config.waitTimeoutMs} ms`);
       }
       await sleep(backoffMs * (0.5 + Math.random()), signal);
       backoffMs = Math.min(backoffMs * 2, 200);
     }
   };
+
+  /** `run` in its span; apart from `do` and `execute`, whose untraced calls then allocate nothing. */
+  const traced = <T>(
+    tracer: NonNullable<ReturnType<typeof kitTracer>>,
+    operation: "do" | "execute",
+    name: string,
+    ttlMs: number,
+    fn: (call: Call) => Promise<T>,
+    call: OnceCallOptions,
+  ) => onceSpan(tracer, driver.name, operation, (span) => run(name, ttlMs, fn, call, span));
 
   let closed = false;
   const close = () => {
@@ -451,8 +468,16 @@ export function create(
   };
   return Promise.resolve({
     driver: driver.name,
-    do: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).ran,
-    execute: async (key, ttlMs, fn, call = {}) => (await run(key, ttlMs, fn, call)).value,
+    do: async (key, ttlMs, fn, call = {}) => {
+      const tracer = kitTracer();
+      if (tracer === undefined) return (await run(key, ttlMs, fn, call)).ran;
+      return (await traced(tracer, "do", key, ttlMs, fn, call)).ran;
+    },
+    execute: async (key, ttlMs, fn, call = {}) => {
+      const tracer = kitTracer();
+      if (tracer === undefined) return (await run(key, ttlMs, fn, call)).value;
+      return (await traced(tracer, "execute", key, ttlMs, fn, call)).value;
+    },
     ping: (options?: PingOptions) =>
       pingProvider("once", driver.name, () => closed, options, () => driver.ping()),
     close,

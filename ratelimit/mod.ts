@@ -30,9 +30,11 @@ import { requireEnv } from "../internal/env.ts";
 import type { Clock } from "../internal/clock.ts";
 import { DriverError } from "../internal/errors.ts";
 import { type PingOptions, pingProvider } from "../internal/ping.ts";
+import { kitTracer } from "../internal/otel.ts";
 import { optionalSignal, underSignal } from "../internal/signal.ts";
 import type { BoundCounter, Metrics } from "../metrics/mod.ts";
 import { memoryRateLimit, type MemoryRateLimitDriver } from "./memory.ts";
+import { allowSpan } from "./trace.ts";
 import type { Decision, RateLimitDriver, Rule } from "./types.ts";
 
 export { DriverError } from "../internal/errors.ts";
@@ -321,7 +323,28 @@ export async function create(
     return decision;
   };
 
+  /** `decide` in a `ratelimit allow` span when an SDK is registered. */
   const allowN = (
+    key: string,
+    ruleName: string,
+    n: number,
+    options?: AllowOptions,
+  ): Promise<Decision> => {
+    const tracer = kitTracer();
+    if (tracer === undefined) return decide(key, ruleName, n, options);
+    return tracedDecide(tracer, key, ruleName, n, options);
+  };
+  // Apart from allowN: a closure in its own body would allocate a context on every call.
+  const tracedDecide = (
+    tracer: NonNullable<ReturnType<typeof kitTracer>>,
+    key: string,
+    ruleName: string,
+    n: number,
+    options: AllowOptions | undefined,
+  ): Promise<Decision> =>
+    allowSpan(tracer, driver.name, ruleName, n, () => decide(key, ruleName, n, options));
+
+  const decide = (
     key: string,
     ruleName: string,
     n: number,
@@ -415,7 +438,7 @@ export async function create(
     } catch (error) {
       return Promise.reject(error);
     }
-    return underSignal(signal, () => allowN(key, ruleName, n));
+    return underSignal(signal, () => decide(key, ruleName, n));
   };
 
   let closed: Promise<void> | undefined;
