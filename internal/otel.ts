@@ -161,6 +161,9 @@ export function nonRecordingSpan(ids: SpanIds): OtelSpan {
   };
 }
 
+/** Read once: `instanceof Headers` looked up on the global object each time is slow. */
+const HeadersClass = Headers;
+
 const headerGetter: TextMapGetter = {
   get: (carrier, key) => (carrier as Headers).get(key) ?? undefined,
   keys: (carrier) => [...(carrier as Headers).keys()],
@@ -188,7 +191,7 @@ export function extractContext(
   return propagation.extract(
     base,
     carrier,
-    carrier instanceof Headers ? headerGetter : recordGetter,
+    carrier instanceof HeadersClass ? headerGetter : recordGetter,
   );
 }
 
@@ -204,7 +207,7 @@ export function injectContext(
   if (propagation === undefined) return false;
   propagation.inject(context, carrier, {
     set: (target, key, value) =>
-      target instanceof Headers
+      target instanceof HeadersClass
         ? target.set(key, value)
         : ((target as Record<string, string>)[key] = value),
   });

@@ -12,7 +12,9 @@ import type { Call } from "../internal/call.ts";
 import { optionalSignal, sleep } from "../internal/signal.ts";
 import type { MqContext } from "./_context.ts";
 import { type DeadLetter, deadLetterer } from "./dead_letter.ts";
-import { consumeInTrace } from "./trace.ts";
+import { consumeInSpan, traceOf } from "./trace.ts";
+import { withTrace } from "../clog/mod.ts";
+import { kitTracer } from "../internal/otel.ts";
 import type { DriverSubscription, IncomingRecord } from "./types.ts";
 
 /**
@@ -198,6 +200,9 @@ function deliverer<T>(
         0,
       );
     }
+    // Without an SDK, clog's trace from the headers, read once; with one, a span per run.
+    const tracer = kitTracer();
+    const trace = tracer === undefined ? traceOf(record.headers) : undefined;
     for (let attempt = 1;; attempt++) {
       const message: ConsumedMessage<T> = {
         topic: record.topic,
@@ -213,15 +218,20 @@ function deliverer<T>(
       const started = handled ? performance.now() : 0;
       const labels = { topic: record.topic, group: groupId };
       try {
-        await consumeInTrace({
-          system: context.driver.name,
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          group: groupId,
-          attempt,
-          headers: record.headers,
-        }, () => handler(message));
+        const run = () => handler(message);
+        await (tracer !== undefined
+          ? consumeInSpan(tracer, {
+            system: context.driver.name,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            group: groupId,
+            attempt,
+            headers: record.headers,
+          }, run)
+          : trace
+          ? withTrace(trace.traceId, run, { spanId: trace.spanId })
+          : run());
         handled?.observe((performance.now() - started) / 1000, labels);
         consumed?.inc({ ...labels, outcome: "ok" });
         return;

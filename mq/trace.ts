@@ -6,8 +6,7 @@
  *
  * @module
  */
-import { withTrace } from "../clog/mod.ts";
-import { remoteContext, traceOf } from "../clog/propagation.ts";
+import { remoteContext } from "../clog/propagation.ts";
 import {
   activeContext,
   failSpan,
@@ -70,22 +69,20 @@ export interface ConsumedRecordInfo {
 }
 
 /**
- * Runs a handler in the record's trace: a consumer span, child of the producer's, when an SDK is
- * registered; else in clog's trace read from the headers.
+ * Runs a handler in a consumer span (`process <topic>`), child of the producer's span that the
+ * headers name; the caller has found an SDK registered (without one, it runs the handler in
+ * clog's trace read with `traceOf`, which costs no span).
  *
+ * @param tracer From `kitTracer()`.
  * @param record Where the message came from, and its headers.
  * @param run The handler's run.
  */
-export async function consumeInTrace(
+export function consumeInSpan(
+  tracer: NonNullable<ReturnType<typeof kitTracer>>,
   record: ConsumedRecordInfo,
   run: () => void | Promise<void>,
 ): Promise<void> {
-  const tracer = kitTracer();
-  if (tracer === undefined) {
-    const trace = traceOf(record.headers);
-    return await (trace ? withTrace(trace.traceId, run, { spanId: trace.spanId }) : run());
-  }
-  return await inSpan(tracer, `process ${record.topic}`, {
+  return inSpan(tracer, `process ${record.topic}`, {
     kind: SpanKind.CONSUMER,
     parent: remoteContext(record.headers),
     attributes: {
