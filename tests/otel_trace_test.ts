@@ -106,7 +106,7 @@ const postgresUrl = serviceUrl("postgres");
 
 Deno.test({
   name:
-    "[redis+postgres] tracing: one request, one trace — HTTP server, db, cache, mq producer, consumer in a second process, and their logs",
+    "[redis] [postgres] tracing: one request, one trace — HTTP server, db, cache, mq producer, consumer in a second process, and their logs",
   ignore: redisUrl === undefined || postgresUrl === undefined,
   async fn() {
     const { spans, logs, server } = receiver();
