@@ -13,7 +13,7 @@ import { acquireUnderSignal } from "../internal/acquire.ts";
 import { releaseUnderSignal, sleep, underSignalOption } from "../internal/signal.ts";
 import { kitTracer } from "../internal/otel.ts";
 import { type Keyspace, keyspace, MAX_TIMER_MS, requireTtl } from "./_util.ts";
-import { cacheSpan, type TraceInfo, type Tracer } from "./trace.ts";
+import { cacheSpan, type Tracer } from "./trace.ts";
 import type { CacheDriver } from "./types.ts";
 
 /** The reason a cache lock's `lost` signal fires. */
@@ -105,7 +105,7 @@ export interface LockContext {
    * What the `lock acquire` spans say of the service: driver and key prefix.
    * @default {{ system: driver.name, keyPrefix: "" }}
    */
-  readonly trace?: TraceInfo;
+  readonly trace?: { readonly system: string; readonly keyPrefix: string };
 }
 
 /**

@@ -20,7 +20,9 @@ export interface LogConfig {
  * clog imports nothing of coord.
  */
 export interface LevelConfigSource {
+  /** The config center: `coord`'s `config` group. */
   readonly config: {
+    /** A live, validated snapshot of one key. */
     manager(key: string, options: {
       readonly default: LogConfig;
       readonly validate?: (value: unknown) => LogConfig;

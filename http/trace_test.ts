@@ -124,7 +124,7 @@ Deno.test("traceMiddleware with an SDK names the runtime's server span instead o
   assert.equal(response.headers.get("X-Trace-ID"), runtime.traceId);
 });
 
-async function echoServer(): Promise<Deno.HttpServer<Deno.NetAddr> & { seen: Headers[] }> {
+function echoServer(): Deno.HttpServer<Deno.NetAddr> & { seen: Headers[] } {
   const seen: Headers[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
     seen.push(request.headers);
@@ -136,7 +136,7 @@ async function echoServer(): Promise<Deno.HttpServer<Deno.NetAddr> & { seen: Hea
 }
 
 Deno.test("tracedFetch without an SDK writes clog's trace into the request", async () => {
-  await using server = await echoServer();
+  await using server = echoServer();
   await clog.withTrace(TRACE, async () => {
     await (await tracedFetch(`http://127.0.0.1:${server.addr.port}/a`)).text();
   });
@@ -154,7 +154,7 @@ Deno.test("tracedFetch without an SDK writes clog's trace into the request", asy
 
 Deno.test("tracedFetch with an SDK: a client span whose context the called service receives", async () => {
   using recorder = recordSpans();
-  await using server = await echoServer();
+  await using server = echoServer();
   const parent = recorder.startSpan("job");
   await recorder.runIn(parent, async () => {
     await (await tracedFetch(`http://user:secret@127.0.0.1:${server.addr.port}/a?token=t`)).text();

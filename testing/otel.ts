@@ -26,15 +26,21 @@ const SPAN_KEY = Symbol.for("OpenTelemetry Context Key SPAN");
 
 /** A span as the recorder keeps it. */
 export interface RecordedSpan {
+  /** The span's name (its last, after `updateName`). */
   readonly name: string;
   /** 0 internal, 1 server, 2 client, 3 producer, 4 consumer. */
   readonly kind: number;
+  /** 32 hex digits. */
   readonly traceId: string;
+  /** 16 hex digits. */
   readonly spanId: string;
   /** The parent's span id; undefined for a root span. */
   readonly parentSpanId: string | undefined;
+  /** Attributes given at start and set since. */
   readonly attributes: Record<string, unknown>;
+  /** Events added, exceptions included (`exception`). */
   readonly events: { name: string; attributes?: Record<string, unknown> }[];
+  /** Spans this one links to. */
   readonly links: { traceId: string; spanId: string }[];
   /** 0 unset, 1 ok, 2 error. */
   readonly status: { code: number; message?: string };

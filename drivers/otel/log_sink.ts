@@ -10,10 +10,15 @@ import { activeContext } from "../../internal/otel.ts";
 
 /** A log record as the OpenTelemetry logs API takes it (`@opentelemetry/api-logs`). */
 export interface OtelLogRecord {
+  /** When the line was written, in ms since the Unix epoch. */
   timestamp: number;
+  /** 1 trace, 5 debug, 9 info, 13 warn, 17 error, 21 fatal. */
   severityNumber: number;
+  /** The level, upper case. */
   severityText: string;
+  /** The message. */
   body: string;
+  /** `log.namespace` and the fields. */
   attributes: Record<string, string | number | boolean>;
   /** The context the record was written in: the SDK takes its span for trace correlation. */
   context?: unknown;
@@ -21,6 +26,7 @@ export interface OtelLogRecord {
 
 /** The part of an OpenTelemetry `LoggerProvider` the sink uses; the SDK's is one. */
 export interface OtelLoggerProvider {
+  /** The logger of an instrumentation scope. */
   getLogger(name: string, version?: string): { emit(record: OtelLogRecord): void };
 }
 
