@@ -31,5 +31,6 @@ export * as metrics from "./metrics/mod.ts";
 export * as es from "./es/mod.ts";
 export * as retry from "./retry/mod.ts";
 export * as health from "./health/mod.ts";
+export * as rpc from "./rpc/mod.ts";
 export * as http from "./http/mod.ts";
 export * as env from "./env/mod.ts";

@@ -26,6 +26,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   breaker: 4,
   es: 4,
   health: 5,
+  rpc: 5,
   drivers: 6,
 };
 
