@@ -28,6 +28,7 @@ import { instanceIdCases } from "./conformance/instance_ids.ts";
 import { lifecycleCases } from "./conformance/lifecycle.ts";
 import { lockCases } from "./conformance/lock.ts";
 import { prefixCases } from "./conformance/prefix.ts";
+import { presenceCases } from "./conformance/presence.ts";
 import { registryCases } from "./conformance/registry.ts";
 import { abandonedCallCases, handleSignalCases, signalCases } from "./conformance/signal.ts";
 import { coordSuiteContext } from "./conformance/_context.ts";
@@ -71,4 +72,5 @@ export function coordConformance(options: CoordSuiteOptions): void {
   instanceIdCases(context);
   prefixCases(context);
   inputCases(context);
+  presenceCases(context);
 }

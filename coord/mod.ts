@@ -43,6 +43,7 @@ import { type InstanceIds, instanceIds } from "./instance_ids.ts";
 import { type LockService, lockService } from "./lock.ts";
 import { memoryCoord } from "./memory.ts";
 import { prefixedDriver } from "./prefix.ts";
+import { type Presence, presence } from "./presence.ts";
 import { type Registry, registry } from "./registry.ts";
 import { Session } from "./session.ts";
 import type { CoordDriver } from "./types.ts";
@@ -67,6 +68,7 @@ export type { AcquireOptions, Lock, LockService } from "./lock.ts";
 export { memoryCoord, MemoryCoordDriver, MemoryCoordStore } from "./memory.ts";
 export type { MemoryCoordOptions, MemoryCoordStoreOptions } from "./memory.ts";
 export { NoInstanceError } from "./registry.ts";
+export type { JoinOptions, Presence, PresenceMember } from "./presence.ts";
 export type {
   PickOptions,
   PickStrategy,
@@ -135,6 +137,8 @@ export interface Coord extends AsyncDisposable {
   readonly lock: LockService;
   /** Instance id allocation. */
   readonly instanceIds: InstanceIds;
+  /** Which instance (gateway) holds which user, on leases. */
+  readonly presence: Presence;
   /** The election called `name`. */
   election<T = string>(name: string): Election<T>;
   /**
@@ -269,11 +273,13 @@ export async function create(
     config: configCenter(context),
     lock: lockService(context, config.lockTtlMs),
     instanceIds: instanceIds(context),
+    presence: presence(context),
   };
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
       await services.registry.close();
+      await services.presence.close();
       closing.abort();
       await Promise.all([...sessions].map((session) => session.close()));
       await driver.close();

@@ -124,7 +124,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "[etcd] fault: etcd stopped for a few seconds — held locks report lost, registrations come back, watches resume",
+    "[etcd] fault: etcd stopped for a few seconds — held locks report lost, registrations and presence come back, watches resume",
   ignore: !serverAvailable("etcd"),
   async fn() {
     await using etcd = await startServer("etcd");
@@ -139,6 +139,8 @@ Deno.test({
         port: 1,
       });
       const lock = await a.provider.lock.acquire("fault-lock");
+      const gateway = await a.provider.presence.join("gw-fault");
+      await gateway.add("ann");
       const key = "/config/test/fault/value";
       await b.provider.config.set(key, 0);
       const seen: unknown[] = [];
@@ -168,6 +170,8 @@ Deno.test({
       });
       assert.ok(registration.restored >= 1);
       assert.deepEqual((await b.provider.registry.discover(service)).map((s) => s.id), ["a1"]);
+      await eventually(() => assert.equal(gateway.status, "joined"), { timeoutMs: 15_000 });
+      assert.deepEqual(await b.provider.presence.locate("ann"), ["gw-fault"], "users written back");
       await eventually(async () => {
         await b.provider.config.set(key, 2);
         assert.equal(seen.at(-1), 2);
