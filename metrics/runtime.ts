@@ -67,21 +67,35 @@ class LagMonitor {
   }
 }
 
-/** Whether `path` may be read without asking (no prompt from a metrics timer). */
-function readable(path: string): boolean {
+/**
+ * Open descriptors now, or undefined where they cannot be counted: not Linux, or `/proc/self` not
+ * readable without asking (Deno wants full access for `/proc/self` files even under
+ * `--allow-read`, so a failed read is the answer, never a prompt from a metrics timer).
+ */
+function openFds(): number | undefined {
+  if (Deno.build.os !== "linux") return undefined;
   try {
-    return Deno.permissions.querySync({ name: "read", path }).state === "granted";
+    if (Deno.permissions.querySync({ name: "read", path: "/proc/self/fd" }).state !== "granted") {
+      return undefined;
+    }
+    let count = 0;
+    for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
+    return count - 1; // the directory being read is one of them
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 function maxFds(): number | undefined {
-  const line = Deno.readTextFileSync("/proc/self/limits").split("\n").find((text) =>
-    text.startsWith("Max open files")
-  );
-  const soft = line?.split(/\s{2,}/)[1];
-  return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
+  try {
+    const line = Deno.readTextFileSync("/proc/self/limits").split("\n").find((text) =>
+      text.startsWith("Max open files")
+    );
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -117,15 +131,12 @@ export function runtimeMetrics(instruments: Instruments, intervalMs: number): Ru
   const lagMax = gauge("deno_eventloop_lag_max_seconds", {
     help: "Longest event-loop delay since the previous sample, in seconds.",
   });
-  const fdsReadable = Deno.build.os === "linux" && readable("/proc/self");
-  const openFds = fdsReadable
-    ? gauge("process_open_fds", { help: "Open file descriptors." })
-    : undefined;
-  if (fdsReadable) {
-    const max = maxFds();
-    if (max !== undefined) {
-      gauge("process_max_fds", { help: "Most open file descriptors allowed." }).set(max);
-    }
+  const fdGauge = openFds() === undefined
+    ? undefined
+    : gauge("process_open_fds", { help: "Open file descriptors." });
+  const max = fdGauge && maxFds();
+  if (max !== undefined) {
+    gauge("process_max_fds", { help: "Most open file descriptors allowed." }).set(max);
   }
 
   const delay = new LagMonitor();
@@ -148,10 +159,9 @@ export function runtimeMetrics(instruments: Instruments, intervalMs: number): Ru
       lagMean.set(lag.mean);
       lagMax.set(lag.max);
     }
-    if (openFds) {
-      let count = 0;
-      for (const _ of Deno.readDirSync("/proc/self/fd")) count++;
-      openFds.set(count - 1); // the directory being read is one of them
+    if (fdGauge) {
+      const count = openFds();
+      if (count !== undefined) fdGauge.set(count);
     }
   };
   sample();

@@ -65,3 +65,27 @@ Deno.test("runtimeMetrics: false registers none; bad settings are refused with t
     /'runtimeMetricsIntervalMs' must be an integer of at least 100: current value is 5/,
   );
 });
+
+Deno.test("runtime metrics never throw nor prompt where /proc/self may not be read (--allow-read only, no permissions)", async () => {
+  const script = `
+    import * as metrics from ${JSON.stringify(new URL("./mod.ts", import.meta.url).href)};
+    const registry = await metrics.create(metrics.defaultConfig("production"));
+    const text = registry.render();
+    console.log(text.includes("process_resident_memory_bytes"), text.includes("process_open_fds"));
+    await registry.close();
+  `;
+  const file = await Deno.makeTempFile({ suffix: ".ts" });
+  await Deno.writeTextFile(file, script);
+  for (const flags of [["--allow-read"], ["--no-prompt"]]) {
+    // `deno run` of a file: `deno eval` would grant every permission.
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: ["run", ...flags, file],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, `${flags}: ${stderr}`);
+    assert.equal(new TextDecoder().decode(output.stdout).trim(), "true false", flags.join(" "));
+  }
+  await Deno.remove(file);
+});
