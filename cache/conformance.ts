@@ -26,6 +26,8 @@ import { counterRangeCases, stringCases, stringTtlCases } from "./conformance/st
 import { serializerCases, valueCases } from "./conformance/values.ts";
 import { zsetCases } from "./conformance/zsets.ts";
 import { cacheSuiteContext } from "./conformance/_context.ts";
+import { pubSubCases } from "./conformance/pubsub.ts";
+import { bloomCases } from "./conformance/bloom.ts";
 
 /** How to run the suite against one driver. */
 export interface CacheSuiteOptions {
@@ -63,4 +65,7 @@ export function cacheConformance(options: CacheSuiteOptions): void {
   lockTtlLimitCases(context);
   counterRangeCases(context);
   unicodeCases(context);
+  // Added later, after every earlier case.
+  pubSubCases(context);
+  bloomCases(context);
 }

@@ -18,4 +18,4 @@ export {
 export type { InternalKeyKind, Keyspace } from "./_util.ts";
 export { cacheLockService, createLockService } from "./lock.ts";
 export type { ClosableLockService, CreateLockServiceOptions, LockContext } from "./lock.ts";
-export type { CacheDriver } from "./types.ts";
+export type { CacheDriver, DriverMessageListener, DriverSubscription } from "./types.ts";

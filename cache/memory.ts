@@ -7,9 +7,22 @@
  * @module
  */
 import { closedDriverError, DriverError } from "../internal/errors.ts";
-import { type CacheDriver, WrongTypeError, type ZMember } from "./types.ts";
-import { type MemoryCacheOptions, MemoryCacheStore } from "./memory_store.ts";
-import { increment, rankRange, sortedMembers } from "./memory_value.ts";
+import {
+  type CacheDriver,
+  type DriverMessageListener,
+  type DriverSubscription,
+  WrongTypeError,
+  type ZMember,
+} from "./types.ts";
+import { type MemoryCacheOptions, MemoryCacheStore, type PubSubClient } from "./memory_store.ts";
+import {
+  getBits,
+  globRegExp,
+  increment,
+  rankRange,
+  setBits,
+  sortedMembers,
+} from "./memory_value.ts";
 
 export { MemoryCacheStore } from "./memory_store.ts";
 export type { MemoryCacheOptions } from "./memory_store.ts";
@@ -27,6 +40,28 @@ export class MemoryCacheDriver implements CacheDriver {
   /** The store this driver uses. */
   readonly store: MemoryCacheStore;
   #closed = false;
+  /** Listeners by channel, and by pattern with its matcher: this client's subscriptions. */
+  readonly #channels = new Map<string, Set<DriverMessageListener>>();
+  readonly #patterns = new Map<
+    string,
+    { match: RegExp; listeners: Set<DriverMessageListener> }
+  >();
+  readonly #client: PubSubClient = {
+    deliver: (channel, message) => {
+      let reached = 0;
+      const direct = this.#channels.get(channel);
+      if (direct) {
+        reached++;
+        for (const listener of [...direct]) listener(channel, message);
+      }
+      for (const { match, listeners } of [...this.#patterns.values()]) {
+        if (!match.test(channel)) continue;
+        reached++;
+        for (const listener of [...listeners]) listener(channel, message);
+      }
+      return reached;
+    },
+  };
 
   /**
    * Creates a client of `store`.
@@ -376,9 +411,87 @@ export class MemoryCacheDriver implements CacheDriver {
     );
   }
 
+  publish(channel: string, message: string): Promise<number> {
+    return this.#run("publish", () => this.store.publish(channel, message));
+  }
+  subscribe(
+    channels: readonly string[],
+    pattern: boolean,
+    listener: DriverMessageListener,
+  ): Promise<DriverSubscription> {
+    const operation = pattern ? "psubscribe" : "subscribe";
+    return this.#run(operation, () => {
+      for (const name of channels) {
+        if (pattern) {
+          const entry = this.#patterns.get(name) ??
+            { match: globRegExp(name), listeners: new Set<DriverMessageListener>() };
+          entry.listeners.add(listener);
+          this.#patterns.set(name, entry);
+        } else {
+          const listeners = this.#channels.get(name) ?? new Set<DriverMessageListener>();
+          listeners.add(listener);
+          this.#channels.set(name, listeners);
+        }
+      }
+      this.store.subscriber(this.#client, true);
+      return {
+        close: () => {
+          for (const name of channels) {
+            const listeners = pattern
+              ? this.#patterns.get(name)?.listeners
+              : this.#channels.get(name);
+            listeners?.delete(listener);
+            if (listeners?.size === 0) {
+              if (pattern) this.#patterns.delete(name);
+              else this.#channels.delete(name);
+            }
+          }
+          if (this.#channels.size === 0 && this.#patterns.size === 0) {
+            this.store.subscriber(this.#client, false);
+          }
+          return Promise.resolve();
+        },
+      };
+    });
+  }
+
+  setBits(key: string, offsets: readonly number[], ttlMs?: number): Promise<boolean[]> {
+    return this.#run("setBits", () => {
+      let highest = 0;
+      for (const offset of offsets) if (offset > highest) highest = offset;
+      const length = Math.floor(highest / 8) + 1;
+      const entry = this.store.read(key, "setBits", "bits");
+      if (entry === undefined) {
+        const data = new Uint8Array(length);
+        const previous = setBits(data, offsets);
+        this.store.write(key, { type: "bits", data }, ttlMs ?? 0);
+        return previous;
+      }
+      let data = entry.value.data as Uint8Array;
+      if (data.length < length) {
+        const grown = new Uint8Array(length);
+        grown.set(data);
+        entry.value = { type: "bits", data: data = grown };
+      }
+      const previous = setBits(data, offsets);
+      this.store.changed(key, entry);
+      if (ttlMs && entry.expiresAt === Infinity) this.store.setExpiry(key, ttlMs);
+      return previous;
+    });
+  }
+  getBits(key: string, offsets: readonly number[]): Promise<boolean[]> {
+    return this.#run(
+      "getBits",
+      () => getBits(this.store.read(key, "getBits", "bits")?.value.data as Uint8Array, offsets),
+    );
+  }
+
   close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#channels.clear();
+      this.#patterns.clear();
+      this.store.subscriber(this.#client, false);
       this.store.detach();
     }
     return Promise.resolve();

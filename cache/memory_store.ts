@@ -44,6 +44,12 @@ export interface MemoryCacheOptions {
 
 const ENTRY_OVERHEAD = 48;
 
+/** A client of a store's pub/sub: delivers a message and says how many subscriptions it reached. */
+export interface PubSubClient {
+  /** @internal */
+  deliver(channel: string, message: string): number;
+}
+
 /** The shared state behind memory drivers; several drivers on one store act as clients of one server. */
 export class MemoryCacheStore {
   readonly #entries = new Map<string, Entry>();
@@ -57,6 +63,7 @@ export class MemoryCacheStore {
   #expiring = 0;
   #sweepTimer: ReturnType<typeof setInterval> | undefined;
   #clients = 0;
+  readonly #subscribers = new Set<PubSubClient>();
 
   /**
    * Creates an empty store.
@@ -109,6 +116,19 @@ export class MemoryCacheStore {
     if (--this.#clients > 0) return;
     if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
+  }
+
+  /** @internal Registers (or, with `false`, drops) a driver that has subscriptions. */
+  subscriber(client: PubSubClient, subscribed: boolean): void {
+    if (subscribed) this.#subscribers.add(client);
+    else this.#subscribers.delete(client);
+  }
+
+  /** @internal Fans a message out to every subscribed driver; returns the receivers reached. */
+  publish(channel: string, message: string): number {
+    let reached = 0;
+    for (const client of [...this.#subscribers]) reached += client.deliver(channel, message);
+    return reached;
   }
 
   /** @internal The live entry, or undefined; checks the type when `type` is given. */
@@ -165,7 +185,8 @@ export class MemoryCacheStore {
 
   /** @internal Re-measures an entry changed in place (hash, set, zset) and drops it when empty. */
   changed(key: string, entry: Entry): void {
-    const empty = entry.value.type !== "string" && entry.value.data.size === 0;
+    const empty = entry.value.type !== "string" && entry.value.type !== "bits" &&
+      entry.value.data.size === 0;
     if (empty) return this.#remove(key, entry);
     this.#bytes -= entry.bytes;
     entry.bytes = key.length * 2 + valueBytes(entry.value) + ENTRY_OVERHEAD;

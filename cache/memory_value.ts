@@ -8,9 +8,10 @@
 import { shownKey, unsafeIncrementError } from "./_util.ts";
 import type { ZMember } from "./types.ts";
 
-/** A stored value: one of Redis's four types the kit uses. */
+/** A stored value: one of Redis's four types the kit uses, or a Bloom filter's bit string. */
 export type Value =
   | { type: "string"; data: string }
+  | { type: "bits"; data: Uint8Array }
   | { type: "hash"; data: Map<string, string> }
   | { type: "set"; data: Set<string> }
   | { type: "zset"; data: Map<string, number> };
@@ -20,6 +21,8 @@ export function valueBytes(value: Value): number {
   switch (value.type) {
     case "string":
       return value.data.length * 2;
+    case "bits":
+      return value.data.length;
     case "hash": {
       let bytes = 0;
       for (const [field, data] of value.data) bytes += (field.length + data.length) * 2 + 16;
@@ -87,4 +90,60 @@ export function rankRange(length: number, start: number, stop: number): [number,
   const from = Math.max(0, start < 0 ? length + start : start);
   const to = Math.min(length - 1, stop < 0 ? length + stop : stop);
   return [from, to];
+}
+
+/**
+ * Sets the bits at `offsets` (Redis's order: bit 0 is the high bit of byte 0) and returns their
+ * previous values; `data` must be long enough.
+ */
+export function setBits(data: Uint8Array, offsets: readonly number[]): boolean[] {
+  return offsets.map((offset) => {
+    const mask = 0x80 >>> (offset & 7);
+    const index = Math.floor(offset / 8);
+    const previous = (data[index] & mask) !== 0;
+    data[index] |= mask;
+    return previous;
+  });
+}
+
+/** The bits at `offsets`, false beyond the end of `data`. */
+export function getBits(data: Uint8Array | undefined, offsets: readonly number[]): boolean[] {
+  return offsets.map((offset) =>
+    ((data?.[Math.floor(offset / 8)] ?? 0) & (0x80 >>> (offset & 7))) !== 0
+  );
+}
+
+const REGEXP_SPECIAL = /[\\^$.*+?()[\]{}|/-]/g;
+
+/**
+ * A Redis glob pattern (PSUBSCRIBE, KEYS) as a RegExp over the whole name: `*` any run, `?` one
+ * character, `[abc]`, `[^a]`, `[a-c]` classes, and `\` making the next character literal.
+ */
+export function globRegExp(pattern: string): RegExp {
+  const literal = (text: string) => text.replace(REGEXP_SPECIAL, "\\$&");
+  let source = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i];
+    if (char === "*") source += "[\\s\\S]*";
+    else if (char === "?") source += "[\\s\\S]";
+    else if (char === "\\" && i + 1 < pattern.length) source += literal(pattern[++i]);
+    else if (char === "[") {
+      let j = i + 1;
+      let negated = false;
+      if (pattern[j] === "^") {
+        negated = true;
+        j++;
+      }
+      let set = "";
+      for (; j < pattern.length && pattern[j] !== "]"; j++) {
+        if (pattern[j] === "\\" && j + 1 < pattern.length) set += literal(pattern[++j]);
+        else if (pattern[j] === "-" && set !== "" && pattern[j + 1] !== "]") set += "-";
+        else set += literal(pattern[j]);
+      }
+      // An unclosed class runs to the end of the pattern, as in Redis.
+      source += set === "" ? (negated ? "[\\s\\S]" : "(?!)") : `[${negated ? "^" : ""}${set}]`;
+      i = j;
+    } else source += literal(char);
+  }
+  return new RegExp(`^${source}$`, "s");
 }

@@ -1,7 +1,8 @@
 /**
  * cache: the Go kit's string, hash, set and sorted-set operations with TTLs,
- * locks with fencing tokens, and getOrLoad — on process memory (standalone,
- * the default, LRU-bounded) or Redis (`@gochat/kit/drivers/redis`).
+ * locks with fencing tokens, getOrLoad, pub/sub and Bloom filters — on
+ * process memory (standalone, the default, LRU-bounded) or Redis
+ * (`@gochat/kit/drivers/redis`).
  *
  * Values go through a serializer (JSON by default); a miss is `undefined`.
  * Set and sorted-set members are plain strings. Keys, hash fields and members
@@ -34,10 +35,12 @@ import { type Serializer, serializerOption } from "../internal/json.ts";
 import type { Metrics } from "../metrics/mod.ts";
 import { bindSignal, type OpsContext } from "./_ops.ts";
 import { type Keyspace, keyspace, MAX_TIMER_MS } from "./_util.ts";
+import { type BloomFilter, bloomFunction, type BloomOptions } from "./bloom.ts";
 import { type HashOps, hashOps } from "./hash.ts";
 import { type CacheLock, type CacheLockService, cacheLockService } from "./lock.ts";
 import { getOrLoadFunction, type GetOrLoadOptions } from "./load.ts";
 import { memoryCache } from "./memory.ts";
+import { type PubSubOps, pubSubOps, type Subscription } from "./pubsub.ts";
 import { type SetOps, setOps } from "./set.ts";
 import { type StringOps, stringOps } from "./string.ts";
 import type { CacheDriver } from "./types.ts";
@@ -54,6 +57,14 @@ export type {
 } from "./lock.ts";
 export type { GetOrLoadOptions } from "./load.ts";
 export type { HashOps } from "./hash.ts";
+export type { BloomCallOptions, BloomFilter, BloomItem, BloomOptions } from "./bloom.ts";
+export type {
+  MessageHandler,
+  PubSubCallOptions,
+  PubSubOps,
+  SubscribeOptions,
+  Subscription,
+} from "./pubsub.ts";
 export type { SetOps } from "./set.ts";
 export type { StringOps, TtlOption } from "./string.ts";
 export type { ZSetOps } from "./zset.ts";
@@ -119,6 +130,13 @@ export interface CacheOps {
   readonly set: SetOps;
   /** Sorted-set operations. */
   readonly zset: ZSetOps;
+  /**
+   * Pub/sub; the bound signal is each call's `signal` unless `options` has one, so a subscription
+   * made here closes when it aborts.
+   */
+  readonly pubsub: PubSubOps;
+  /** As {@linkcode Cache.bloom}; the bound signal is each call's `signal` unless `options` has one. */
+  bloom(name: string, options: BloomOptions): BloomFilter;
   /** As {@linkcode Cache.getOrLoad}; the bound signal ends the wait unless `options` has one. */
   getOrLoad<T>(key: string, loader: () => Promise<T>, options: GetOrLoadOptions): Promise<T>;
 }
@@ -142,6 +160,52 @@ export interface Cache extends AsyncDisposable {
   readonly set: SetOps;
   /** Sorted-set operations. */
   readonly zset: ZSetOps;
+  /**
+   * Pub/sub on channels under the key prefix (the Go kit's presence and online-status sync):
+   * at most once, fire-and-forget, as Redis's; see {@linkcode PubSubOps}. Closing the provider
+   * closes its subscriptions.
+   *
+   * @example Two providers on one backend
+   * ```ts
+   * import { cache } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * const store = new cache.MemoryCacheStore();
+   * await using a = await cache.create(undefined, { driver: cache.memoryCache({ store }) });
+   * await using b = await cache.create(undefined, { driver: cache.memoryCache({ store }) });
+   * const received = Promise.withResolvers<unknown>();
+   * await using _ = await b.pubsub.subscribe(["presence"], (message) => received.resolve(message));
+   * assert.equal(await a.pubsub.publish("presence", { user: 1, online: true }), 1);
+   * assert.deepEqual(await received.promise, { user: 1, online: true });
+   * ```
+   */
+  readonly pubsub: PubSubOps;
+  /**
+   * A Bloom filter stored under key `name` (a bit string: BITFIELD on plain Redis), sized for
+   * `capacity` items at `errorRate` false positives; every provider opening the same name must
+   * give the same sizing. Nothing is sent until the first call.
+   *
+   * @example Guarding lookups of ids that do not exist
+   * ```ts
+   * import { cache } from "../mod.ts";
+   * import assert from "node:assert/strict";
+   *
+   * await using c = await cache.create();
+   * const users = c.bloom("users", { capacity: 10_000, errorRate: 0.01 });
+   * assert.equal(await users.add(42n), true);
+   * assert.equal(await users.add("42"), false, "already there: bigints are their digits");
+   * assert.equal(await users.has(42), true);
+   * assert.equal(await users.has(43), false);
+   * ```
+   *
+   * @param name The filter's key (a cache key: under the key prefix).
+   * @param options `capacity`, `errorRate` and an optional `ttlMs`.
+   * @returns The filter.
+   * @throws {RangeError} When `capacity` is not a positive integer, `errorRate` not between 0 and
+   * 1, `ttlMs` not a positive integer, or the filter would need more than 2^32 bits.
+   * @throws {TypeError} When `name` is not a valid key.
+   */
+  bloom(name: string, options: BloomOptions): BloomFilter;
   /** Locks with fencing tokens. */
   readonly lock: CacheLockService;
   /**
@@ -155,7 +219,7 @@ export interface Cache extends AsyncDisposable {
    * @throws {DriverError} When it does not, or the provider is closed.
    */
   ping(options?: PingOptions): Promise<void>;
-  /** Releases held locks, waits for background refreshes, closes the driver. */
+  /** Closes subscriptions, releases held locks, waits for background refreshes, closes the driver. */
   close(): Promise<void>;
 }
 
@@ -249,6 +313,9 @@ export async function create(
     set: setOps(context),
     zset: zsetOps(context),
   };
+  const subscriptions = new Set<Subscription>();
+  const pubsub = pubSubOps({ ...context, logger, subscriptions });
+  const bloom = bloomFunction(context);
 
   const held = new Set<CacheLock>();
   const lock = cacheLockService({
@@ -280,6 +347,7 @@ export async function create(
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
+      await Promise.all([...subscriptions].map((subscription) => subscription.close()));
       await Promise.all([...held].map((heldLock) => heldLock.unlock()));
       await Promise.all([...background]);
       await driver.close();
@@ -295,6 +363,15 @@ export async function create(
       hash: bindSignal(groups.hash, signal),
       set: bindSignal(groups.set, signal),
       zset: bindSignal(groups.zset, signal),
+      pubsub: {
+        publish: (channel, message, options) =>
+          pubsub.publish(channel, message, { ...options, signal: options?.signal ?? signal }),
+        subscribe: (channels, handler, options) =>
+          pubsub.subscribe(channels, handler, { ...options, signal: options?.signal ?? signal }),
+        psubscribe: (patterns, handler, options) =>
+          pubsub.psubscribe(patterns, handler, { ...options, signal: options?.signal ?? signal }),
+      },
+      bloom: (name, options) => bindBloom(bloom(name, options), signal),
       getOrLoad: (key, loader, options) =>
         getOrLoad(key, loader, { ...options, signal: options?.signal ?? signal }),
     };
@@ -303,11 +380,31 @@ export async function create(
     driver: driver.name,
     withSignal,
     ...groups,
+    pubsub,
+    bloom,
     lock,
     getOrLoad,
     ping: (options?: PingOptions) =>
       pingProvider("cache", driver.name, () => closed !== undefined, options, () => driver.ping()),
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/** A filter whose calls take `signal` unless their options have one. */
+function bindBloom(filter: BloomFilter, signal: AbortSignal): BloomFilter {
+  const withDefault = <O extends { signal?: AbortSignal }>(options?: O) => ({
+    ...options,
+    signal: options?.signal ?? signal,
+  });
+  return {
+    name: filter.name,
+    bits: filter.bits,
+    hashes: filter.hashes,
+    add: (item, options) => filter.add(item, withDefault(options)),
+    addMany: (items, options) => filter.addMany(items, withDefault(options)),
+    has: (item, options) => filter.has(item, withDefault(options)),
+    hasMany: (items, options) => filter.hasMany(items, withDefault(options)),
+    clear: (options) => filter.clear(withDefault(options)),
   };
 }

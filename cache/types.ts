@@ -41,6 +41,18 @@ export class WrongTypeError extends Error {
   }
 }
 
+/** A driver's pub/sub subscription, ended by `close()` (UNSUBSCRIBE / PUNSUBSCRIBE). */
+export interface DriverSubscription {
+  /** Stops delivery to this subscription's listener; resolves once the backend has dropped it. */
+  close(): Promise<void>;
+}
+
+/**
+ * What a driver calls for each message of a subscription: the backend channel (with prefix) and
+ * the message text, in arrival order.
+ */
+export type DriverMessageListener = (channel: string, message: string) => void;
+
 /** A cache backend. TTLs are milliseconds; 0 or undefined means no expiry. */
 export interface CacheDriver {
   /** Name for errors and logs: `memory`, `redis`. */
@@ -147,6 +159,30 @@ export interface CacheDriver {
   /** Deletes the lock if `token` still holds it; resolves to whether it did. */
   lockRelease(key: string, token: string): Promise<boolean>;
 
-  /** Releases connections and timers. */
+  /**
+   * Sends a message to a channel; resolves to how many subscribers received it (PUBLISH: one per
+   * subscribed client, plus one per matching pattern of a client).
+   */
+  publish(channel: string, message: string): Promise<number>;
+  /**
+   * Subscribes `listener` to channels, or to glob patterns (`*`, `?`, `[…]`, `\` escapes, as
+   * Redis's PSUBSCRIBE) when `pattern` is true; resolves once the backend has confirmed the
+   * subscription, so a message published afterwards reaches it. Messages are at most once.
+   */
+  subscribe(
+    channels: readonly string[],
+    pattern: boolean,
+    listener: DriverMessageListener,
+  ): Promise<DriverSubscription>;
+  /**
+   * Sets the bits at `offsets` of a bit string (BITFIELD SET u1), growing it as needed, and, when
+   * `ttlMs` is given and the key has no expiry, sets one (PEXPIRE NX); resolves to each bit's
+   * previous value, in order.
+   */
+  setBits(key: string, offsets: readonly number[], ttlMs?: number): Promise<boolean[]>;
+  /** The bits at `offsets` of a bit string, false beyond its end or when it is missing (BITFIELD_RO GET u1). */
+  getBits(key: string, offsets: readonly number[]): Promise<boolean[]>;
+
+  /** Releases connections and timers; ends every subscription. */
   close(): Promise<void>;
 }

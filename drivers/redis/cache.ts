@@ -8,6 +8,9 @@ import type { Redis } from "ioredis";
 import { WrongTypeError, type ZMember } from "../../cache/mod.ts";
 import { unsafeIncrementError } from "../../cache/driver.ts";
 import type { CacheDriver } from "../../cache/driver.ts";
+import type { DriverMessageListener, DriverSubscription } from "../../cache/types.ts";
+import type { Logger } from "../../clog/mod.ts";
+import { RedisSubscriber } from "./cache_pubsub.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { lockAcquire, lockRelease, lockRenew } from "./lock_scripts.ts";
 import { type Script, script } from "./script.ts";
@@ -47,15 +50,38 @@ function members(reply: string[]): ZMember[] {
 
 const orUndefined = <T>(value: T | null): T | undefined => value === null ? undefined : value;
 
+/** Bits per BITFIELD command: a batch's arguments stay far below any call-stack limit. */
+const BITS_PER_COMMAND = 4096;
+
+/** `BITFIELD key <op> u1 <offset> [1]` arguments, in commands of at most BITS_PER_COMMAND bits. */
+function bitfieldCommands(
+  key: string,
+  offsets: readonly number[],
+  set: boolean,
+): (string | number)[][] {
+  const commands: (string | number)[][] = [];
+  for (let start = 0; start < offsets.length; start += BITS_PER_COMMAND) {
+    const args: (string | number)[] = [key];
+    for (const offset of offsets.slice(start, start + BITS_PER_COMMAND)) {
+      if (set) args.push("SET", "u1", offset, 1);
+      else args.push("GET", "u1", offset);
+    }
+    commands.push(args);
+  }
+  return commands;
+}
+
 /** The cache driver on one connection; `redisLock` runs the cache lock service over it. */
 export class RedisCacheDriver implements CacheDriver {
   readonly name = "redis";
   readonly #connection: Connection;
   readonly #client: Redis;
+  readonly #subscriber: RedisSubscriber;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, logger?: Logger) {
     this.#connection = connection;
     this.#client = connection.client;
+    this.#subscriber = new RedisSubscriber(connection, logger);
   }
 
   /** Translates an ioredis error into the kit's: WrongTypeError, RangeError or DriverError. */
@@ -295,8 +321,42 @@ export class RedisCacheDriver implements CacheDriver {
     );
   }
 
-  close(): Promise<void> {
-    return this.#connection.close();
+  publish(channel: string, message: string): Promise<number> {
+    return this.#call("publish", channel, () => this.#client.publish(channel, message));
+  }
+  subscribe(
+    channels: readonly string[],
+    pattern: boolean,
+    listener: DriverMessageListener,
+  ): Promise<DriverSubscription> {
+    return this.#subscriber.subscribe(channels, pattern, listener);
+  }
+
+  setBits(key: string, offsets: readonly number[], ttlMs?: number): Promise<boolean[]> {
+    return this.#call("setBits", key, async () => {
+      // One transaction: all bits of a batch, and the expiry of a new filter, in one step.
+      const transaction = this.#client.multi();
+      for (const args of bitfieldCommands(key, offsets, true)) transaction.call("BITFIELD", args);
+      if (ttlMs) transaction.pexpire(key, ttlMs, "NX");
+      const results = (await transaction.exec()) ?? [];
+      const failed = results.find(([error]) => error);
+      if (failed) throw failed[0];
+      const commands = ttlMs ? results.slice(0, -1) : results;
+      return commands.flatMap(([, bits]) => (bits as number[]).map((bit) => bit === 1));
+    });
+  }
+  getBits(key: string, offsets: readonly number[]): Promise<boolean[]> {
+    return this.#call("getBits", key, async () => {
+      const replies = await Promise.all(
+        bitfieldCommands(key, offsets, false).map((args) => this.#client.call("BITFIELD_RO", args)),
+      );
+      return replies.flatMap((bits) => (bits as number[]).map((bit) => bit === 1));
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.#subscriber.close();
+    await this.#connection.close();
   }
 }
 
@@ -308,5 +368,5 @@ export class RedisCacheDriver implements CacheDriver {
  * @throws {TypeError | RangeError} On invalid options.
  */
 export function redisCache(options: RedisOptions = {}): CacheDriver {
-  return new RedisCacheDriver(new Connection(options, "redisCache"));
+  return new RedisCacheDriver(new Connection(options, "redisCache"), options.logger);
 }

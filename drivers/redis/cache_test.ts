@@ -173,3 +173,43 @@ Deno.test({
     assert.equal(await c.string.get("k"), "v", "the provider works again once Redis answers");
   },
 });
+
+Deno.test({
+  name:
+    "[redis] fault: pub/sub subscriptions are restored after redis-server restarts; messages meanwhile are lost",
+  ignore: !serverAvailable("redis"),
+  async fn() {
+    await using server = await startServer("redis");
+    const { logger, logs } = capturingLogger();
+    const config = { ...cache.defaultConfig("production"), keyPrefix: "svc" };
+    const driverOptions = { url: server.url, logger, commandTimeoutMs: 1000 };
+    await using publisher = await cache.create(config, { driver: redisCache(driverOptions) });
+    await using subscriber = await cache.create(config, {
+      driver: redisCache(driverOptions),
+      logger,
+    });
+    const received: unknown[] = [];
+    const other: unknown[] = [];
+    await using _ = await subscriber.pubsub.subscribe(["presence"], (m) => void received.push(m));
+    await using _p = await subscriber.pubsub.psubscribe(["room:*"], (m) => void other.push(m));
+    assert.equal(await publisher.pubsub.publish("presence", "before"), 1);
+    await eventually(() => assert.deepEqual(received, ["before"]));
+
+    await server.kill();
+    await assert.rejects(
+      publisher.pubsub.publish("presence", "during"),
+      (error: Error) => error instanceof cache.DriverError && error.operation === "publish",
+    );
+    await server.start();
+    // Both the channel and the pattern come back on the subscriber's new connection.
+    await eventually(async () => {
+      assert.equal(await publisher.pubsub.publish("presence", "after"), 1);
+      assert.equal(await publisher.pubsub.publish("room:1", "after"), 1);
+    }, { timeoutMs: 10_000 });
+    await eventually(() => assert.equal(received.at(-1), "after"));
+    assert.ok(!received.includes("during"), "lost while Redis was down");
+    await eventually(() => assert.equal(other.at(-1), "after"));
+    const messages = logs.records.map((r) => r.msg);
+    assert.ok(messages.includes("redis connection restored"), messages.join());
+  },
+});
