@@ -28,6 +28,9 @@ export interface Gateway extends Role {
   readonly id: string;
 }
 
+/** How long repeats of one client message id are published once. */
+const REPEAT_WINDOW_MS = 3000;
+
 /** The conversation every user joins at login. */
 export const LOBBY = "lobby";
 const PAGE = new URL("./page.html", import.meta.url);
@@ -116,8 +119,10 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
       text: frame.text,
       gateway: id,
     };
-    // A resend of one client id (a reconnect, a retry) is published once.
-    await idempotency.do(`gw:${user}:${frame.clientMsgId}`, 24 * 3600_000, async () => {
+    // Repeats of one client id within a few seconds (a double click, a flaky network) are
+    // published once; a later resend (the page retrying an unacknowledged message after a
+    // reconnect) is published again, and logic's once and repo's unique key keep it one message.
+    await idempotency.do(`gw:${user}:${frame.clientMsgId}`, REPEAT_WINDOW_MS, async () => {
       await producer.sendSync({
         topic: UPSTREAM_TOPIC,
         key: frame.conversationId,
@@ -169,6 +174,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
     repo.fetch(`/conversations/${conversation}/members/${user}`, { method: "PUT" });
 
   const role = await serveRole(services, {
+    service: "im-gateway",
     port,
     checks: { mq: queue, coord: coordinator, once: idempotency, ratelimit: limiter },
     stop: async () => {

@@ -115,6 +115,7 @@ export async function startLogic(services: Services, port = 0): Promise<Role> {
     },
   );
   return await serveRole(services, {
+    service: "im-logic",
     port,
     checks: { mq: queue, coord: coordinator, once: idempotency },
     routes: {},

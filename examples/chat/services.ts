@@ -10,6 +10,8 @@
  * | `DATABASE_URL` / `PG*` | db on PostgreSQL; es on PostgreSQL too, unless `ES_URL` names Elasticsearch |
  * | `NATS_URL` / `KAFKA_BROKERS` | mq on NATS JetStream / Kafka |
  * | `CHAT_SECRET` | the key that signs login tokens (required in cluster mode) |
+ * | `CHAT_COORD_PREFIX` | a key prefix for coord (`/staging`): several chats on one etcd |
+ * | `CHAT_LEASE_TTL_MS` | the lease TTL of registrations, presence and instance ids (10 s) |
  *
  * @module
  */
@@ -107,16 +109,18 @@ export async function openServices(
   const registry = await metrics.create(metrics.defaultConfig(environment));
   const opened: (() => Promise<void>)[] = [];
   const keyPrefix = `${settings.service ?? "chat"}:`;
-  const coordOf = lazy(
-    opened,
-    async () =>
-      settings.etcd
-        ? coord.create(coord.defaultConfig(environment), {
-          driver: (await import("../../drivers/etcd.ts")).etcdCoord(settings.etcd),
-          metrics: registry,
-        })
-        : coord.create(coord.defaultConfig("development"), { metrics: registry }),
-  );
+  const leaseTtlMs = Number(variables.CHAT_LEASE_TTL_MS || 10_000);
+  const coordOf = lazy(opened, async () =>
+    coord.create({
+      ...coord.defaultConfig(environment),
+      leaseTtlMs,
+      keyPrefix: variables.CHAT_COORD_PREFIX || undefined,
+    }, {
+      driver: settings.etcd
+        ? (await import("../../drivers/etcd.ts")).etcdCoord(settings.etcd)
+        : undefined,
+      metrics: registry,
+    }));
   const redis = settings.redis &&
     (() => import("../../drivers/redis/mod.ts"));
   const dbOf = lazy(
@@ -154,7 +158,8 @@ export async function openServices(
     db: dbOf,
     mq: lazy(opened, async () =>
       mq.create(
-        { ...mq.defaultConfig("development"), retryBackoffMs: 100 },
+        // A handler waiting out a dead instance's once lock retries for ~25 s before dead-lettering.
+        { ...mq.defaultConfig("development"), retryBackoffMs: 100, maxRetries: 8 },
         { driver: await mqDriver(), metrics: registry },
       )),
     ratelimit: lazyBy(opened, async (service) =>
@@ -174,7 +179,11 @@ export async function openServices(
       )),
     once: lazy(opened, async () =>
       once.create(
-        { ...once.defaultConfig(environment), keyPrefix: redis ? keyPrefix : undefined },
+        {
+          ...once.defaultConfig(environment),
+          lockTtlMs: leaseTtlMs, // a dead logic's in-progress message is taken over this soon
+          keyPrefix: redis ? keyPrefix : undefined,
+        },
         {
           driver: redis ? (await redis()).redisOnce(settings.redis) : undefined,
           metrics: registry,
