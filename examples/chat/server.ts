@@ -72,17 +72,17 @@ export async function serveRole(services: Services, options: ServeRoleOptions): 
     return json({ error: `no route for ${request.method} ${path}` }, 404);
   };
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
+    { hostname: services.hostname, port: options.port ?? 0, onListen() {} },
     serveHandler(route, traceMiddleware(), services.metrics.middleware()),
   );
-  const url = `http://127.0.0.1:${server.addr.port}`;
+  const url = `http://${services.advertise}:${server.addr.port}`;
   let registration: coord.Registration | undefined;
   if (options.service) {
     const coordinator = await services.coord();
     registration = await coordinator.registry.register({
       id: `${options.service}-${crypto.randomUUID().slice(0, 8)}`,
       name: options.service,
-      address: "127.0.0.1",
+      address: services.advertise,
       port: server.addr.port,
     });
   }

@@ -12,6 +12,8 @@
  * | `CHAT_SECRET` | the key that signs login tokens (required in cluster mode) |
  * | `CHAT_COORD_PREFIX` | a key prefix for coord (`/staging`): several chats on one etcd |
  * | `CHAT_LEASE_TTL_MS` | the lease TTL of registrations, presence and instance ids (10 s) |
+ * | `CHAT_HOSTNAME` | the address servers listen on (`127.0.0.1`; `0.0.0.0` in a container) |
+ * | `CHAT_ADVERTISE` | the host name others reach this process by, as registered (`CHAT_HOSTNAME`) |
  *
  * @module
  */
@@ -39,6 +41,10 @@ export interface Services extends AsyncDisposable {
   readonly envName: string;
   /** The key that signs login tokens. */
   readonly secret: string;
+  /** The address servers listen on. */
+  readonly hostname: string;
+  /** The host name registered for others to call. */
+  readonly advertise: string;
   readonly logger: clog.Logger;
   readonly metrics: metrics.Metrics;
   coord(): Promise<coord.Coord>;
@@ -144,6 +150,8 @@ export async function openServices(
     mode: cluster ? "cluster" : "standalone",
     envName,
     secret,
+    hostname: variables.CHAT_HOSTNAME || "127.0.0.1",
+    advertise: variables.CHAT_ADVERTISE || variables.CHAT_HOSTNAME || "127.0.0.1",
     logger,
     metrics: registry,
     coord: coordOf,
