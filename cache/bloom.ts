@@ -102,8 +102,8 @@ function itemText(action: string, item: unknown): string {
 }
 
 function requireItems(action: string, items: readonly BloomItem[]): string[] {
-  if (!Array.isArray(items) || items.length === 0) {
-    throw new TypeError(`Cannot ${action} as at least one item is needed`);
+  if (!Array.isArray(items)) {
+    throw new TypeError(`Cannot ${action} as 'items' must be an array: current value is ${items}`);
   }
   return items.map((item) => itemText(action, item));
 }
@@ -157,6 +157,7 @@ export function bloomFunction(
     const addMany = (action: string, items: readonly BloomItem[], options?: BloomCallOptions) =>
       underSignalOption(action, options?.signal, async () => {
         const texts = requireItems(action, items);
+        if (texts.length === 0) return []; // an empty batch: nothing to send
         const previous = await driver.setBits(key, offsetsOf(texts), ttlMs || undefined);
         // New when some bit was unset before.
         return anyPerItem(previous, texts.length, false);
@@ -164,6 +165,7 @@ export function bloomFunction(
     const hasMany = (action: string, items: readonly BloomItem[], options?: BloomCallOptions) =>
       underSignalOption(action, options?.signal, async () => {
         const texts = requireItems(action, items);
+        if (texts.length === 0) return [];
         const found = await driver.getBits(key, offsetsOf(texts));
         return anyPerItem(found, texts.length, false).map((missing) => !missing);
       });

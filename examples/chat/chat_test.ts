@@ -57,6 +57,14 @@ Deno.test("chat, standalone: a group chat in Chinese and English, live and searc
   assert.deepEqual(await api(base, bob, "/api/conversations"), ["lobby", "trip"]);
   await using annSocket = await connect(base, ann);
   await using bobSocket = await connect(base, bob);
+  // Online status crosses the cache's pub/sub: ann hears that bob came online.
+  await eventually(() =>
+    assert.ok(
+      annSocket.frames.some((frame) =>
+        frame.type === "presence" && frame.user === "bob" && frame.online
+      ),
+    )
+  );
 
   annSocket.send({
     type: "send",
@@ -102,6 +110,11 @@ Deno.test("chat, standalone: a group chat in Chinese and English, live and searc
     const english = await api(base, ann, "/api/search?q=lunch");
     assert.deepEqual(english.hits.map((hit: { text: string }) => hit.text), ["Lunch tomorrow?"]);
   });
+  assert.equal(
+    (await api(base, bob, "/api/search?q=lunch&from=2999-01-01T00:00:00Z")).total,
+    0,
+    "filtered by time",
+  );
   const outsider = await login(base, "eve");
   assert.equal((await api(base, outsider, "/api/search?q=lunch&conversation=trip")).total, 0);
   assert.equal(
@@ -113,6 +126,44 @@ Deno.test("chat, standalone: a group chat in Chinese and English, live and searc
   assert.deepEqual(await coordinator.presence.locate("bob"), [
     chat.roles.find((role) => "id" in role)!.id as string,
   ]);
+});
+
+Deno.test("chat, standalone: every role serves /metrics and /readyz", async () => {
+  await using chat = await startChat("all", { port: 0, env: {} });
+  for (const role of chat.roles) {
+    const ready = await fetch(`${role.url}/readyz`);
+    assert.equal(ready.status, 200, `${role.url}: ${await ready.text()}`);
+    const scrape = await (await fetch(`${role.url}/metrics`)).text();
+    assert.match(scrape, /process_resident_memory_bytes/);
+    assert.match(scrape, /http_requests_total\{/);
+  }
+});
+
+Deno.test("chat, standalone: the send rule hot-reloads from the config center", async () => {
+  await using chat = await startChat("all", { port: 0, env: {} });
+  const base = chat.pageUrl!.replace(/\/$/, "");
+  const coordinator = await chat.services.coord();
+  await coordinator.config.set("/config/dev/im-gateway/ratelimit", {
+    send: { rate: 0.5, burst: 1 },
+  });
+  const token = await login(base, "dan");
+  await using socket = await connect(base, token);
+  await eventually(async () => {
+    socket.frames.length = 0;
+    for (let i = 0; i < 3; i++) {
+      socket.send({
+        type: "send",
+        clientMsgId: crypto.randomUUID().slice(0, 8),
+        conversationId: "lobby",
+        text: "hi",
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const refused = socket.frames.filter((frame) =>
+      frame.type === "error" && /rate limited/.test(frame.error)
+    );
+    assert.ok(refused.length >= 2, `${refused.length} of 3 refused under burst 1`);
+  }, { timeoutMs: 10_000 });
 });
 
 Deno.test("chat, standalone: sends beyond the rate limit are refused with the wait; bad frames and tokens are refused", async () => {

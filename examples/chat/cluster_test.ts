@@ -115,7 +115,10 @@ class LoadClient {
     else if (frame.type === "ack") {
       this.acked.set(frame.clientMsgId, frame.id);
       this.pending.delete(frame.clientMsgId);
-    } else if (frame.clientMsgId && /rate limited: retry in (\d+) ms/.test(frame.error)) {
+    } else if (
+      frame.type === "error" && frame.clientMsgId &&
+      /rate limited: retry in (\d+) ms/.test(frame.error)
+    ) {
       this.rateLimited++;
       const id = frame.clientMsgId;
       if (!this.resendWhenLimited || this.#scheduled.has(id)) return;
@@ -365,6 +368,14 @@ Deno.test({
       assert.equal(lost, 0);
       assert.ok(rateLimited > 0, "the limit was reached");
       assert.ok(reconnects >= USERS / 2, "the clients of the killed gateway reconnected");
+      // The survivors stop gracefully on SIGTERM: exit code 0.
+      for (const client of clients) client.close();
+      const survivors = processes.filter((process) =>
+        process !== gatewayA && process !== processes[2]
+      );
+      for (const process of survivors) process.child.kill("SIGTERM");
+      const codes = await Promise.all(survivors.map((process) => process.child.status));
+      assert.deepEqual(codes.map((status) => status.code), survivors.map(() => 0));
       // One bucket for both gateways: a per-instance limit would have let about 20 through.
       assert.ok(burstAccepted >= burst, `${burstAccepted} accepted`);
       assert.ok(

@@ -12,6 +12,7 @@ import { serviceClient } from "../../rpc/mod.ts";
 import {
   type DownstreamMessage,
   downstreamTopic,
+  ONLINE_CHANNEL,
   parseClientFrame,
   type ServerFrame,
   SERVICE,
@@ -84,6 +85,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
   const repo = serviceClient({ registry: coordinator.registry, service: SERVICE.repo, breakers });
   const task = serviceClient({ registry: coordinator.registry, service: SERVICE.task, breakers });
   const sockets = new Map<string, Set<WebSocket>>();
+  const store = await services.cache();
 
   const push = (socket: WebSocket, frame: ServerFrame) => {
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
@@ -96,6 +98,22 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
       }
     },
   );
+
+  // Online status across gateways: each says who came or went on the cache's pub/sub, and every
+  // gateway tells its own connections (at most once, as pub/sub is: a page also has presence).
+  const online = await store.pubsub.subscribe(
+    [ONLINE_CHANNEL],
+    (change) => {
+      const { user, online } = change as { user: string; online: boolean };
+      for (const set of sockets.values()) {
+        for (const socket of set) push(socket, { type: "presence", user, online });
+      }
+    },
+  );
+  const announce = (user: string, isOnline: boolean) =>
+    store.pubsub.publish(ONLINE_CHANNEL, { user, online: isOnline }).catch((error) =>
+      logger.warn("online status not published", { user, err: error })
+    );
 
   const onFrame = async (user: string, socket: WebSocket, text: string) => {
     let frame;
@@ -143,6 +161,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
       await presence.add(user).catch((error) =>
         logger.error("presence not written", { user, err: error })
       );
+      if (mine.size === 1) await announce(user, true);
     };
     socket.onmessage = (event) =>
       void onFrame(user, socket, String(event.data)).catch((error) => {
@@ -151,7 +170,10 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
       });
     socket.onclose = () => {
       sockets.get(user)?.delete(socket);
-      if (sockets.get(user)?.size === 0) sockets.delete(user);
+      if (sockets.get(user)?.size === 0) {
+        sockets.delete(user);
+        void announce(user, false);
+      }
       void presence.remove(user).catch(() => {});
     };
     return response;
@@ -176,12 +198,13 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
   const role = await serveRole(services, {
     service: "im-gateway",
     port,
-    checks: { mq: queue, coord: coordinator, once: idempotency, ratelimit: limiter },
+    checks: { mq: queue, coord: coordinator, once: idempotency, ratelimit: limiter, cache: store },
     stop: async () => {
       for (const set of sockets.values()) {
         for (const socket of set) socket.close(1001, "going away");
       }
       await downstream.close();
+      await online.close();
       await presence.leave();
       await instance.release();
     },

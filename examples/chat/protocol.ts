@@ -30,6 +30,7 @@ export type ClientFrame = {
 export type ServerFrame =
   | { readonly type: "message"; readonly message: ChatMessage }
   | { readonly type: "ack"; readonly clientMsgId: string; readonly id: string }
+  | { readonly type: "presence"; readonly user: string; readonly online: boolean }
   | { readonly type: "error"; readonly clientMsgId?: string; readonly error: string };
 
 /** gateway → logic, on {@linkcode UPSTREAM_TOPIC}, keyed by conversation (per-conversation order). */
@@ -54,6 +55,9 @@ export const UPSTREAM_TOPIC = "chat.upstream";
 export const STORED_TOPIC = "chat.stored";
 /** A gateway's own topic, named after its instance id. */
 export const downstreamTopic = (gateway: string): string => `chat.downstream.${gateway}`;
+
+/** The cache pub/sub channel on which gateways tell each other who came online or left. */
+export const ONLINE_CHANNEL = "chat.online";
 
 /** Registry names of the roles that serve HTTP to the others. */
 export const SERVICE = { repo: "im-repo", task: "im-task" } as const;

@@ -72,6 +72,11 @@ export async function startRepo(services: Services, port = 0): Promise<Role> {
     shards: SHARDS,
   });
   await database.migrate(migrations(messages));
+  // Lookups of conversations that do not exist stop at the Bloom filter, not the database.
+  const known = store.bloom("conversations", { capacity: 1_000_000, errorRate: 0.001 });
+  const existing = await database.reader().sql<{ conversation_id: string }>`
+    select distinct conversation_id from chat_conversation_members`;
+  await known.addMany(existing.map((row) => row.conversation_id));
 
   const members = (conversation: string) =>
     store.getOrLoad<string[]>(`conversation:${conversation}:members`, async () => {
@@ -87,6 +92,7 @@ export async function startRepo(services: Services, port = 0): Promise<Role> {
     checks: { db: database, cache: store },
     routes: {
       "GET /conversations/:id": async (_request, { id }) => {
+        if (!await known.has(id!)) return json({ error: `no conversation '${id}'` }, 404);
         const list = await members(id!);
         return list.length === 0
           ? json({ error: `no conversation '${id}'` }, 404)
@@ -96,6 +102,7 @@ export async function startRepo(services: Services, port = 0): Promise<Role> {
         if (!validId(id) || !validId(user)) return json({ error: "bad id" }, 400);
         await database.sql`
           insert into chat_conversation_members values (${id}, ${user}) on conflict do nothing`;
+        await known.add(id);
         await store.string.del(`conversation:${id}:members`);
         return json({ id, members: await members(id) });
       },
