@@ -80,7 +80,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
   const instance = await coordinator.instanceIds.allocate("im-gateway", 1024);
   const id = `gw-${instance.id}`;
   const presence = await coordinator.presence.join(id);
-  await queue.admin.createTopic(downstreamTopic(id), 1);
+  await queue.admin.createTopic(services.topic(downstreamTopic(id)), 1);
   const producer = queue.producer();
   const repo = serviceClient({ registry: coordinator.registry, service: SERVICE.repo, breakers });
   const task = serviceClient({ registry: coordinator.registry, service: SERVICE.task, breakers });
@@ -91,7 +91,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
     if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(frame));
   };
   const downstream = await queue.consumer(id).subscribe<DownstreamMessage>(
-    [downstreamTopic(id)],
+    [services.topic(downstreamTopic(id))],
     ({ value }) => {
       for (const user of value.users) {
         for (const socket of sockets.get(user) ?? []) push(socket, value.frame);
@@ -142,7 +142,7 @@ export async function startGateway(services: Services, port = 0): Promise<Gatewa
     // reconnect) is published again, and logic's once and repo's unique key keep it one message.
     await idempotency.do(`gw:${user}:${frame.clientMsgId}`, REPEAT_WINDOW_MS, async () => {
       await producer.sendSync({
-        topic: UPSTREAM_TOPIC,
+        topic: services.topic(UPSTREAM_TOPIC),
         key: frame.conversationId,
         value: upstream,
       });

@@ -76,10 +76,14 @@ export async function startLogic(services: Services, port = 0): Promise<Role> {
     );
 
   const send = (gateway: string, value: DownstreamMessage) =>
-    producer.sendSync({ topic: downstreamTopic(gateway), key: value.users[0], value });
+    producer.sendSync({
+      topic: services.topic(downstreamTopic(gateway)),
+      key: value.users[0],
+      value,
+    });
 
   const subscription = await queue.consumer("im-logic").subscribe<UpstreamMessage>(
-    [UPSTREAM_TOPIC],
+    [services.topic(UPSTREAM_TOPIC)],
     async ({ value: up }) => {
       const stored = await store(up);
       if ("refused" in stored) {
@@ -109,7 +113,11 @@ export async function startLogic(services: Services, port = 0): Promise<Role> {
           users: [up.senderId],
           frame: { type: "ack", clientMsgId: up.clientMsgId, id: message.id },
         }),
-        producer.sendSync({ topic: STORED_TOPIC, key: message.conversationId, value: message }),
+        producer.sendSync({
+          topic: services.topic(STORED_TOPIC),
+          key: message.conversationId,
+          value: message,
+        }),
       ]);
       logger.debug("message fanned out", { id: message.id, gateways: byGateway.size });
     },

@@ -12,6 +12,7 @@
  * | `CHAT_SECRET` | the key that signs login tokens (required in cluster mode) |
  * | `CHAT_COORD_PREFIX` | a key prefix for coord (`/staging`): several chats on one etcd |
  * | `CHAT_LEASE_TTL_MS` | the lease TTL of registrations, presence and instance ids (10 s) |
+ * | `CHAT_TOPIC_PREFIX` | put before every mq topic name (`staging.`): several chats on one broker |
  * | `CHAT_HOSTNAME` | the address servers listen on (`127.0.0.1`; `0.0.0.0` in a container) |
  * | `CHAT_ADVERTISE` | the host name others reach this process by, as registered (`CHAT_HOSTNAME`) |
  *
@@ -45,6 +46,8 @@ export interface Services extends AsyncDisposable {
   readonly hostname: string;
   /** The host name registered for others to call. */
   readonly advertise: string;
+  /** The broker's name of one of the chat's topics (`CHAT_TOPIC_PREFIX` before it). */
+  topic(name: string): string;
   readonly logger: clog.Logger;
   readonly metrics: metrics.Metrics;
   coord(): Promise<coord.Coord>;
@@ -152,6 +155,7 @@ export async function openServices(
     secret,
     hostname: variables.CHAT_HOSTNAME || "127.0.0.1",
     advertise: variables.CHAT_ADVERTISE || variables.CHAT_HOSTNAME || "127.0.0.1",
+    topic: (name) => `${variables.CHAT_TOPIC_PREFIX ?? ""}${name}`,
     logger,
     metrics: registry,
     coord: coordOf,

@@ -33,7 +33,7 @@ export async function startTask(services: Services, port = 0): Promise<Role> {
     sentAt: "date",
   });
   const subscription = await queue.consumer("im-task").subscribe<ChatMessage>(
-    [STORED_TOPIC],
+    [services.topic(STORED_TOPIC)],
     async ({ value: message }) => {
       await messages.put(message.id, {
         text: message.text,
