@@ -15,14 +15,8 @@ import {
   type ZMember,
 } from "./types.ts";
 import { type MemoryCacheOptions, MemoryCacheStore, type PubSubClient } from "./memory_store.ts";
-import {
-  getBits,
-  globRegExp,
-  increment,
-  rankRange,
-  setBits,
-  sortedMembers,
-} from "./memory_value.ts";
+import { SortedSet } from "./sorted_set.ts";
+import { getBits, globRegExp, increment, rankRange, setBits } from "./memory_value.ts";
 
 export { MemoryCacheStore } from "./memory_store.ts";
 export type { MemoryCacheOptions } from "./memory_store.ts";
@@ -105,7 +99,7 @@ export class MemoryCacheDriver implements CacheDriver {
   #zset(key: string, operation: string, create: boolean) {
     const entry = this.store.read(key, operation, "zset");
     if (entry || !create) return entry;
-    this.store.write(key, { type: "zset", data: new Map() }, undefined);
+    this.store.write(key, { type: "zset", data: new SortedSet() }, undefined);
     return this.store.read(key, operation, "zset");
   }
 
@@ -296,43 +290,33 @@ export class MemoryCacheDriver implements CacheDriver {
   zadd(key: string, members: readonly ZMember[]): Promise<number> {
     return this.#run("zadd", () => {
       const entry = this.#zset(key, "zadd", true)!;
-      const data = entry.value.data as Map<string, number>;
+      const data = entry.value.data as SortedSet;
       let added = 0;
-      for (const { member, score } of members) {
-        if (!data.has(member)) added++;
-        data.set(member, score);
-      }
+      for (const { member, score } of members) if (data.set(member, score)) added++;
       this.store.changed(key, entry);
       return added;
     });
   }
   zrange(key: string, start: number, stop: number, reverse: boolean): Promise<ZMember[]> {
     return this.#run("zrange", () => {
-      const entry = this.#zset(key, "zrange", false);
-      if (!entry) return [];
-      const sorted = sortedMembers(entry.value.data as Map<string, number>);
-      if (reverse) sorted.reverse();
-      const [from, to] = rankRange(sorted.length, start, stop);
-      return from > to ? [] : sorted.slice(from, to + 1);
+      const data = this.#zset(key, "zrange", false)?.value.data as SortedSet | undefined;
+      if (!data) return [];
+      const [from, to] = rankRange(data.size, start, stop);
+      return from > to ? [] : data.range(from, to, reverse);
     });
   }
   zrangeByScore(key: string, min: number, max: number, limit?: number): Promise<ZMember[]> {
     return this.#run("zrangeByScore", () => {
-      const entry = this.#zset(key, "zrangeByScore", false);
-      if (!entry) return [];
-      const found = sortedMembers(entry.value.data as Map<string, number>).filter((m) =>
-        m.score >= min && m.score <= max
-      );
-      return limit === undefined ? found : found.slice(0, limit);
+      const data = this.#zset(key, "zrangeByScore", false)?.value.data as SortedSet | undefined;
+      return data ? data.rangeByScore(min, max, limit) : [];
     });
   }
   zrem(key: string, members: readonly string[]): Promise<number> {
     return this.#run("zrem", () => {
       const entry = this.#zset(key, "zrem", false);
       if (!entry) return 0;
-      const removed = members.filter((member) =>
-        (entry.value.data as Map<string, number>).delete(member)
-      ).length;
+      const data = entry.value.data as SortedSet;
+      const removed = members.filter((member) => data.delete(member)).length;
       this.store.changed(key, entry);
       return removed;
     });
@@ -341,40 +325,37 @@ export class MemoryCacheDriver implements CacheDriver {
     return this.#run("zremRangeByRank", () => {
       const entry = this.#zset(key, "zremRangeByRank", false);
       if (!entry) return 0;
-      const data = entry.value.data as Map<string, number>;
-      const sorted = sortedMembers(data);
-      const [from, to] = rankRange(sorted.length, start, stop);
+      const data = entry.value.data as SortedSet;
+      const [from, to] = rankRange(data.size, start, stop);
       if (from > to) return 0;
-      for (const { member } of sorted.slice(from, to + 1)) data.delete(member);
+      const removed = data.deleteRange(from, to);
       this.store.changed(key, entry);
-      return to - from + 1;
+      return removed;
     });
   }
   zcard(key: string): Promise<number> {
     return this.#run(
       "zcard",
-      () => (this.#zset(key, "zcard", false)?.value.data as Map<string, number>)?.size ?? 0,
+      () => (this.#zset(key, "zcard", false)?.value.data as SortedSet | undefined)?.size ?? 0,
     );
   }
   zcount(key: string, min: number, max: number): Promise<number> {
     return this.#run("zcount", () => {
-      const data = this.#zset(key, "zcount", false)?.value.data as Map<string, number> | undefined;
-      let count = 0;
-      for (const score of data?.values() ?? []) if (score >= min && score <= max) count++;
-      return count;
+      const data = this.#zset(key, "zcount", false)?.value.data as SortedSet | undefined;
+      return data?.countByScore(min, max) ?? 0;
     });
   }
   zscore(key: string, member: string): Promise<number | undefined> {
     return this.#run(
       "zscore",
-      () => (this.#zset(key, "zscore", false)?.value.data as Map<string, number>)?.get(member),
+      () => (this.#zset(key, "zscore", false)?.value.data as SortedSet | undefined)?.score(member),
     );
   }
   zincrBy(key: string, member: string, delta: number): Promise<number> {
     return this.#run("zincrBy", () => {
       const entry = this.#zset(key, "zincrBy", true)!;
-      const data = entry.value.data as Map<string, number>;
-      const next = (data.get(member) ?? 0) + delta;
+      const data = entry.value.data as SortedSet;
+      const next = (data.score(member) ?? 0) + delta;
       data.set(member, next);
       this.store.changed(key, entry);
       return next;

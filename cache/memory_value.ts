@@ -6,7 +6,7 @@
  * @module
  */
 import { shownKey, unsafeIncrementError } from "./_util.ts";
-import type { ZMember } from "./types.ts";
+import type { SortedSet } from "./sorted_set.ts";
 
 /** A stored value: one of Redis's four types the kit uses, or a Bloom filter's bit string. */
 export type Value =
@@ -14,7 +14,7 @@ export type Value =
   | { type: "bits"; data: Uint8Array }
   | { type: "hash"; data: Map<string, string> }
   | { type: "set"; data: Set<string> }
-  | { type: "zset"; data: Map<string, number> };
+  | { type: "zset"; data: SortedSet };
 
 /** Approximate bytes of a value's data (UTF-16 strings plus per-item overhead). */
 export function valueBytes(value: Value): number {
@@ -33,11 +33,8 @@ export function valueBytes(value: Value): number {
       for (const member of value.data) bytes += member.length * 2 + 8;
       return bytes;
     }
-    case "zset": {
-      let bytes = 0;
-      for (const member of value.data.keys()) bytes += member.length * 2 + 16;
-      return bytes;
-    }
+    case "zset":
+      return value.data.bytes; // kept as members come and go: no walk per change
   }
 }
 
@@ -77,12 +74,6 @@ export function increment(
     throw unsafeIncrementError(key, field);
   }
   return Number(next);
-}
-
-/** Members by score, then by member, as Redis orders a sorted set. */
-export function sortedMembers(data: Map<string, number>): ZMember[] {
-  return [...data].map(([member, score]) => ({ member, score }))
-    .sort((a, b) => a.score - b.score || (a.member < b.member ? -1 : a.member > b.member ? 1 : 0));
 }
 
 /** The inclusive index range of Redis's ZRANGE `start`/`stop`, negatives counting from the end. */
