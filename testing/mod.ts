@@ -22,9 +22,22 @@ export { FakeClock } from "./clock.ts";
 export type { Clock } from "../internal/clock.ts";
 export { RUN_ID, testKeyspace } from "./keyspace.ts";
 export { freePort, serverAvailable, startServer } from "./server.ts";
+export * from "./etcd_cluster.ts";
 export { capturingLogger, quietLogger } from "./logger.ts";
 export type { ServerKind, ServerTls, StartServerOptions, ThrowawayServer } from "./server.ts";
 export { serviceUrl } from "./services.ts";
 export { recordSpans } from "./otel.ts";
 export type { RecordedSpan, SpanRecorder } from "./otel.ts";
 export type { ServiceName } from "./services.ts";
+export {
+  type PostgresReplica,
+  postgresReplicaAvailable,
+  startPostgresReplica,
+  type StartPostgresReplicaOptions,
+} from "./pg_replica.ts";
+export {
+  type RedisClusterNodeAddress,
+  startRedisCluster,
+  type StartRedisClusterOptions,
+  type ThrowawayRedisCluster,
+} from "./redis_cluster.ts";

@@ -64,7 +64,8 @@ export interface ServerTls {
   readonly ca: string;
 }
 
-interface Recipe {
+/** How to run and probe a throwaway server (internal to testing/). */
+export interface Recipe {
   binary: string;
   args: string[];
   url: string;
@@ -89,7 +90,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function which(binary: string): string | undefined {
+/**
+ * The path of `binary` on `PATH`, or undefined when it is not installed.
+ *
+ * @param binary The executable's name.
+ * @returns Its path.
+ */
+export function which(binary: string): string | undefined {
   for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
     try {
       if (Deno.statSync(`${dir}/${binary}`).isFile) return `${dir}/${binary}`;
@@ -100,7 +107,8 @@ function which(binary: string): string | undefined {
   return undefined;
 }
 
-function postgresBin(tool: string): string | undefined {
+/** The path of a PostgreSQL tool (Debian layout first, then PATH); internal to testing/. */
+export function postgresBin(tool: string): string | undefined {
   try {
     const versions = [...Deno.readDirSync("/usr/lib/postgresql")].map((entry) => entry.name)
       .sort((a, b) => Number(b) - Number(a));
@@ -169,7 +177,8 @@ async function tcpExchange(
   }
 }
 
-async function tcpOpen(port: number): Promise<boolean> {
+/** Whether something accepts connections on the loopback `port`. Internal to testing/. */
+export async function tcpOpen(port: number): Promise<boolean> {
   try {
     (await Deno.connect({ hostname: "127.0.0.1", port })).close();
     return true;
@@ -178,7 +187,8 @@ async function tcpOpen(port: number): Promise<boolean> {
   }
 }
 
-async function run(binary: string, args: string[]): Promise<void> {
+/** Runs `binary` to completion; rejects with its stderr on failure. Internal to testing/. */
+export async function run(binary: string, args: string[]): Promise<void> {
   const { code, stderr } = await new Deno.Command(binary, { args, stdout: "null", stderr: "piped" })
     .output();
   if (code !== 0) {
@@ -188,7 +198,8 @@ async function run(binary: string, args: string[]): Promise<void> {
   }
 }
 
-async function userIds(user: string): Promise<{ uid: number; gid: number }> {
+/** The uid and gid of `user`, from /etc/passwd. Internal to testing/. */
+export async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   const passwd = await Deno.readTextFile("/etc/passwd");
   const line = passwd.split("\n").find((entry) => entry.startsWith(user + ":"));
   if (line === undefined) {
@@ -277,14 +288,25 @@ async function etcdRecipe(port: number, dir: string, tls?: ServerTls): Promise<R
     ],
     url: client,
     gracefulSignal: "SIGTERM",
-    ready: () =>
-      tcpExchange(
-        port,
-        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        /"health":\s*"true"/,
-        tls?.ca,
-      ),
+    ready: () => etcdHealthy(port, tls?.ca),
   };
+}
+
+/**
+ * Whether the etcd member whose client port is `port` reports itself healthy on `/health`
+ * (which in etcd 3.4 also means its cluster has a leader).
+ *
+ * @param port The member's client port on 127.0.0.1.
+ * @param tlsCa The CA to trust when the member serves TLS.
+ * @returns True when it answers `"health": "true"` within 2 s.
+ */
+export function etcdHealthy(port: number, tlsCa?: string): Promise<boolean> {
+  return tcpExchange(
+    port,
+    "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    /"health":\s*"true"/,
+    tlsCa,
+  );
 }
 
 async function postgresRecipe(port: number, dir: string): Promise<Recipe> {
@@ -397,7 +419,7 @@ export async function startServer(
   kind: ServerKind,
   options: StartServerOptions = {},
 ): Promise<ThrowawayServer> {
-  const { readyTimeoutMs = 20_000, args = [], tls } = options;
+  const { tls } = options;
   const dir = await Deno.makeTempDir({ prefix: `kit-${kind}-` });
   const port = await freePort();
   let spec: Recipe;
@@ -407,6 +429,22 @@ export async function startServer(
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   }
+  return await runServer(kind, port, dir, spec, options);
+}
+
+/**
+ * Runs `spec` as a throwaway server of `kind` on `port` that owns `dir` (its log is
+ * `dir/server.log`; `close` deletes `dir`), and resolves once it answers. Internal to testing/
+ * (`pg_replica.ts` runs its standby with it).
+ */
+export async function runServer(
+  kind: ServerKind,
+  port: number,
+  dir: string,
+  spec: Recipe,
+  options: Pick<StartServerOptions, "readyTimeoutMs" | "args"> = {},
+): Promise<ThrowawayServer> {
+  const { readyTimeoutMs = 20_000, args = [] } = options;
   const logPath = `${dir}/server.log`;
   let child: Deno.ChildProcess | undefined;
   let exited: Promise<Deno.CommandStatus> | undefined;
