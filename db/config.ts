@@ -10,7 +10,8 @@ import type { DbConfig, DbDriver } from "./types.ts";
 
 /**
  * The recommended configuration: pools of 5 (development) or 10 (production),
- * 30 s idle and statement timeouts, statements of 200 ms and more logged as slow.
+ * 30 s idle and statement timeouts, statements of 200 ms and more logged as slow, replicas
+ * (when given) probed every second.
  * No address: PGlite needs none; give `url` (or host, …) for PostgreSQL.
  *
  * @param env `"development"` or `"production"`.
@@ -19,7 +20,13 @@ import type { DbConfig, DbDriver } from "./types.ts";
  */
 export function defaultConfig(env: "development" | "production"): DbConfig {
   const poolSize = requireEnv("db", env) === "development" ? 5 : 10;
-  return { poolSize, idleTimeoutMs: 30_000, statementTimeoutMs: 30_000, slowQueryMs: 200 };
+  return {
+    poolSize,
+    idleTimeoutMs: 30_000,
+    statementTimeoutMs: 30_000,
+    slowQueryMs: 200,
+    replicaProbeIntervalMs: 1000,
+  };
 }
 
 const CONFIG_KEYS = [
@@ -30,6 +37,7 @@ const CONFIG_KEYS = [
   "user",
   "password",
   "replicas",
+  "replicaProbeIntervalMs",
   "poolSize",
   "idleTimeoutMs",
   "statementTimeoutMs",
@@ -55,6 +63,12 @@ export function validateConfig(config: DbConfig, driver: DbDriver | undefined): 
         `Cannot create db as '${field}' must be an integer of at least ${min}: current value is ${value}`,
       );
     }
+  }
+  const probe = config.replicaProbeIntervalMs;
+  if (probe !== undefined && (!Number.isSafeInteger(probe) || probe < 10)) {
+    throw new RangeError(
+      `Cannot create db as 'replicaProbeIntervalMs' must be an integer of at least 10: current value is ${probe}`,
+    );
   }
   for (const url of [config.url, ...(config.replicas ?? [])]) {
     if (url !== undefined && !/^postgres(ql)?:\/\//.test(url)) {

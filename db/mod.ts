@@ -4,8 +4,11 @@
  * in cluster mode (`@gochat/kit/drivers/postgres`).
  *
  * - `sql` tagged template: values are bound parameters, never text.
- * - `reader({ signal })` / `writer({ signal })`: reads to replicas when configured; a signal
- *   aborts (and on PostgreSQL cancels) the queries made through them.
+ * - `reader({ signal, fresh })` / `writer({ signal })`: reads to replicas when configured; a signal
+ *   aborts (and on PostgreSQL cancels) the queries made through them. `reader({ fresh: true })`
+ *   reads on the primary, to see the caller's own writes (replicas lag behind it); transactions
+ *   always run on the primary. A replica that stops answering gets no reads (they go to the
+ *   primary, with one warning) until a probe finds it back.
  * - `transaction(fn, { isolation, retries, signal })`: all or nothing, nested calls are savepoints,
  *   retried on serialization failure and deadlock.
  * - `migrate(migrations)`: each applied once, under an advisory lock.
@@ -35,6 +38,7 @@ import { defaultConfig, validateConfig } from "./config.ts";
 import { defaultDriver } from "./default_driver.ts";
 import { type Migration, migrator } from "./migrate.ts";
 import type { Queryable } from "./query.ts";
+import { replicaName, replicaSet } from "./replicas.ts";
 import { sharded, type ShardedTable, type ShardOptions } from "./shard.ts";
 import { type Role, sqlTags } from "./sql_tags.ts";
 import { dbSystem } from "./trace.ts";
@@ -61,13 +65,27 @@ export interface QueryOptions {
    * signal's reason.
    */
   readonly signal?: AbortSignal;
+  /**
+   * `reader` only: read on the primary instead of a replica, for a read that must see a write
+   * this process just made (read-your-writes): a replica applies the primary's writes a moment
+   * later. `writer` and transactions are always on the primary.
+   * @default {false}
+   */
+  readonly fresh?: boolean;
 }
 
 /** A db provider. */
 export interface Db extends Queryable, AsyncDisposable {
   /** Name of the driver in use. */
   readonly driver: string;
-  /** Queries for reads: on a replica when configured (round robin), else on the primary. */
+  /**
+   * Queries for reads: on a replica when configured (round robin over those that answer), else
+   * on the primary; on the primary too with `fresh: true` (read-your-writes). A read whose replica
+   * fails with a `DriverError` (stopped, unreachable) runs again on the primary, and the replica
+   * gets no reads until it answers a probe (every `replicaProbeIntervalMs`).
+   *
+   * @throws {TypeError} When `fresh` is not a boolean.
+   */
   reader(options?: QueryOptions): Queryable;
   /** Queries on the primary. */
   writer(options?: QueryOptions): Queryable;
@@ -95,9 +113,13 @@ export interface CreateOptions {
   readonly logger?: Logger;
   /**
    * Where to record `db_query_duration_seconds{role}` (queries that succeeded) and
-   * `db_query_errors_total{role}`; `role` is `primary` or `replica`.
+   * `db_query_errors_total{role}`; `role` is `primary` or `replica` (reads routed to the
+   * replicas, those the primary served during an outage included). With replicas, also
+   * `db_replica_fallback_total` (reads the primary served as no replica answered) and, when it
+   * has `gauge`, `db_replica_lag_seconds{replica}` (sampled every `replicaProbeIntervalMs`) and
+   * `db_replica_up{replica}` (1 while the replica gets reads); `replica` is its `host:port`.
    */
-  readonly metrics?: Pick<Metrics, "counter" | "histogram">;
+  readonly metrics?: Pick<Metrics, "counter" | "histogram"> & Partial<Pick<Metrics, "gauge">>;
 }
 
 /**
@@ -121,8 +143,15 @@ export async function create(
   const tagFor = sqlTags(config, logger, options.metrics, system);
 
   const toWriter = () => writer;
-  let nextReader = 0;
-  const toReader = readers.length === 0 ? toWriter : () => readers[nextReader++ % readers.length];
+  const replicas = readers.length === 0 ? undefined : replicaSet({
+    writer,
+    readers,
+    names: readers.map((_, i) => replicaName(config.replicas?.[i], i)),
+    logger,
+    metrics: options.metrics,
+    probeIntervalMs: config.replicaProbeIntervalMs ?? 1000,
+  });
+  const toReader = replicas ? () => replicas.executor : toWriter;
   const writerQueryable: Queryable = { sql: tagFor(toWriter) };
   const readerRole: Role = readers.length === 0 ? "primary" : "replica";
   const readerQueryable: Queryable = { sql: tagFor(toReader, undefined, readerRole) };
@@ -142,14 +171,25 @@ export async function create(
   let closed: Promise<void> | undefined;
   const close = (): Promise<void> =>
     closed ??= (async () => {
+      const probeStopped = replicas?.stop();
       await Promise.all([writer, ...readers].map((pool: DbPool) => pool.close()));
+      await probeStopped;
     })();
 
   return {
     driver: driver.name,
     sql: writerQueryable.sql,
-    reader: (options) =>
-      queryable("query a reader", readerQueryable, toReader, options, readerRole),
+    reader: (options) => {
+      const fresh: unknown = options?.fresh;
+      if (fresh !== undefined && typeof fresh !== "boolean") {
+        throw new TypeError(
+          `Cannot query a reader as 'fresh' must be a boolean: current value is ${fresh}`,
+        );
+      }
+      return fresh
+        ? queryable("query a reader", writerQueryable, toWriter, options, "primary")
+        : queryable("query a reader", readerQueryable, toReader, options, readerRole);
+    },
     writer: (options) =>
       queryable("query the writer", writerQueryable, toWriter, options, "primary"),
     transaction,

@@ -32,6 +32,12 @@ export interface DbConfig {
   /** Read replicas (`postgres://…` URLs); reads go there when set. */
   readonly replicas?: readonly string[];
   /**
+   * With replicas: how often one that stopped answering is probed (`select 1`) to send reads back
+   * to it, and (with metrics) how often replica lag is sampled.
+   * @default {1000}
+   */
+  readonly replicaProbeIntervalMs?: number;
+  /**
    * Connections per pool.
    * @default {10}
    */
