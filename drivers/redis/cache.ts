@@ -2,6 +2,12 @@
  * The Redis cache driver: Redis's own string, hash, set and sorted-set commands, counters kept
  * to safe integers by two scripts, and the lock primitives on the owner-key scripts.
  *
+ * Key layout: a cache key is stored under its own name on a single Redis. In a Redis Cluster
+ * (`cluster` or a `Cluster` client) a lock's key and its fencing counter, which the acquire
+ * script touches together, carry one hash tag in front (`{im\x1fjob}im\x1f\x1flock:job` and
+ * `{im\x1fjob}im\x1f\x1ffence:job`, see `clusterKey` in `cluster_keys.ts`); every other key is
+ * stored as it is, and `mget`, `mset`, `del` and `exists` run one call per hash slot.
+ *
  * @module
  */
 import type { Redis } from "ioredis";
@@ -11,6 +17,7 @@ import type { CacheDriver } from "../../cache/driver.ts";
 import type { DriverMessageListener, DriverSubscription } from "../../cache/types.ts";
 import type { Logger } from "../../clog/mod.ts";
 import { RedisSubscriber } from "./cache_pubsub.ts";
+import { clusterKey, groupBySlot } from "./cluster_keys.ts";
 import { Connection, type RedisOptions } from "./connection.ts";
 import { lockAcquire, lockRelease, lockRenew } from "./lock_scripts.ts";
 import { type Script, script } from "./script.ts";
@@ -77,10 +84,13 @@ export class RedisCacheDriver implements CacheDriver {
   readonly #connection: Connection;
   readonly #client: Redis;
   readonly #subscriber: RedisSubscriber;
+  /** The key a cache key is stored under: itself, or in a cluster `clusterKey`'s. */
+  readonly #key: (key: string) => string;
 
   constructor(connection: Connection, logger?: Logger) {
     this.#connection = connection;
     this.#client = connection.client;
+    this.#key = connection.isCluster ? clusterKey : (key) => key;
     this.#subscriber = new RedisSubscriber(connection, logger);
   }
 
@@ -113,7 +123,7 @@ export class RedisCacheDriver implements CacheDriver {
 
   getDecoded<T>(key: string, decode: (text: string) => T): Promise<T | undefined> {
     // The hottest call: one promise hop for the read, the decoding and the error translation.
-    return this.#client.get(key).then(
+    return this.#client.get(this.#key(key)).then(
       (text) => text === null ? undefined : decode(text),
       (error) => {
         throw this.#translate("get", key, error);
@@ -121,14 +131,14 @@ export class RedisCacheDriver implements CacheDriver {
     );
   }
   get(key: string): Promise<string | undefined> {
-    return this.#client.get(key).then(orUndefined, (error) => {
+    return this.#client.get(this.#key(key)).then(orUndefined, (error) => {
       throw this.#translate("get", key, error);
     });
   }
   set(key: string, value: string, ttlMs?: number): Promise<void> {
     return this.#call("set", key, async () => {
-      if (ttlMs) await this.#client.set(key, value, "PX", ttlMs);
-      else await this.#client.set(key, value);
+      if (ttlMs) await this.#client.set(this.#key(key), value, "PX", ttlMs);
+      else await this.#client.set(this.#key(key), value);
     });
   }
   setNX(key: string, value: string, ttlMs?: number): Promise<boolean> {
@@ -137,15 +147,15 @@ export class RedisCacheDriver implements CacheDriver {
       key,
       async () =>
         (ttlMs
-          ? await this.#client.set(key, value, "PX", ttlMs, "NX")
-          : await this.#client.set(key, value, "NX")) === "OK",
+          ? await this.#client.set(this.#key(key), value, "PX", ttlMs, "NX")
+          : await this.#client.set(this.#key(key), value, "NX")) === "OK",
     );
   }
   getSet(key: string, value: string): Promise<string | undefined> {
     return this.#call(
       "getSet",
       key,
-      async () => orUndefined(await this.#client.set(key, value, "GET")),
+      async () => orUndefined(await this.#client.set(this.#key(key), value, "GET")),
     );
   }
   incrBy(key: string, delta: number): Promise<number> {
@@ -159,7 +169,7 @@ export class RedisCacheDriver implements CacheDriver {
     args: (string | number)[],
     field?: string,
   ): Promise<number> {
-    return this.#connection.runScript(target, [key], args).then(Number, (error) => {
+    return this.#connection.runScript(target, [this.#key(key)], args).then(Number, (error) => {
       // The script's refusal, or Redis's own int64 overflow on a value another client stored.
       throw /KIT_UNSAFE_INTEGER|would overflow/.test(String(error?.message))
         ? unsafeIncrementError(key, field)
@@ -167,77 +177,120 @@ export class RedisCacheDriver implements CacheDriver {
     });
   }
   exists(keys: readonly string[]): Promise<number> {
-    return this.#call("exists", keys[0], () => this.#client.exists(...keys));
+    return this.#call(
+      "exists",
+      keys[0],
+      () => this.#count(keys, (slot) => this.#client.exists(...slot)),
+    );
   }
   del(keys: readonly string[]): Promise<number> {
-    return this.#call("del", keys[0], () => this.#client.del(...keys));
+    return this.#call("del", keys[0], () => this.#count(keys, (slot) => this.#client.del(...slot)));
+  }
+  /** `command` over `keys` in one call, or in a cluster one call per hash slot, summed. */
+  async #count(
+    keys: readonly string[],
+    command: (keys: string[]) => Promise<number>,
+  ): Promise<number> {
+    if (!this.#connection.isCluster) return command([...keys]);
+    const stored = keys.map(this.#key);
+    const counts = await Promise.all(
+      groupBySlot(stored).map((group) => command(group.map((index) => stored[index]))),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
   }
   expire(key: string, ttlMs: number): Promise<boolean> {
-    return this.#call("expire", key, async () => (await this.#client.pexpire(key, ttlMs)) === 1);
+    return this.#call(
+      "expire",
+      key,
+      async () => (await this.#client.pexpire(this.#key(key), ttlMs)) === 1,
+    );
   }
   ttl(key: string): Promise<number> {
-    return this.#call("ttl", key, () => this.#client.pttl(key));
+    return this.#call("ttl", key, () => this.#client.pttl(this.#key(key)));
   }
   mget(keys: readonly string[]): Promise<(string | undefined)[]> {
-    return this.#call(
-      "mget",
-      keys[0],
-      async () => (await this.#client.mget(...keys)).map(orUndefined),
-    );
+    return this.#call("mget", keys[0], async () => {
+      if (!this.#connection.isCluster) return (await this.#client.mget(...keys)).map(orUndefined);
+      // A cluster: one MGET per hash slot, the values put back in the callers' order.
+      const stored = keys.map(this.#key);
+      const values = new Array<string | undefined>(keys.length);
+      await Promise.all(
+        groupBySlot(stored).map(async (group) => {
+          const replies = await this.#client.mget(...group.map((index) => stored[index]));
+          group.forEach((index, i) => values[index] = orUndefined(replies[i]));
+        }),
+      );
+      return values;
+    });
   }
   mset(entries: readonly (readonly [string, string])[], ttlMs?: number): Promise<void> {
     return this.#call("mset", entries[0]?.[0] ?? "", async () => {
-      const transaction = this.#client.multi();
-      for (const [key, value] of entries) {
-        if (ttlMs) transaction.set(key, value, "PX", ttlMs);
-        else transaction.set(key, value);
-      }
-      const results = await transaction.exec();
-      const failed = results?.find(([error]) => error);
-      if (failed) throw failed[0];
+      const stored = entries.map(([key, value]) => [this.#key(key), value] as const);
+      // One transaction; in a cluster one per hash slot (all or nothing within each slot).
+      const groups = this.#connection.isCluster
+        ? groupBySlot(stored.map(([key]) => key)).map((group) => group.map((i) => stored[i]))
+        : [stored];
+      await Promise.all(groups.map(async (group) => {
+        const transaction = this.#client.multi();
+        for (const [key, value] of group) {
+          if (ttlMs) transaction.set(key, value, "PX", ttlMs);
+          else transaction.set(key, value);
+        }
+        const results = await transaction.exec();
+        const failed = results?.find(([error]) => error);
+        if (failed) throw failed[0];
+      }));
     });
   }
 
   hget(key: string, field: string): Promise<string | undefined> {
-    return this.#call("hget", key, async () => orUndefined(await this.#client.hget(key, field)));
+    return this.#call(
+      "hget",
+      key,
+      async () => orUndefined(await this.#client.hget(this.#key(key), field)),
+    );
   }
   hset(key: string, entries: readonly (readonly [string, string])[]): Promise<number> {
-    return this.#call("hset", key, () => this.#client.hset(key, ...entries.flat()));
+    return this.#call("hset", key, () => this.#client.hset(this.#key(key), ...entries.flat()));
   }
   hgetAll(key: string): Promise<Record<string, string>> {
-    return this.#call("hgetAll", key, () => this.#client.hgetall(key));
+    return this.#call("hgetAll", key, () => this.#client.hgetall(this.#key(key)));
   }
   hdel(key: string, fields: readonly string[]): Promise<number> {
-    return this.#call("hdel", key, () => this.#client.hdel(key, ...fields));
+    return this.#call("hdel", key, () => this.#client.hdel(this.#key(key), ...fields));
   }
   hexists(key: string, field: string): Promise<boolean> {
-    return this.#call("hexists", key, async () => (await this.#client.hexists(key, field)) === 1);
+    return this.#call(
+      "hexists",
+      key,
+      async () => (await this.#client.hexists(this.#key(key), field)) === 1,
+    );
   }
   hlen(key: string): Promise<number> {
-    return this.#call("hlen", key, () => this.#client.hlen(key));
+    return this.#call("hlen", key, () => this.#client.hlen(this.#key(key)));
   }
   hincrBy(key: string, field: string, delta: number): Promise<number> {
     return this.#increment("hincrBy", cacheHincrBy, key, [field, delta], field);
   }
 
   sadd(key: string, values: readonly string[]): Promise<number> {
-    return this.#call("sadd", key, () => this.#client.sadd(key, ...values));
+    return this.#call("sadd", key, () => this.#client.sadd(this.#key(key), ...values));
   }
   srem(key: string, values: readonly string[]): Promise<number> {
-    return this.#call("srem", key, () => this.#client.srem(key, ...values));
+    return this.#call("srem", key, () => this.#client.srem(this.#key(key), ...values));
   }
   smembers(key: string): Promise<string[]> {
-    return this.#call("smembers", key, () => this.#client.smembers(key));
+    return this.#call("smembers", key, () => this.#client.smembers(this.#key(key)));
   }
   sismember(key: string, member: string): Promise<boolean> {
     return this.#call(
       "sismember",
       key,
-      async () => (await this.#client.sismember(key, member)) === 1,
+      async () => (await this.#client.sismember(this.#key(key), member)) === 1,
     );
   }
   scard(key: string): Promise<number> {
-    return this.#call("scard", key, () => this.#client.scard(key));
+    return this.#call("scard", key, () => this.#client.scard(this.#key(key)));
   }
 
   zadd(key: string, entries: readonly ZMember[]): Promise<number> {
@@ -246,7 +299,10 @@ export class RedisCacheDriver implements CacheDriver {
       key,
       async () =>
         Number(
-          await this.#client.zadd(key, ...entries.flatMap(({ member, score }) => [score, member])),
+          await this.#client.zadd(
+            this.#key(key),
+            ...entries.flatMap(({ member, score }) => [score, member]),
+          ),
         ),
     );
   }
@@ -254,33 +310,45 @@ export class RedisCacheDriver implements CacheDriver {
     return this.#call("zrange", key, async () =>
       members(
         reverse
-          ? await this.#client.zrevrange(key, start, stop, "WITHSCORES")
-          : await this.#client.zrange(key, String(start), String(stop), "WITHSCORES"),
+          ? await this.#client.zrevrange(this.#key(key), start, stop, "WITHSCORES")
+          : await this.#client.zrange(this.#key(key), String(start), String(stop), "WITHSCORES"),
       ));
   }
   zrangeByScore(key: string, min: number, max: number, limit?: number): Promise<ZMember[]> {
     return this.#call("zrangeByScore", key, async () =>
       members(
         limit === undefined
-          ? await this.#client.zrangebyscore(key, min, max, "WITHSCORES")
-          : await this.#client.zrangebyscore(key, min, max, "WITHSCORES", "LIMIT", 0, limit),
+          ? await this.#client.zrangebyscore(this.#key(key), min, max, "WITHSCORES")
+          : await this.#client.zrangebyscore(
+            this.#key(key),
+            min,
+            max,
+            "WITHSCORES",
+            "LIMIT",
+            0,
+            limit,
+          ),
       ));
   }
   zrem(key: string, values: readonly string[]): Promise<number> {
-    return this.#call("zrem", key, () => this.#client.zrem(key, ...values));
+    return this.#call("zrem", key, () => this.#client.zrem(this.#key(key), ...values));
   }
   zremRangeByRank(key: string, start: number, stop: number): Promise<number> {
-    return this.#call("zremRangeByRank", key, () => this.#client.zremrangebyrank(key, start, stop));
+    return this.#call(
+      "zremRangeByRank",
+      key,
+      () => this.#client.zremrangebyrank(this.#key(key), start, stop),
+    );
   }
   zcard(key: string): Promise<number> {
-    return this.#call("zcard", key, () => this.#client.zcard(key));
+    return this.#call("zcard", key, () => this.#client.zcard(this.#key(key)));
   }
   zcount(key: string, min: number, max: number): Promise<number> {
-    return this.#call("zcount", key, () => this.#client.zcount(key, min, max));
+    return this.#call("zcount", key, () => this.#client.zcount(this.#key(key), min, max));
   }
   zscore(key: string, member: string): Promise<number | undefined> {
     return this.#call("zscore", key, async () => {
-      const score = await this.#client.zscore(key, member);
+      const score = await this.#client.zscore(this.#key(key), member);
       return score === null ? undefined : Number(score);
     });
   }
@@ -288,7 +356,7 @@ export class RedisCacheDriver implements CacheDriver {
     return this.#call(
       "zincrBy",
       key,
-      async () => Number(await this.#client.zincrby(key, delta, member)),
+      async () => Number(await this.#client.zincrby(this.#key(key), delta, member)),
     );
   }
 
@@ -299,7 +367,10 @@ export class RedisCacheDriver implements CacheDriver {
     ttlMs: number,
   ): Promise<number | undefined> {
     return this.#call("lockAcquire", key, async () => {
-      const fence = await this.#connection.runScript(lockAcquire, [key, fenceKey], [
+      const fence = await this.#connection.runScript(lockAcquire, [
+        this.#key(key),
+        this.#key(fenceKey),
+      ], [
         token,
         ttlMs,
       ]);
@@ -310,19 +381,25 @@ export class RedisCacheDriver implements CacheDriver {
     return this.#call(
       "lockRenew",
       key,
-      async () => Number(await this.#connection.runScript(lockRenew, [key], [token, ttlMs])),
+      async () =>
+        Number(await this.#connection.runScript(lockRenew, [this.#key(key)], [token, ttlMs])),
     );
   }
   lockRelease(key: string, token: string): Promise<boolean> {
     return this.#call(
       "lockRelease",
       key,
-      async () => Number(await this.#connection.runScript(lockRelease, [key], [token])) === 1,
+      async () =>
+        Number(await this.#connection.runScript(lockRelease, [this.#key(key)], [token])) === 1,
     );
   }
 
   publish(channel: string, message: string): Promise<number> {
-    return this.#call("publish", channel, () => this.#client.publish(channel, message));
+    return this.#call(
+      "publish",
+      channel,
+      () => this.#connection.pubSubNode().publish(channel, message),
+    );
   }
   subscribe(
     channels: readonly string[],
@@ -336,8 +413,10 @@ export class RedisCacheDriver implements CacheDriver {
     return this.#call("setBits", key, async () => {
       // One transaction: all bits of a batch, and the expiry of a new filter, in one step.
       const transaction = this.#client.multi();
-      for (const args of bitfieldCommands(key, offsets, true)) transaction.call("BITFIELD", args);
-      if (ttlMs) transaction.pexpire(key, ttlMs, "NX");
+      for (const args of bitfieldCommands(this.#key(key), offsets, true)) {
+        transaction.call("BITFIELD", args);
+      }
+      if (ttlMs) transaction.pexpire(this.#key(key), ttlMs, "NX");
       const results = (await transaction.exec()) ?? [];
       const failed = results.find(([error]) => error);
       if (failed) throw failed[0];
@@ -348,7 +427,9 @@ export class RedisCacheDriver implements CacheDriver {
   getBits(key: string, offsets: readonly number[]): Promise<boolean[]> {
     return this.#call("getBits", key, async () => {
       const replies = await Promise.all(
-        bitfieldCommands(key, offsets, false).map((args) => this.#client.call("BITFIELD_RO", args)),
+        bitfieldCommands(this.#key(key), offsets, false).map((args) =>
+          this.#client.call("BITFIELD_RO", args)
+        ),
       );
       return replies.flatMap((bits) => (bits as number[]).map((bit) => bit === 1));
     });

@@ -39,7 +39,8 @@ export class RedisSubscriber {
     if (this.#connection === undefined) {
       // Same settings as the driver's connection, its own socket: a subscribed connection
       // accepts no other command.
-      const client = this.#main.client.duplicate({ lazyConnect: true, autoResubscribe: true });
+      await this.#main.ready(); // in a cluster, the node to subscribe on is known once ready
+      const client = this.#main.subscriberClient({ lazyConnect: true, autoResubscribe: true });
       client.on("message", (channel: string, message: string) => {
         for (const listener of [...this.#channels.get(channel) ?? []]) listener(channel, message);
       });

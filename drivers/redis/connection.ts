@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Redis, type RedisOptions as IORedisOptions } from "ioredis";
+import { Cluster, type ClusterOptions, Redis, type RedisOptions as IORedisOptions } from "ioredis";
 import { type DriverError, driverError } from "../../cache/driver.ts";
 import { type Logger, namespace } from "../../clog/mod.ts";
 import { checkConfig } from "../../internal/config.ts";
@@ -12,9 +12,9 @@ import { redactMalformedUrl, scrubError } from "../../internal/redact.ts";
 import type { Script } from "./script.ts";
 
 /**
- * An ioredis client the application already has (`new Redis(…)` from npm:ioredis), for
- * {@linkcode RedisOptions.client}. Declared by the kit, not imported from ioredis, so the kit's
- * public types stay its own; any ioredis `Redis` instance fits.
+ * An ioredis client the application already has (`new Redis(…)` or `new Cluster(…)` from
+ * npm:ioredis), for {@linkcode RedisOptions.client}. Declared by the kit, not imported from
+ * ioredis, so the kit's public types stay its own; any ioredis `Redis` or `Cluster` fits.
  */
 export interface RedisClient {
   /** ioredis's connection status (`wait`, `connecting`, `ready`, …). */
@@ -25,6 +25,14 @@ export interface RedisClient {
   evalsha(sha: string, numberOfKeys: number, ...args: (string | number)[]): Promise<unknown>;
 }
 
+/** One seed node of a Redis Cluster, for {@linkcode RedisOptions.cluster}. */
+export interface RedisClusterNode {
+  /** Host name or address. */
+  readonly host: string;
+  /** Port. */
+  readonly port: number;
+}
+
 /** Connection options shared by the Redis drivers. */
 export interface RedisOptions {
   /**
@@ -32,9 +40,19 @@ export interface RedisOptions {
    * which are then ignored. Its own settings apply (an offline queue, if it has one, makes calls
    * wait through an outage instead of failing at once); the driver never closes it, and
    * connections it opens from it with `duplicate()` (the mq driver's blocking reader) it closes.
-   * A Redis Cluster client is refused: lock, once and mq scripts touch several keys in one call.
+   * An ioredis `Cluster` is taken as well: the drivers then work as with
+   * {@linkcode RedisOptions.cluster}.
    */
   readonly client?: RedisClient;
+  /**
+   * The seed nodes of a Redis Cluster (any few of its nodes; the client learns the others and
+   * follows slot moves and failovers). `username`, `password`, `tls`, `connectTimeoutMs` and
+   * `commandTimeoutMs` apply to every node; `url`, `host`, `port`, `db` and `client` cannot be
+   * combined with it. In a cluster, commands over several keys (`mget`, `mset`, `del`, `exists`)
+   * are split by hash slot, one call per slot (an `mset` is then atomic per slot, not as a
+   * whole), and the two keys a lock's acquire script touches share a hash tag (see `cache.ts`).
+   */
+  readonly cluster?: readonly RedisClusterNode[];
   /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS; overrides host/port/db. */
   readonly url?: string;
   /**
@@ -84,6 +102,7 @@ export interface RedisOptions {
 
 const REDIS_OPTIONS = [
   "client",
+  "cluster",
   "url",
   "host",
   "port",
@@ -107,19 +126,15 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
         "set 'keyPrefix' in the config of the provider the driver is passed to (cache, once, ratelimit, mq): the one place of a provider's namespace",
     },
   });
-  const client = options.client as Partial<Redis> & { isCluster?: boolean } | undefined;
+  const client = options.client as Partial<Redis> | undefined;
+  if (options.cluster !== undefined) validateCluster(options);
   if (client !== undefined) {
-    if (client?.isCluster === true) {
-      throw new TypeError(
-        "Cannot create Redis driver as 'client' is a Redis Cluster client, which the kit does not support (its scripts touch several keys in one call)",
-      );
-    }
     if (
       typeof client?.evalsha !== "function" || typeof client.duplicate !== "function" ||
       typeof client.on !== "function"
     ) {
       throw new TypeError(
-        `Cannot create Redis driver as 'client' must be an ioredis Redis client: current value is ${client}`,
+        `Cannot create Redis driver as 'client' must be an ioredis Redis or Cluster client: current value is ${client}`,
       );
     }
   }
@@ -135,6 +150,39 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
       throw new RangeError(
         `Cannot create Redis driver as '${field}' must be a non-negative integer: current value is ${value}`,
+      );
+    }
+  }
+}
+
+/** Checks {@linkcode RedisOptions.cluster} and refuses the options it cannot be combined with. */
+function validateCluster(options: RedisOptions): void {
+  const nodes = options.cluster as unknown;
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new TypeError(
+      `Cannot create Redis driver as 'cluster' must be a non-empty array of { host, port }: current value is ${
+        JSON.stringify(nodes)
+      }`,
+    );
+  }
+  for (const node of nodes) {
+    if (
+      typeof node?.host !== "string" || node.host === "" || !Number.isSafeInteger(node.port) ||
+      node.port <= 0 || node.port > 65535
+    ) {
+      throw new TypeError(
+        `Cannot create Redis driver as every 'cluster' node must be { host, port } with a non-empty host and a port in 1..65535: current value is ${
+          JSON.stringify(node)
+        }`,
+      );
+    }
+  }
+  for (const field of ["client", "url", "host", "port", "db"] as const) {
+    if (options[field] !== undefined) {
+      throw new TypeError(
+        `Cannot create Redis driver as '${field}' cannot be combined with 'cluster'${
+          field === "db" ? " (a Redis Cluster has database 0 only)" : ""
+        }: remove one of them`,
       );
     }
   }
@@ -167,7 +215,8 @@ export function failHeldCommands(client: Redis): () => void {
 
 /** Every password the connection knows: each is redacted from what ioredis reports. */
 function secretsOf(options: RedisOptions, client: Redis): string[] {
-  const secrets = [options.password, client.options?.password];
+  const nodeOptions = (client.options as ClusterOptions | undefined)?.redisOptions;
+  const secrets = [options.password, client.options?.password, nodeOptions?.password];
   try {
     const password = options.url ? new URL(options.url).password : "";
     secrets.push(password, decodeURIComponent(password));
@@ -211,7 +260,13 @@ function describeFailure(error: Error, address: string, options: IORedisOptions)
 
 /** One ioredis connection with the kit's error handling and script registry. */
 export class Connection {
+  /**
+   * The client: a `Redis`, or a `Cluster` typed as one (the command API the drivers use is the
+   * same; where it differs, {@linkcode isCluster} tells).
+   */
   readonly client: Redis;
+  /** Whether {@linkcode client} is a Redis Cluster client. */
+  readonly isCluster: boolean;
   /** Whether the client is the driver's own (opened, and so closed, by it). */
   readonly #owned: boolean;
   readonly #logger: Logger;
@@ -226,6 +281,7 @@ export class Connection {
     this.#logger = options.logger ?? namespace("redis");
     this.#owned = options.client === undefined;
     this.client = options.client as unknown as Redis ?? Connection.#open(options);
+    this.isCluster = (this.client as { isCluster?: boolean }).isCluster === true;
     this.#secrets = secretsOf(options, this.client);
     const reportOutage = (error?: Error) => {
       if (error !== undefined) this.#failure = this.#describe(error);
@@ -254,6 +310,18 @@ export class Connection {
 
   /** `host:port` (or the socket path) of the server, for messages: never the credentials. */
   get address(): string {
+    if (this.isCluster) {
+      const nodes = (this.client as unknown as { startupNodes?: unknown[] }).startupNodes ?? [];
+      return `cluster ${
+        nodes.map((node) =>
+          typeof node === "object" && node !== null
+            ? `${(node as RedisClusterNode).host ?? "127.0.0.1"}:${
+              (node as RedisClusterNode).port ?? 6379
+            }`
+            : String(node)
+        ).join(",")
+      }`;
+    }
     const { host, port, path } = this.client.options ?? {};
     return path ? String(path) : `${host ?? "127.0.0.1"}:${port ?? 6379}`;
   }
@@ -263,7 +331,7 @@ export class Connection {
     return describeFailure(
       scrubError(error, this.#secrets) as Error,
       this.address,
-      this.client.options ?? {},
+      this.nodeOptions,
     );
   }
 
@@ -287,11 +355,90 @@ export class Connection {
     return driverError("redis", operation, this.scrub(error));
   }
 
+  /** The options of the client's connections: a cluster's are those of each node. */
+  get nodeOptions(): IORedisOptions {
+    return (this.isCluster
+      ? (this.client.options as unknown as ClusterOptions).redisOptions
+      : this.client.options) ?? {};
+  }
+
+  /**
+   * A new client with the same settings and `overrides` (per node, in a cluster): the mq
+   * driver's blocking reader and the cache driver's subscriber.
+   */
+  duplicate(overrides: IORedisOptions): Redis {
+    if (!this.isCluster) return this.client.duplicate(overrides);
+    const { lazyConnect, ...perNode } = overrides;
+    const cluster = this.client as unknown as Cluster;
+    return cluster.duplicate([], {
+      ...(lazyConnect === undefined ? {} : { lazyConnect }),
+      redisOptions: perNode,
+    }) as unknown as Redis;
+  }
+
+  /**
+   * The node pub/sub goes through: the client itself on a single Redis; in a cluster the master
+   * of slot 0 at the time of asking. A cluster forwards every PUBLISH to all its nodes, but the
+   * count it answers is of the subscribers on the node it was sent to, and two nodes may pass
+   * one publisher's messages on out of order: with publishers and subscribers on one node, the
+   * count and the order are as on a single Redis. After a failover publishers move to the new
+   * master while a subscriber stays where it connected (it still receives every message).
+   */
+  pubSubNode(): Redis {
+    if (!this.isCluster) return this.client;
+    const cluster = this.client as unknown as Cluster;
+    const key = cluster.slots[0]?.[0];
+    const masters = cluster.nodes("master");
+    return masters.find(({ options }) => `${options.host}:${options.port}` === key) ??
+      masters[0] ?? this.client;
+  }
+
+  /**
+   * A new connection for subscriptions with the client's settings and `overrides`: a duplicate
+   * of the client on a single Redis, a connection to {@linkcode pubSubNode} in a cluster. The
+   * connection must be ready.
+   */
+  subscriberClient(overrides: IORedisOptions): Redis {
+    if (!this.isCluster) return this.client.duplicate(overrides);
+    const { host, port } = this.pubSubNode().options;
+    return new Redis({ ...this.nodeOptions, ...overrides, host, port });
+  }
+
   static #open(options: RedisOptions): Redis {
+    if (options.cluster !== undefined) return Connection.#openCluster(options);
     const settings: IORedisOptions = {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 6379,
       db: options.db ?? 0,
+      ...Connection.#shared(options),
+    };
+    return options.url ? new Redis(options.url, settings) : new Redis(settings);
+  }
+
+  static #openCluster(options: RedisOptions): Redis {
+    const { lazyConnect, enableAutoPipelining, retryStrategy, enableOfflineQueue, ...perNode } =
+      Connection.#shared(options);
+    const settings: ClusterOptions = {
+      lazyConnect,
+      enableAutoPipelining,
+      enableOfflineQueue,
+      // Reconnecting to the seed nodes after the whole cluster was lost, as a node's client does.
+      clusterRetryStrategy: retryStrategy,
+      // A failover takes the cluster-node-timeout and an election: commands sent meanwhile wait
+      // for the new slot map a short while (the offline queue is off, so never unbounded).
+      retryDelayOnFailover: 100,
+      retryDelayOnClusterDown: 100,
+      redisOptions: perNode,
+    };
+    return new Cluster(
+      options.cluster!.map(({ host, port }) => ({ host, port })),
+      settings,
+    ) as unknown as Redis;
+  }
+
+  /** The settings of every connection, a node of a cluster's included. */
+  static #shared(options: RedisOptions): IORedisOptions {
+    const settings: IORedisOptions = {
       username: options.username,
       password: options.password,
       lazyConnect: true,
@@ -307,7 +454,7 @@ export class Connection {
     if (options.tls) {
       settings.tls = options.tls === true ? {} : { ...options.tls };
     }
-    return options.url ? new Redis(options.url, settings) : new Redis(settings);
+    return settings;
   }
 
   #connecting: Promise<void> | undefined;

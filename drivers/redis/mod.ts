@@ -21,7 +21,7 @@
  *
  * @module
  */
-export type { RedisClient, RedisOptions } from "./connection.ts";
+export type { RedisClient, RedisClusterNode, RedisOptions } from "./connection.ts";
 export { redisCache } from "./cache.ts";
 export { type RedisLock, redisLock, type RedisLockOptions } from "./lock.ts";
 export { redisMq, type RedisMqOptions } from "./mq.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { Buffer } from "node:buffer";
+import type { Redis } from "ioredis";
 import { DriverError, type MqAdmin } from "../../mq/mod.ts";
 import { memberSubscription, partitionOf } from "../../mq/driver.ts";
 import type {
@@ -116,7 +117,17 @@ class RedisMq implements RedisMqDriver {
   produce(records: readonly OutgoingRecord[]): Promise<void> {
     return this.#call("produce", async () => {
       await this.#connection.ready();
-      const pipeline = this.#connection.client.pipeline();
+      // One pipeline; in a cluster one per stream (a pipeline there takes one slot's keys only),
+      // which keeps the order of each partition's records.
+      const pipelines = new Map<string, ReturnType<Redis["pipeline"]>>();
+      const pipelineOf = (stream: string) => {
+        const key = this.#connection.isCluster ? stream : "";
+        let pipeline = pipelines.get(key);
+        if (pipeline === undefined) {
+          pipelines.set(key, pipeline = this.#connection.client.pipeline());
+        }
+        return pipeline;
+      };
       const retention = this.#options.retention ?? 100_000;
       for (const record of records) {
         const partitions = await this.#partitions(record.topic);
@@ -125,8 +136,9 @@ class RedisMq implements RedisMqDriver {
           ? this.#roundRobin++ % partitions
           : partitionOf(record.key, partitions);
         // The key is stored with a marker character so an empty key and no key stay distinct.
-        pipeline.xadd(
-          this.#stream(record.topic, partition),
+        const stream = this.#stream(record.topic, partition);
+        pipelineOf(stream).xadd(
+          stream,
           "MAXLEN",
           "~",
           retention,
@@ -143,8 +155,8 @@ class RedisMq implements RedisMqDriver {
           JSON.stringify(record.headers),
         );
       }
-      const results = await pipeline.exec();
-      const failed = results?.find(([error]) => error);
+      const results = await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()));
+      const failed = results.flatMap((result) => result ?? []).find(([error]) => error);
       if (failed) throw failed[0];
     });
   }

@@ -11,10 +11,16 @@ import type { Redis } from "ioredis";
 import type { IncomingRecord, RecordHandler } from "../../mq/driver.ts";
 import { sleep } from "../../internal/signal.ts";
 import { type Connection, failHeldCommands } from "./connection.ts";
+import { groupBySlot } from "./cluster_keys.ts";
 import { lockRelease, lockRenew } from "./lock_scripts.ts";
 
 /** How long the mq driver's XREADGROUP blocks waiting for entries. */
 const READ_BLOCK_MS = 200;
+/**
+ * In a cluster, how long a member whose partitions' streams are in several hash slots waits
+ * between reads that found nothing (it polls them without blocking).
+ */
+const CLUSTER_POLL_MS = 20;
 
 /** One partition of a subscribed topic: a stream. */
 export interface StreamPartition {
@@ -54,8 +60,8 @@ function entryRecord(topic: string, partition: number, entry: StreamEntry): Inco
  * on top of the timeout.
  */
 export async function openReader(connection: Connection): Promise<Redis> {
-  const { socketTimeout, commandTimeout } = connection.client.options ?? {};
-  const reader = connection.client.duplicate({
+  const { socketTimeout, commandTimeout } = connection.nodeOptions;
+  const reader = connection.duplicate({
     ...(socketTimeout ? { socketTimeout: socketTimeout + READ_BLOCK_MS } : {}),
     ...(commandTimeout ? { commandTimeout: commandTimeout + READ_BLOCK_MS } : {}),
   });
@@ -275,6 +281,19 @@ export class StreamsConsumer {
    * `block`; returns how many it started.
    */
   async #readNew(ready: readonly StreamPartition[], block: boolean): Promise<number> {
+    if (!this.#context.connection.isCluster) return this.#readStreams(ready, block);
+    // A cluster reads several streams in one call only within one hash slot: one call per slot,
+    // blocking only when there is one (several blocking calls on one connection would queue).
+    const groups = groupBySlot(ready.map((p) => p.stream)).map((g) => g.map((i) => ready[i]));
+    if (groups.length === 1) return this.#readStreams(ready, block);
+    const counts = await Promise.all(groups.map((g) => this.#readStreams(g, false)));
+    const started = counts.reduce((sum, count) => sum + count, 0);
+    if (started === 0 && block) await sleep(CLUSTER_POLL_MS);
+    return started;
+  }
+
+  /** One XREADGROUP over `ready` (all in one slot, in a cluster). */
+  async #readStreams(ready: readonly StreamPartition[], block: boolean): Promise<number> {
     const { reader, group } = this.#context;
     const streams = [...ready.map((p) => p.stream), ...ready.map(() => ">")];
     // Two literal calls: ioredis's typings take BLOCK only in this position, not spread.
