@@ -6,6 +6,7 @@
  */
 import {
   freePort,
+  postgresArgs,
   postgresBin,
   type Recipe,
   run,
@@ -166,18 +167,7 @@ export async function startPostgresReplica(
     const spec: Recipe = {
       binary: postgresBin("postgres")!,
       args: [
-        "-D",
-        data,
-        "-p",
-        `${port}`,
-        "-h",
-        "127.0.0.1",
-        "-k",
-        dir,
-        "-c",
-        "fsync=off",
-        "-c",
-        "full_page_writes=off",
+        ...postgresArgs(data, port, dir),
         "-c",
         "hot_standby=on",
         // A replica gives up on a lost primary and retries in 1 s, not 5.

@@ -107,6 +107,27 @@ export function which(binary: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The arguments of a throwaway `postgres`: its data, loopback port and socket directory, no
+ * fsync (test data only). Internal to testing/.
+ */
+export function postgresArgs(data: string, port: number, dir: string): string[] {
+  return [
+    "-D",
+    data,
+    "-p",
+    `${port}`,
+    "-h",
+    "127.0.0.1",
+    "-k",
+    dir,
+    "-c",
+    "fsync=off",
+    "-c",
+    "full_page_writes=off",
+  ];
+}
+
 /** The path of a PostgreSQL tool (Debian layout first, then PATH); internal to testing/. */
 export function postgresBin(tool: string): string | undefined {
   try {
@@ -335,20 +356,7 @@ async function postgresRecipe(port: number, dir: string): Promise<Recipe> {
   }
   return {
     binary,
-    args: [
-      "-D",
-      data,
-      "-p",
-      `${port}`,
-      "-h",
-      "127.0.0.1",
-      "-k",
-      dir,
-      "-c",
-      "fsync=off",
-      "-c",
-      "full_page_writes=off",
-    ],
+    args: postgresArgs(data, port, dir),
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     asUser,
     // SIGTERM waits for clients to leave; SIGINT is the fast shutdown.
