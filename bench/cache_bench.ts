@@ -1,6 +1,7 @@
 /**
- * The memory cache beside lru-cache: `await get` of a hit and `await set`, both
- * with the same bound. The kit's side includes its key prefixing, validation
+ * The memory cache beside lru-cache: `await get` of a hit (a string value, which the kit decodes
+ * once and keeps, and an object value, which it decodes on every get) and `await set`, both with
+ * the same bound. The kit's side includes its key prefixing, validation
  * and JSON serialization, and the await; lru-cache stores the object as is.
  *
  * Each iteration runs 1,000 operations in a loop, so the harness's own cost of
@@ -44,6 +45,25 @@ Deno.bench("lru-cache: 1,000 × await get (hit)", { group: "get hit" }, async ()
 // No LRU, no TTL, no decoding: what one await adds to a bare hash lookup.
 Deno.bench("floor: 1,000 × await Map.get (hit)", { group: "get hit" }, async () => {
   for (let n = 0; n < batch; n++) await map.get(keys[i++ % entries]);
+});
+
+// An object value: the kit decodes it on every get (JSON.parse), so callers never share one
+// mutable object; lru-cache hands out the object it holds.
+const profile = { id: 42, name: "ann", roles: ["admin", "ops"], active: true };
+await kit.string.set("profile", profile);
+lru.set("profile", JSON.stringify(profile));
+const objects = new LRUCache<string, typeof profile>({ max: 10 });
+objects.set("profile", profile);
+Deno.bench("kit memory: 1,000 × await string.get of an object (decoded each time)", {
+  group: "get object",
+  baseline: true,
+}, async () => {
+  for (let n = 0; n < batch; n++) await kit.string.get("profile");
+});
+Deno.bench("lru-cache: 1,000 × await get of an object (the same reference)", {
+  group: "get object",
+}, async () => {
+  for (let n = 0; n < batch; n++) await objects.get("profile");
 });
 
 Deno.bench("kit memory: 1,000 × await string.set", {

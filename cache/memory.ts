@@ -16,7 +16,7 @@ import {
 } from "./types.ts";
 import { type MemoryCacheOptions, MemoryCacheStore, type PubSubClient } from "./memory_store.ts";
 import { SortedSet } from "./sorted_set.ts";
-import { getBits, globRegExp, increment, rankRange, setBits } from "./memory_value.ts";
+import { getBits, globRegExp, increment, rankRange, setBits, type Value } from "./memory_value.ts";
 
 export { MemoryCacheStore } from "./memory_store.ts";
 export type { MemoryCacheOptions } from "./memory_store.ts";
@@ -118,6 +118,20 @@ export class MemoryCacheDriver implements CacheDriver {
     if (this.#closed) throw closedDriverError(this.name, "get");
     const entry = this.store.read(key, "get", "string");
     return entry === undefined ? undefined : entry.value.data as string;
+  }
+  getSyncDecoded(key: string, decode: (text: string) => unknown): unknown {
+    if (this.#closed) throw closedDriverError(this.name, "get");
+    const entry = this.store.read(key, "get", "string");
+    if (entry === undefined) return undefined;
+    const value = entry.value as Extract<Value, { type: "string" }>;
+    if (value.decodedWith === decode) return value.decoded;
+    const decoded = decode(value.data);
+    // An object is decoded anew for each caller: one caller's change must not reach another.
+    if (decoded === null || typeof decoded !== "object") {
+      value.decoded = decoded;
+      value.decodedWith = decode;
+    }
+    return decoded;
   }
   set(key: string, value: string, ttlMs?: number): Promise<void> {
     return this.#run("set", () => this.setSync(key, value, ttlMs));

@@ -10,7 +10,16 @@ import type { SortedSet } from "./sorted_set.ts";
 
 /** A stored value: one of Redis's four types the kit uses, or a Bloom filter's bit string. */
 export type Value =
-  | { type: "string"; data: string }
+  | {
+    type: "string";
+    data: string;
+    /**
+     * The text decoded, kept when it decodes to a primitive (immutable, so every caller may get
+     * the same one), with the decoder it came from: a hit then skips the parse.
+     */
+    decoded?: unknown;
+    decodedWith?: (text: string) => unknown;
+  }
   | { type: "bits"; data: Uint8Array }
   | { type: "hash"; data: Map<string, string> }
   | { type: "set"; data: Set<string> }

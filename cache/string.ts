@@ -136,7 +136,20 @@ function plainGet(context: OpsContext): StringOps["get"] {
     if (counters) (value === undefined ? counters.miss : counters.hit).inc();
     return value;
   };
-  const { getSync, getDecoded } = driver;
+  const { getSync, getDecoded, getSyncDecoded } = driver;
+  if (getSyncDecoded) {
+    // One decoder per provider: the driver keeps a primitive it decoded with it.
+    const decode = (text: string): unknown => serializer.decode(text);
+    return <T>(name: string): Promise<T | undefined> => {
+      try {
+        return Promise.resolve(
+          counted(getSyncDecoded.call(driver, key("get", name), decode) as T | undefined),
+        );
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+  }
   if (getSync) {
     return <T>(name: string): Promise<T | undefined> => {
       try {

@@ -68,6 +68,12 @@ export interface CacheDriver {
    */
   getSync?(key: string): string | undefined;
   /**
+   * `getSync` decoded by `decode`; a driver may keep a primitive result and hand it out again
+   * until the value changes (a string, number or boolean cannot be changed by its caller).
+   * Throws as `get` rejects, or with what `decode` throws.
+   */
+  getSyncDecoded?(key: string, decode: (text: string) => unknown): unknown;
+  /**
    * `get` with the value decoded in the same promise step, offered by remote drivers so a hit costs
    * one promise hop, not two. Rejects as `get` does, or with what `decode` throws.
    */
