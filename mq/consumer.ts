@@ -17,6 +17,8 @@ import { withTrace } from "../clog/mod.ts";
 import { kitTracer } from "../internal/otel.ts";
 import type { DriverSubscription, IncomingRecord } from "./types.ts";
 
+const NO_LABELS = { topic: "", group: "" };
+
 /**
  * A message delivered to a handler. Its {@linkcode Call} `signal` aborts when the subscription
  * closes (`close()`, its `signal`, the provider's `close()`): a handler that stops then leaves
@@ -216,22 +218,24 @@ function deliverer<T>(
         signal: closing,
       };
       const started = handled ? performance.now() : 0;
-      const labels = { topic: record.topic, group: groupId };
+      // Only with metrics: a message without them allocates no labels.
+      const labels = handled || consumed ? { topic: record.topic, group: groupId } : NO_LABELS;
       try {
-        const run = () => handler(message);
-        await (tracer !== undefined
-          ? consumeInSpan(tracer, {
-            system: context.driver.name,
-            topic: record.topic,
-            partition: record.partition,
-            offset: record.offset,
-            group: groupId,
-            attempt,
-            headers: record.headers,
-          }, run)
-          : trace
-          ? withTrace(trace.traceId, run, { spanId: trace.spanId })
-          : run());
+        if (tracer === undefined && trace === undefined) await handler(message);
+        else {
+          const run = () => handler(message);
+          await (tracer !== undefined
+            ? consumeInSpan(tracer, {
+              system: context.driver.name,
+              topic: record.topic,
+              partition: record.partition,
+              offset: record.offset,
+              group: groupId,
+              attempt,
+              headers: record.headers,
+            }, run)
+            : withTrace(trace!.traceId, run, { spanId: trace!.spanId }));
+        }
         handled?.observe((performance.now() - started) / 1000, labels);
         consumed?.inc({ ...labels, outcome: "ok" });
         return;

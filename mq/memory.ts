@@ -104,6 +104,20 @@ export class MemoryMqBroker {
     return [...this.#topics.keys()].sort();
   }
 
+  /** Partitions of recent keys, by partition count: keys repeat, and murmur2 encodes each. */
+  readonly #keyPartitions = new Map<number, Map<string, number>>();
+
+  #partitionOf(key: string, count: number): number {
+    let known = this.#keyPartitions.get(count);
+    if (known === undefined) this.#keyPartitions.set(count, known = new Map());
+    let index = known.get(key);
+    if (index === undefined) {
+      if (known.size >= 10_000) known.clear();
+      known.set(key, index = partitionOf(key, count));
+    }
+    return index;
+  }
+
   /** @internal */
   append(records: readonly OutgoingRecord[]): void {
     for (const record of records) {
@@ -116,10 +130,14 @@ export class MemoryMqBroker {
       const partitions = this.#topics.get(record.topic) as Partition[];
       const index = record.key === undefined
         ? this.#roundRobin++ % partitions.length
-        : partitionOf(record.key, partitions.length);
+        : this.#partitionOf(record.key, partitions.length);
       const partition = partitions[index];
+      // One shape for every stored record (a spread would copy into a new shape each time).
       partition.records.push({
-        ...record,
+        topic: record.topic,
+        key: record.key,
+        value: record.value,
+        headers: record.headers,
         partition: index,
         offset: String(partition.base + partition.records.length),
         timestamp,
@@ -130,8 +148,11 @@ export class MemoryMqBroker {
         partition.records.splice(0, drop);
         partition.base += drop;
       }
-      for (const wake of partition.waiters) wake();
-      partition.waiters.clear();
+      // Most appends find nobody waiting: no iterator is made then.
+      if (partition.waiters.size > 0) {
+        for (const wake of partition.waiters) wake();
+        partition.waiters.clear();
+      }
     }
   }
 
