@@ -15,6 +15,7 @@
  *
  * Run: deno bench --allow-all --v8-flags=--expose-gc --config bench/deno.json bench/es_bench.ts
  */
+import { seededRandom } from "../testing/random.ts";
 import MiniSearch from "minisearch";
 import * as es from "../es/mod.ts";
 import { analyze } from "../es/analyze.ts";
@@ -28,17 +29,7 @@ interface Article extends es.Doc {
   body: string;
 }
 
-/** mulberry32: the same corpus on every run. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const rand = random(42);
+const rand = seededRandom(42);
 const SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "ze", "po", "an", "el", "or"];
 const vocabulary = Array.from({ length: 20_000 }, (_, i) => {
   let word = "";

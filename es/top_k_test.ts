@@ -4,22 +4,13 @@
  * random corpora with replacements and deletions, tiny vocabularies for many equal scores,
  * random filters, ranges, fields and pages. Results must be equal to the last bit.
  */
+import { seededRandom } from "../testing/random.ts";
 import assert from "node:assert/strict";
 import { searchExhaustive } from "./exhaustive.ts";
 import { MemoryIndex } from "./memory_index.ts";
 import { compareCodePoints, passes } from "./order.ts";
 import { searchTopK } from "./top_k.ts";
 import type { DriverQuery, IndexedDoc } from "./types.ts";
-
-/** A small seeded generator (mulberry32), so a failure can be replayed. */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The ranking as the driver computed it before top-k: maps of every match, sorted. */
 function reference(docs: Map<string, IndexedDoc>, query: DriverQuery) {
@@ -79,7 +70,7 @@ Deno.test("top-k (MaxScore) ranks exactly as score-and-sort over random corpora 
   let topKQueries = 0;
   let pruned = 0;
   for (let round = 0; round < 60; round++) {
-    const rand = random(round + 1);
+    const rand = seededRandom(round + 1);
     const pick = (n: number) => Math.floor(rand() * n);
     // Zipf-like term choice over a vocabulary of 3 to 40 words.
     const vocabulary = Array.from({ length: 3 + pick(38) }, (_, i) => `w${i}`);

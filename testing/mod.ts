@@ -27,6 +27,7 @@ export { capturingLogger, quietLogger } from "./logger.ts";
 export type { ServerKind, ServerTls, StartServerOptions, ThrowawayServer } from "./server.ts";
 export { serviceUrl } from "./services.ts";
 export { recordSpans } from "./otel.ts";
+export { seededRandom } from "./random.ts";
 export type { RecordedSpan, SpanRecorder } from "./otel.ts";
 export type { ServiceName } from "./services.ts";
 export {

@@ -9,13 +9,12 @@ import {
   postgresArgs,
   postgresBin,
   type Recipe,
-  run,
+  runAs,
   runServer,
   serverAvailable,
   startServer,
   tcpOpen,
   type ThrowawayServer,
-  userIds,
 } from "./server.ts";
 
 /** A running primary and its streaming replica; see {@linkcode startPostgresReplica}. */
@@ -150,19 +149,7 @@ export async function startPostgresReplica(
       "fast",
       "--no-sync",
     ];
-    if (asUser) {
-      const { uid, gid } = await userIds(asUser);
-      await Deno.chown(dir, uid, gid);
-      await run("setpriv", [
-        `--reuid=${uid}`,
-        `--regid=${gid}`,
-        "--clear-groups",
-        basebackup,
-        ...backupArgs,
-      ]);
-    } else {
-      await run(basebackup, backupArgs);
-    }
+    await runAs(asUser, dir, basebackup, backupArgs);
     const port = await freePort();
     const spec: Recipe = {
       binary: postgresBin("postgres")!,

@@ -219,6 +219,22 @@ export async function run(binary: string, args: string[]): Promise<void> {
   }
 }
 
+/**
+ * Runs `binary` to completion as `user` (PostgreSQL refuses to run as root), first giving it
+ * `dir`; as the current user when `user` is undefined. Internal to testing/.
+ */
+export async function runAs(
+  user: string | undefined,
+  dir: string,
+  binary: string,
+  args: string[],
+): Promise<void> {
+  if (user === undefined) return await run(binary, args);
+  const { uid, gid } = await userIds(user);
+  await Deno.chown(dir, uid, gid);
+  await run("setpriv", [`--reuid=${uid}`, `--regid=${gid}`, "--clear-groups", binary, ...args]);
+}
+
 /** The uid and gid of `user`, from /etc/passwd. Internal to testing/. */
 export async function userIds(user: string): Promise<{ uid: number; gid: number }> {
   const passwd = await Deno.readTextFile("/etc/passwd");
@@ -335,25 +351,7 @@ async function postgresRecipe(port: number, dir: string): Promise<Recipe> {
   const initdb = installed("postgres", "initdb", postgresBin("initdb"));
   const data = `${dir}/data`;
   const asUser = Deno.uid() === 0 ? "postgres" : undefined;
-  if (asUser) {
-    const { uid, gid } = await userIds(asUser);
-    await Deno.chown(dir, uid, gid);
-    await run("setpriv", [
-      `--reuid=${uid}`,
-      `--regid=${gid}`,
-      "--clear-groups",
-      initdb,
-      "-D",
-      data,
-      "-U",
-      "postgres",
-      "-A",
-      "trust",
-      "--no-sync",
-    ]);
-  } else {
-    await run(initdb, ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]);
-  }
+  await runAs(asUser, dir, initdb, ["-D", data, "-U", "postgres", "-A", "trust", "--no-sync"]);
   return {
     binary,
     args: postgresArgs(data, port, dir),
