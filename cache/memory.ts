@@ -109,21 +109,14 @@ export class MemoryCacheDriver implements CacheDriver {
 
   get(key: string): Promise<string | undefined> {
     try {
-      return Promise.resolve(this.getSync(key));
+      return Promise.resolve(this.#readString(key)?.data);
     } catch (error) {
       return Promise.reject(error);
     }
   }
-  getSync(key: string): string | undefined {
-    if (this.#closed) throw closedDriverError(this.name, "get");
-    const entry = this.store.read(key, "get", "string");
-    return entry === undefined ? undefined : entry.value.data as string;
-  }
   getSyncDecoded(key: string, decode: (text: string) => unknown): unknown {
-    if (this.#closed) throw closedDriverError(this.name, "get");
-    const entry = this.store.read(key, "get", "string");
-    if (entry === undefined) return undefined;
-    const value = entry.value as Extract<Value, { type: "string" }>;
+    const value = this.#readString(key);
+    if (value === undefined) return undefined;
     if (value.decodedWith === decode) return value.decoded;
     const decoded = decode(value.data);
     // An object is decoded anew for each caller: one caller's change must not reach another.
@@ -132,6 +125,11 @@ export class MemoryCacheDriver implements CacheDriver {
       value.decodedWith = decode;
     }
     return decoded;
+  }
+  /** The string value at `key` (a GET), or undefined. */
+  #readString(key: string): Extract<Value, { type: "string" }> | undefined {
+    if (this.#closed) throw closedDriverError(this.name, "get");
+    return this.store.read(key, "get", "string")?.value as Extract<Value, { type: "string" }>;
   }
   set(key: string, value: string, ttlMs?: number): Promise<void> {
     return this.#run("set", () => this.setSync(key, value, ttlMs));

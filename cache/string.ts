@@ -136,10 +136,10 @@ function plainGet(context: OpsContext): StringOps["get"] {
     if (counters) (value === undefined ? counters.miss : counters.hit).inc();
     return value;
   };
-  const { getSync, getDecoded, getSyncDecoded } = driver;
+  const { getDecoded, getSyncDecoded } = driver;
+  // One decoder per provider: the driver may keep a primitive it decoded with it.
+  const decode = (text: string): unknown => serializer.decode(text);
   if (getSyncDecoded) {
-    // One decoder per provider: the driver keeps a primitive it decoded with it.
-    const decode = (text: string): unknown => serializer.decode(text);
     return <T>(name: string): Promise<T | undefined> => {
       try {
         return Promise.resolve(
@@ -150,18 +150,6 @@ function plainGet(context: OpsContext): StringOps["get"] {
       }
     };
   }
-  if (getSync) {
-    return <T>(name: string): Promise<T | undefined> => {
-      try {
-        return Promise.resolve(
-          decodeValue<T>(context, counted(getSync.call(driver, key("get", name)))),
-        );
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    };
-  }
-  const decodeText = (text: string): unknown => serializer.decode(text);
   return <T>(name: string): Promise<T | undefined> => {
     let full: string;
     try {
@@ -171,11 +159,11 @@ function plainGet(context: OpsContext): StringOps["get"] {
     }
     if (counters) {
       return getDecoded
-        ? getDecoded.call(driver, full, decodeText).then(counted) as Promise<T | undefined>
+        ? getDecoded.call(driver, full, decode).then(counted) as Promise<T | undefined>
         : driver.get(full).then((text) => decodeValue<T>(context, counted(text)));
     }
     return getDecoded
-      ? getDecoded.call(driver, full, decodeText) as Promise<T | undefined>
+      ? getDecoded.call(driver, full, decode) as Promise<T | undefined>
       : driver.get(full).then((text) => decodeValue<T>(context, text));
   };
 }

@@ -63,14 +63,10 @@ export interface CacheDriver {
   /** The value of a key, or undefined (GET). */
   get(key: string): Promise<string | undefined>;
   /**
-   * Synchronous `get`, offered by drivers that hold their data in process; the provider uses it
-   * to answer a hit without an extra promise hop. Throws as `get` rejects.
-   */
-  getSync?(key: string): string | undefined;
-  /**
-   * `getSync` decoded by `decode`; a driver may keep a primitive result and hand it out again
-   * until the value changes (a string, number or boolean cannot be changed by its caller).
-   * Throws as `get` rejects, or with what `decode` throws.
+   * Synchronous `get`, decoded by `decode`, offered by drivers that hold their data in process:
+   * the provider answers a hit without an extra promise hop. The driver may keep a primitive
+   * result and hand it out again until the value changes (a string, number or boolean cannot be
+   * changed by its caller). Throws as `get` rejects, or with what `decode` throws.
    */
   getSyncDecoded?(key: string, decode: (text: string) => unknown): unknown;
   /**
@@ -78,7 +74,7 @@ export interface CacheDriver {
    * one promise hop, not two. Rejects as `get` does, or with what `decode` throws.
    */
   getDecoded?<T>(key: string, decode: (text: string) => T): Promise<T | undefined>;
-  /** Synchronous `set`, offered by in-process drivers (see `getSync`). */
+  /** Synchronous `set`, offered by in-process drivers (see `getSyncDecoded`). */
   setSync?(key: string, value: string, ttlMs?: number): void;
   /** Sets a value; without `ttlMs` any previous expiry is cleared (Redis SET). */
   set(key: string, value: string, ttlMs?: number): Promise<void>;
