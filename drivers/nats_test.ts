@@ -1,9 +1,7 @@
 import assert from "node:assert/strict";
+import { outboxDatabase } from "./testdata/outbox_database.ts";
 import { mqConformance } from "../mq/conformance.ts";
-import * as db from "../db/mod.ts";
 import * as mq from "../mq/mod.ts";
-import { pgliteDb } from "./pglite.ts";
-import { postgresDb } from "./postgres/mod.ts";
 import { serviceUrl } from "../testing/services.ts";
 import { freePort } from "../testing/server.ts";
 import { natsMq, type NatsMqDriver } from "./nats/mod.ts";
@@ -22,14 +20,7 @@ mqConformance({
   },
   failoverMs: 2000,
   // The outbox on the real PostgreSQL when CI gives one, else on PGlite.
-  makeDatabase: () => {
-    const postgresUrl = serviceUrl("postgres");
-    return postgresUrl
-      ? db.create({ ...db.defaultConfig("development"), url: postgresUrl }, {
-        driver: postgresDb(),
-      })
-      : db.create(db.defaultConfig("development"), { driver: pgliteDb() });
-  },
+  makeDatabase: outboxDatabase,
   ignore: url === undefined,
 });
 
