@@ -212,6 +212,49 @@ async function waitForDelete(
   }
 }
 
+/** What {@linkcode keepOnLease} needs of its holder. */
+export interface LeaseKeeping {
+  /** Ends the keeping. */
+  readonly stop: AbortSignal;
+  /** The `lost` signal of the lease the holder is on now. */
+  lost(): AbortSignal;
+  /** Told once per loss, before the first `restore`. */
+  onLost(): void;
+  /** Writes the holder's entries again on a new lease; throws to be tried again. */
+  restore(): Promise<void>;
+  /** Told of each failed `restore`. */
+  onRetry(error: unknown): void;
+}
+
+/**
+ * Keeps a holder's entries (a registration, a presence member) on a lease: each time the lease is
+ * lost, `restore` runs again and again, backing off from 100 ms to 2 s, until it succeeds or
+ * `stop` aborts. Resolves once `stop` aborts.
+ *
+ * @param holder The signals and callbacks of the holder.
+ */
+export async function keepOnLease(holder: LeaseKeeping): Promise<void> {
+  const { stop } = holder;
+  while (!stop.aborted) {
+    await new Promise<void>((resolve) => {
+      const either = AbortSignal.any([holder.lost(), stop]);
+      if (either.aborted) resolve();
+      else either.addEventListener("abort", () => resolve(), { once: true });
+    });
+    if (stop.aborted) return;
+    holder.onLost();
+    for (let backoffMs = 100; !stop.aborted; backoffMs = Math.min(backoffMs * 2, 2000)) {
+      try {
+        await holder.restore();
+        break;
+      } catch (error) {
+        holder.onRetry(error);
+        await sleep(backoffMs, stop).catch(() => {});
+      }
+    }
+  }
+}
+
 /** An AbortSignal that follows `source` but aborts with `wrap(reason)`. */
 export function relabel(source: AbortSignal, wrap: (reason: unknown) => Error): AbortSignal {
   const controller = new AbortController();

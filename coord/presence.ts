@@ -11,8 +11,14 @@
  * @module
  */
 import { acquireUnderSignal } from "../internal/acquire.ts";
-import { sleep } from "../internal/signal.ts";
-import { call, type CallOptions, type CoordContext, release, requireKey } from "./_util.ts";
+import {
+  call,
+  type CallOptions,
+  type CoordContext,
+  keepOnLease,
+  release,
+  requireKey,
+} from "./_util.ts";
 import type { Session } from "./session.ts";
 
 const PREFIX = "/presence/";
@@ -211,64 +217,54 @@ class Member implements PresenceMember {
     return false;
   }
 
-  #put(user: string): Promise<number> {
+  #put(user: string, session = this.#session): Promise<number> {
     const value = JSON.stringify({ instance: this.instanceId, since: Date.now() });
-    return this.#context.driver.put(keyOf(user, this.instanceId), value, this.#session.leaseId);
+    return this.#context.driver.put(keyOf(user, this.instanceId), value, session.leaseId);
   }
 
   // After a lost lease, join again on a new one and write the users back.
-  async #keepJoined(): Promise<void> {
+  #keepJoined(): Promise<void> {
+    const { logger } = this.#context;
     const stop = this.#stop.signal;
-    while (!stop.aborted) {
-      await new Promise<void>((resolve) => {
-        const lost = this.#session.lost;
-        if (lost.aborted || stop.aborted) return resolve();
-        lost.addEventListener("abort", () => resolve(), { once: true });
-        stop.addEventListener("abort", () => resolve(), { once: true });
-      });
-      if (stop.aborted) return;
-      this.#status = "rejoining";
-      this.#context.logger.warn("presence lost its lease; joining again", {
-        instance: this.instanceId,
-        users: this.#counts.size,
-      });
-      await this.#rejoin();
-    }
-  }
-
-  async #rejoin(): Promise<void> {
-    const stop = this.#stop.signal;
-    let backoffMs = 100;
-    while (!stop.aborted) {
-      try {
-        const next = await this.#context.openSession(this.#ttlMs);
-        if (stop.aborted) {
-          await next.close();
-          return;
-        }
-        this.#session = next;
-        // Users added while rejoining are written by this loop too; removed ones are skipped.
-        for (const user of [...this.#counts.keys()]) {
-          if (!this.#counts.has(user)) continue;
-          await this.#put(user);
-          // Removed while its entry was being written back: take the entry away again.
-          if (!this.#counts.has(user)) {
-            await this.#context.driver.delete(keyOf(user, this.instanceId));
-          }
-        }
-        this.#status = "joined";
-        this.#context.logger.info("presence restored", {
+    return keepOnLease({
+      stop,
+      lost: () => this.#session.lost,
+      onLost: () => {
+        this.#status = "rejoining";
+        logger.warn("presence lost its lease; joining again", {
           instance: this.instanceId,
           users: this.#counts.size,
         });
-        return;
-      } catch (error) {
-        this.#context.logger.debug("presence rejoin failed; retrying", {
-          instance: this.instanceId,
-          err: error,
-        });
-        await sleep(backoffMs, stop).catch(() => {});
-        backoffMs = Math.min(backoffMs * 2, 2000);
+      },
+      restore: async () => {
+        const next = await this.#context.openSession(this.#ttlMs);
+        if (stop.aborted) return void await next.close();
+        // On the new lease at once: users added meanwhile are written on it too.
+        this.#session = next;
+        try {
+          await this.#writeBack(next);
+        } catch (error) {
+          // A lease holding only some users is no member's: closed, and the next try opens another.
+          await next.close().catch(() => {});
+          throw error;
+        }
+        this.#status = "joined";
+        logger.info("presence restored", { instance: this.instanceId, users: this.#counts.size });
+      },
+      onRetry: (error) =>
+        logger.debug("presence rejoin failed; retrying", { instance: this.instanceId, err: error }),
+    });
+  }
+
+  /** Writes every user held now on `session`'s lease. */
+  async #writeBack(session: Session): Promise<void> {
+    // Users added while rejoining are written by this loop too; removed ones are skipped.
+    for (const user of [...this.#counts.keys()]) {
+      if (!this.#counts.has(user)) continue;
+      await this.#put(user, session);
+      // Removed while its entry was being written back: take the entry away again.
+      if (!this.#counts.has(user)) {
+        await this.#context.driver.delete(keyOf(user, this.instanceId));
       }
     }
   }

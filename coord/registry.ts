@@ -9,12 +9,12 @@
 import type { Logger } from "../clog/mod.ts";
 import { encodeJson } from "../internal/json.ts";
 import { acquireUnderSignal } from "../internal/acquire.ts";
-import { sleep } from "../internal/signal.ts";
 import {
   call,
   type CallOptions,
   type CoordContext,
   decodeJson,
+  keepOnLease,
   release,
   requireKey,
   requireTtl,
@@ -303,51 +303,29 @@ class ServiceRegistration implements Registration {
   }
 
   // After a lost lease, register again with a new one until it works or we are told to stop.
-  async #keepRegistered(): Promise<void> {
-    const stop = this.#stop.signal;
-    while (!stop.aborted) {
-      await new Promise<void>((resolve) => {
-        const lost = this.#session.lost;
-        if (lost.aborted || stop.aborted) return resolve();
-        const done = () => resolve();
-        lost.addEventListener("abort", done, { once: true });
-        stop.addEventListener("abort", done, { once: true });
-      });
-      if (stop.aborted) return;
-      this.#status = "re-registering";
-      this.#context.logger.warn("registration lost its lease; registering again", {
-        service: this.service.name,
-        id: this.service.id,
-      });
-      await this.#registerAgain();
-    }
-  }
-
-  /** Tries new leases, backing off, until one holds the entry or the registration is stopped. */
-  async #registerAgain(): Promise<void> {
+  #keepRegistered(): Promise<void> {
     const { logger, counters } = this.#context;
     const { name, id } = this.service;
     const stop = this.#stop.signal;
-    let backoffMs = 100;
-    while (!stop.aborted) {
-      try {
+    return keepOnLease({
+      stop,
+      lost: () => this.#session.lost,
+      onLost: () => {
+        this.#status = "re-registering";
+        logger.warn("registration lost its lease; registering again", { service: name, id });
+      },
+      restore: async () => {
         const next = await this.#put();
-        if (stop.aborted) {
-          await next.close();
-          return;
-        }
+        if (stop.aborted) return void await next.close();
         this.#session = next;
         this.#status = "registered";
         this.#restored++;
         counters?.restored.inc();
         logger.info("registration restored", { service: name, id });
-        return;
-      } catch (error) {
-        logger.debug("re-registration failed; retrying", { service: name, err: error });
-        await sleep(backoffMs, stop).catch(() => {});
-        backoffMs = Math.min(backoffMs * 2, 2000);
-      }
-    }
+      },
+      onRetry: (error) =>
+        logger.debug("re-registration failed; retrying", { service: name, err: error }),
+    });
   }
 }
 
