@@ -36,6 +36,23 @@ export interface RedisMqOptions extends RedisOptions {
    * @default {1000}
    */
   readonly heartbeatMs?: number;
+  /**
+   * Replicas that must hold a batch before `send` and `flush` resolve: each partition's XADDs
+   * are followed by `WAIT waitReplicas waitTimeoutMs` on the same master, and a batch fewer
+   * replicas confirmed in time fails with a `DriverError` (it was written to the master and may
+   * or may not survive its failure, so a retry can store it twice: at-least-once). With one
+   * replica per master and `waitReplicas: 1`, a failover promotes the replica that confirmed,
+   * so no acknowledged message is lost. As Redis's documentation says of WAIT, this is not
+   * strong consistency: a replica promoted by an operator, or one that was not among those
+   * that confirmed when there are several, can lack the message. `0` does not wait.
+   * @default {0}
+   */
+  readonly waitReplicas?: number;
+  /**
+   * How long a batch waits for {@linkcode RedisMqOptions.waitReplicas}.
+   * @default {1000}
+   */
+  readonly waitTimeoutMs?: number;
 }
 
 /** The Redis Streams mq driver, with a test hook that kills it like a crashed process. */
@@ -65,8 +82,18 @@ class RedisMq implements RedisMqDriver {
         "retention",
         "sessionTimeoutMs",
         "heartbeatMs",
+        "waitReplicas",
+        "waitTimeoutMs",
       ] satisfies (keyof RedisMqOptions)[],
     );
+    for (const field of ["retention", "waitReplicas", "waitTimeoutMs"] as const) {
+      const value = options[field];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+        throw new RangeError(
+          `Cannot create redisMq driver as '${field}' must be a non-negative integer: current value is ${value}`,
+        );
+      }
+    }
     const client = () => this.#connection.client;
     this.admin = {
       createTopic: (topic, partitions) =>
@@ -155,9 +182,26 @@ class RedisMq implements RedisMqDriver {
           JSON.stringify(record.headers),
         );
       }
+      const replicas = this.#options.waitReplicas ?? 0;
+      const timeoutMs = this.#options.waitTimeoutMs ?? 1000;
+      // WAIT in the same pipeline runs on the master that took the XADDs (in a cluster, the
+      // pipeline goes to the node of its one slot).
+      if (replicas > 0) {
+        for (const pipeline of pipelines.values()) pipeline.wait(replicas, timeoutMs);
+      }
       const results = await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()));
       const failed = results.flatMap((result) => result ?? []).find(([error]) => error);
       if (failed) throw failed[0];
+      if (replicas > 0) {
+        for (const result of results) {
+          const confirmed = Number(result?.at(-1)?.[1]);
+          if (!(confirmed >= replicas)) {
+            throw new Error(
+              `only ${confirmed} of ${replicas} replicas (waitReplicas) confirmed the batch within ${timeoutMs} ms: it is on the master and may or may not survive a failover`,
+            );
+          }
+        }
+      }
     });
   }
 

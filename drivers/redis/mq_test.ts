@@ -59,3 +59,33 @@ Deno.test({
     await eventually(() => assert.deepEqual(seen, ["unlucky"]), { timeoutMs: 15_000 });
   },
 });
+
+Deno.test({
+  name:
+    "[redis] mq: waitReplicas fails a send that too few replicas confirmed, naming the count; bad values are refused",
+  ignore: url === undefined,
+  async fn() {
+    // The single test server has no replica: WAIT 1 answers 0 after its timeout.
+    await using queue = await mq.create(mq.defaultConfig("development"), {
+      driver: redisMq({ url, waitReplicas: 1, waitTimeoutMs: 50 }),
+    });
+    const topic = testKeyspace("wait replicas").replace(/[^a-zA-Z0-9._-]+/g, ".");
+    await queue.admin.createTopic(topic, 1);
+    await assert.rejects(
+      queue.producer().sendSync({ topic, key: "k", value: "v" }),
+      (error: Error) =>
+        error instanceof mq.DriverError &&
+        /only 0 of 1 replicas \(waitReplicas\) confirmed the batch within 50 ms/.test(
+          String(error.cause ?? error.message),
+        ),
+    );
+    assert.throws(
+      () => redisMq({ url, waitReplicas: -1 }),
+      /'waitReplicas' must be a non-negative integer/,
+    );
+    assert.throws(
+      () => redisMq({ url, waitTimeoutMs: 1.5 }),
+      /'waitTimeoutMs' must be a non-negative integer/,
+    );
+  },
+});
