@@ -42,3 +42,9 @@ export {
   type StartRedisClusterOptions,
   type ThrowawayRedisCluster,
 } from "./redis_cluster.ts";
+export {
+  type RedisSentinelNodeAddress,
+  startRedisSentinel,
+  type StartRedisSentinelOptions,
+  type ThrowawayRedisSentinel,
+} from "./redis_sentinel.ts";

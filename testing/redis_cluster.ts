@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { cli, RedisProcesses } from "./redis_processes.ts";
 import { freePort } from "./server.ts";
 
 /** Options of {@linkcode startRedisCluster}. */
@@ -68,16 +69,6 @@ export interface ThrowawayRedisCluster extends AsyncDisposable {
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Runs `redis-cli` against `port`; its stdout, or `undefined` when it fails. */
-async function cli(port: number, ...args: string[]): Promise<string | undefined> {
-  const { code, stdout } = await new Deno.Command("redis-cli", {
-    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
-    stdout: "piped",
-    stderr: "null",
-  }).output().catch(() => ({ code: 1, stdout: new Uint8Array() }));
-  return code === 0 ? new TextDecoder().decode(stdout) : undefined;
-}
-
 /**
  * Starts a Redis Cluster of `masters` masters with `replicasPerMaster` replicas each on free
  * loopback ports (`redis-server --cluster-enabled yes`, joined with `redis-cli --cluster create`)
@@ -114,60 +105,37 @@ export async function startRedisCluster(
   const dir = await Deno.makeTempDir({ prefix: "kit-redis-cluster-" });
   const ports: number[] = [];
   for (let i = 0; i < masters * (1 + replicasPerMaster); i++) ports.push(await freePort());
-  const children = new Map<number, { child: Deno.ChildProcess; status: Promise<unknown> }>();
-
-  const answers = async (port: number) => /PONG/.test(await cli(port, "PING") ?? "");
+  const processes = new RedisProcesses(dir, readyTimeoutMs);
   const spawn = async (port: number): Promise<void> => {
     await Deno.mkdir(`${dir}/${port}`, { recursive: true });
-    // `exec` keeps the pid: kill() hits the server itself.
-    const child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
-        "sh",
-        "redis-server",
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--cluster-enabled",
-        "yes",
-        "--cluster-config-file",
-        `${dir}/${port}/nodes.conf`,
-        "--cluster-node-timeout",
-        String(nodeTimeoutMs),
-        // A replica takes over however long ago it last heard from its master.
-        "--cluster-replica-validity-factor",
-        "0",
-        "--dir",
-        `${dir}/${port}`,
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-      ],
-      env: { KIT_SERVER_LOG: `${dir}/${port}.log` },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    children.set(port, { child, status: child.status });
-    const deadline = Date.now() + readyTimeoutMs;
-    while (!(await answers(port))) {
-      if (Date.now() > deadline) {
-        throw new Error(
-          `Throwaway Redis Cluster node ${port} did not answer:\n${await cluster.log(port)}`,
-        );
-      }
-      await delay(50);
-    }
+    await processes.spawn(port, [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--cluster-enabled",
+      "yes",
+      "--cluster-config-file",
+      `${dir}/${port}/nodes.conf`,
+      "--cluster-node-timeout",
+      String(nodeTimeoutMs),
+      // A replica takes over however long ago it last heard from its master.
+      "--cluster-replica-validity-factor",
+      "0",
+      "--dir",
+      `${dir}/${port}`,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ]);
   };
 
   const cluster: ThrowawayRedisCluster = {
     nodes: ports.map((port) => ({ host: "127.0.0.1", port })),
     urls: ports.map((port) => `redis://127.0.0.1:${port}`),
     async masters() {
-      for (const port of children.keys()) {
+      for (const port of processes.running) {
         const nodes = await cli(port, "CLUSTER", "NODES");
         if (nodes === undefined) continue;
         return nodes.split("\n")
@@ -180,28 +148,20 @@ export async function startRedisCluster(
       }
       return [];
     },
-    async kill(port) {
-      const running = children.get(port);
-      if (running === undefined) return;
-      try {
-        Deno.kill(running.child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-      await running.status;
-      children.delete(port);
+    kill(port) {
+      return processes.kill(port);
     },
     start(port) {
       if (!ports.includes(port)) {
         return Promise.reject(new RangeError(`No node of this cluster has port ${port}`));
       }
-      return children.has(port) ? Promise.resolve() : spawn(port);
+      return processes.has(port) ? Promise.resolve() : spawn(port);
     },
     async waitHealthy(timeoutMs = readyTimeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const infos = await Promise.all(
-          [...children.keys()].map(async (port) =>
+          processes.running.map(async (port) =>
             `${await cli(port, "CLUSTER", "INFO")}${await cli(port, "INFO", "replication")}`
           ),
         );
@@ -218,26 +178,13 @@ export async function startRedisCluster(
       }
     },
     log(port) {
-      return Deno.readTextFile(`${dir}/${port}.log`).catch(() => "");
+      return processes.log(port);
     },
-    async close() {
-      await Promise.all([...children.keys()].map((port) => cluster.kill(port)));
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    close() {
+      return processes.close();
     },
     closeSync() {
-      for (const { child } of children.values()) {
-        try {
-          Deno.kill(child.pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }
-      children.clear();
-      try {
-        Deno.removeSync(dir, { recursive: true });
-      } catch {
-        // removed already
-      }
+      processes.closeSync();
     },
     [Symbol.asyncDispose]() {
       return cluster.close();

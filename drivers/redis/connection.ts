@@ -53,6 +53,24 @@ export interface RedisOptions {
    * whole), and the two keys a lock's acquire script touches share a hash tag (see `cache.ts`).
    */
   readonly cluster?: readonly RedisClusterNode[];
+  /**
+   * The sentinels of a Sentinel-managed primary (any few of them; the client asks them for the
+   * primary named {@linkcode RedisOptions.masterName}, connects to it, and after a failover to
+   * the replica they promote). `username`, `password`, `db`, `tls`, `connectTimeoutMs` and
+   * `commandTimeoutMs` apply to the primary; `tls` to the sentinels as well. `url`, `host`,
+   * `port`, `cluster` and `client` cannot be combined with it. While the sentinels fail the
+   * primary over (their `down-after-milliseconds` and an election), calls fail at once with a
+   * `DriverError` as during any outage; the client moves when the sentinels announce the new
+   * primary, and also when a server it is connected to answers that it is now a read-only
+   * replica.
+   */
+  readonly sentinels?: readonly RedisClusterNode[];
+  /** The name the sentinels know the primary by; required with {@linkcode RedisOptions.sentinels}. */
+  readonly masterName?: string;
+  /** ACL user name for the sentinels, when they require one (their own, not the primary's). */
+  readonly sentinelUsername?: string;
+  /** Password for the sentinels, when they require one (their own, not the primary's). */
+  readonly sentinelPassword?: string;
   /** `redis://[user:password@]host:port/db` or `rediss://…` for TLS; overrides host/port/db. */
   readonly url?: string;
   /**
@@ -103,6 +121,10 @@ export interface RedisOptions {
 const REDIS_OPTIONS = [
   "client",
   "cluster",
+  "sentinels",
+  "masterName",
+  "sentinelUsername",
+  "sentinelPassword",
   "url",
   "host",
   "port",
@@ -127,7 +149,23 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
     },
   });
   const client = options.client as Partial<Redis> | undefined;
-  if (options.cluster !== undefined) validateCluster(options);
+  if (options.cluster !== undefined) validateNodes(options, "cluster", ["sentinels"]);
+  if (options.sentinels !== undefined) validateNodes(options, "sentinels", ["cluster"]);
+  if (options.sentinels === undefined) {
+    for (const field of ["masterName", "sentinelUsername", "sentinelPassword"] as const) {
+      if (options[field] !== undefined) {
+        throw new TypeError(
+          `Cannot create Redis driver as '${field}' is set without 'sentinels': give the sentinels' addresses, or remove '${field}'`,
+        );
+      }
+    }
+  } else if (typeof options.masterName !== "string" || options.masterName === "") {
+    throw new TypeError(
+      `Cannot create Redis driver as 'masterName' (the name the sentinels know the primary by) is required with 'sentinels': current value is ${
+        JSON.stringify(options.masterName)
+      }`,
+    );
+  }
   if (client !== undefined) {
     if (
       typeof client?.evalsha !== "function" || typeof client.duplicate !== "function" ||
@@ -155,12 +193,19 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
   }
 }
 
-/** Checks {@linkcode RedisOptions.cluster} and refuses the options it cannot be combined with. */
-function validateCluster(options: RedisOptions): void {
-  const nodes = options.cluster as unknown;
+/**
+ * Checks {@linkcode RedisOptions.cluster} or {@linkcode RedisOptions.sentinels} and refuses the
+ * options it cannot be combined with.
+ */
+function validateNodes(
+  options: RedisOptions,
+  field: "cluster" | "sentinels",
+  exclusive: readonly ("cluster" | "sentinels")[],
+): void {
+  const nodes = options[field] as unknown;
   if (!Array.isArray(nodes) || nodes.length === 0) {
     throw new TypeError(
-      `Cannot create Redis driver as 'cluster' must be a non-empty array of { host, port }: current value is ${
+      `Cannot create Redis driver as '${field}' must be a non-empty array of { host, port }: current value is ${
         JSON.stringify(nodes)
       }`,
     );
@@ -171,22 +216,33 @@ function validateCluster(options: RedisOptions): void {
       node.port <= 0 || node.port > 65535
     ) {
       throw new TypeError(
-        `Cannot create Redis driver as every 'cluster' node must be { host, port } with a non-empty host and a port in 1..65535: current value is ${
+        `Cannot create Redis driver as every '${field}' node must be { host, port } with a non-empty host and a port in 1..65535: current value is ${
           JSON.stringify(node)
         }`,
       );
     }
   }
-  for (const field of ["client", "url", "host", "port", "db"] as const) {
-    if (options[field] !== undefined) {
+  const others = [
+    "client",
+    "url",
+    "host",
+    "port",
+    ...(field === "cluster" ? ["db"] : []),
+    ...exclusive,
+  ];
+  for (const other of others as (keyof RedisOptions)[]) {
+    if (options[other] !== undefined) {
       throw new TypeError(
-        `Cannot create Redis driver as '${field}' cannot be combined with 'cluster'${
-          field === "db" ? " (a Redis Cluster has database 0 only)" : ""
+        `Cannot create Redis driver as '${other}' cannot be combined with '${field}'${
+          other === "db" ? " (a Redis Cluster has database 0 only)" : ""
         }: remove one of them`,
       );
     }
   }
 }
+
+/** Milliseconds before reconnect attempt `attempt`: 100 ms doubling up to 1 s. */
+const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
 
 // 1 s: a healthy Redis answers in well under a millisecond and one slower command stalls every
 // client anyway, while a cache or rate-limit call must give up within a request's budget.
@@ -216,7 +272,13 @@ export function failHeldCommands(client: Redis): () => void {
 /** Every password the connection knows: each is redacted from what ioredis reports. */
 function secretsOf(options: RedisOptions, client: Redis): string[] {
   const nodeOptions = (client.options as ClusterOptions | undefined)?.redisOptions;
-  const secrets = [options.password, client.options?.password, nodeOptions?.password];
+  const secrets = [
+    options.password,
+    options.sentinelPassword,
+    client.options?.password,
+    client.options?.sentinelPassword,
+    nodeOptions?.password,
+  ];
   try {
     const password = options.url ? new URL(options.url).password : "";
     secrets.push(password, decodeURIComponent(password));
@@ -272,6 +334,8 @@ export class Connection {
   readonly #logger: Logger;
   readonly #listeners: [string, (error?: Error) => void][];
   readonly #secrets: readonly string[];
+  /** The last sentinel that failed to name the primary, for a failure's description. */
+  #sentinelError: Error | undefined;
   #outage = false;
   /** Why the connection is down, scrubbed and described; cleared once it is ready again. */
   #failure: Error | undefined;
@@ -296,6 +360,7 @@ export class Connection {
     this.#listeners = [
       ["error", reportOutage],
       ["reconnecting", () => reportOutage()],
+      ["sentinelError", (error?: Error) => void (this.#sentinelError = error)],
       ["ready", () => {
         this.#failure = undefined;
         if (!this.#outage) return;
@@ -322,17 +387,33 @@ export class Connection {
         ).join(",")
       }`;
     }
-    const { host, port, path } = this.client.options ?? {};
+    const { host, port, path, sentinels, name } = this.client.options ?? {};
+    if (sentinels?.length) {
+      return `primary '${name}' of sentinels ${
+        sentinels.map((node) => `${node.host ?? "127.0.0.1"}:${node.port ?? 26379}`).join(",")
+      }`;
+    }
     return path ? String(path) : `${host ?? "127.0.0.1"}:${port ?? 6379}`;
   }
 
   /** An ioredis connection error, scrubbed of credentials and saying which failure it was. */
   #describe(error: Error): Error {
-    return describeFailure(
-      scrubError(error, this.#secrets) as Error,
-      this.address,
-      this.nodeOptions,
-    );
+    const scrubbed = scrubError(error, this.#secrets) as Error;
+    if (/^All sentinels are unreachable/.test(scrubbed.message)) {
+      // ioredis says "unreachable" also when every sentinel answered but knew no such primary.
+      const unknown = /got an invalid reply: null|No such master/.test(
+        String(this.#sentinelError?.message),
+      );
+      return new Error(
+        unknown
+          ? `the sentinels answer but none knows the ${this.address} (check 'masterName')`
+          : `no sentinel could tell the ${this.address}: ${
+            this.#sentinelError?.message ?? scrubbed.message
+          }`,
+        { cause: scrubbed },
+      );
+    }
+    return describeFailure(scrubbed, this.address, this.nodeOptions);
   }
 
   /**
@@ -412,6 +493,24 @@ export class Connection {
       db: options.db ?? 0,
       ...Connection.#shared(options),
     };
+    if (options.sentinels !== undefined) {
+      const { host: _host, port: _port, ...rest } = settings;
+      return new Redis({
+        ...rest,
+        sentinels: options.sentinels.map(({ host, port }) => ({ host, port })),
+        name: options.masterName,
+        sentinelUsername: options.sentinelUsername,
+        sentinelPassword: options.sentinelPassword,
+        ...(settings.tls ? { enableTLSForSentinelMode: true, sentinelTLS: settings.tls } : {}),
+        // Every sentinel unreachable: ask again with the primary's backoff.
+        sentinelRetryStrategy: reconnectDelay,
+        // Sentinels announce +switch-master: reconnect to the new primary at once.
+        failoverDetector: true,
+        // A primary demoted to a replica (a partition healed, a manual failover) answers writes
+        // with READONLY: reconnect through the sentinels instead of failing every write.
+        reconnectOnError: (error) => /^READONLY/.test(error.message) ? 1 : false,
+      });
+    }
     return options.url ? new Redis(options.url, settings) : new Redis(settings);
   }
 
@@ -449,7 +548,7 @@ export class Connection {
       connectTimeout: options.connectTimeoutMs ?? 5000,
       // ioredis's per-command timer (commandTimeout) would halve pipelined throughput.
       socketTimeout: (options.commandTimeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS) || undefined,
-      retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
+      retryStrategy: reconnectDelay,
     };
     if (options.tls) {
       settings.tls = options.tls === true ? {} : { ...options.tls };
@@ -464,7 +563,14 @@ export class Connection {
     return this.#connecting ??= (async () => {
       try {
         const status = this.client.status;
-        if (status === "wait") await this.client.connect();
+        if (status === "wait" && this.client.options?.sentinels?.length) {
+          // Asking the sentinels is retried for as long as none of them can tell the primary
+          // (so a long outage never ends the client): the first failed round fails the caller.
+          this.client.connect().catch(() => {});
+          await this.#readyEvent().catch((error) => {
+            throw this.#failure ?? error;
+          });
+        } else if (status === "wait") await this.client.connect();
         else if (status === "connecting" || status === "connect") await this.#readyEvent();
         await this.client.ping();
       } finally {

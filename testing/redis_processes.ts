@@ -1,0 +1,104 @@
+/**
+ * A set of throwaway `redis-server` processes on loopback ports sharing one temporary
+ * directory: the nodes of a Redis Cluster, or a Sentinel-managed primary, its replicas and its
+ * sentinels. Internal to testing/.
+ *
+ * @module
+ */
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Runs `redis-cli` against `port`; its stdout, or `undefined` when it fails. */
+export async function cli(port: number, ...args: string[]): Promise<string | undefined> {
+  const { code, stdout } = await new Deno.Command("redis-cli", {
+    args: ["-h", "127.0.0.1", "-p", String(port), ...args],
+    stdout: "piped",
+    stderr: "null",
+  }).output().catch(() => ({ code: 1, stdout: new Uint8Array() }));
+  return code === 0 ? new TextDecoder().decode(stdout) : undefined;
+}
+
+/** The `redis-server` processes of one throwaway topology, each with a log in the directory. */
+export class RedisProcesses {
+  readonly #children = new Map<number, { child: Deno.ChildProcess; status: Promise<unknown> }>();
+
+  /**
+   * @param dir The topology's own temporary directory, deleted by {@linkcode close}.
+   * @param readyTimeoutMs How long a started process may take to answer PING.
+   */
+  constructor(readonly dir: string, readonly readyTimeoutMs: number) {}
+
+  /** The ports of the processes running now. */
+  get running(): number[] {
+    return [...this.#children.keys()];
+  }
+
+  /** Whether the process on `port` is running. */
+  has(port: number): boolean {
+    return this.#children.has(port);
+  }
+
+  /**
+   * Starts `redis-server …args` for `port` (the arguments name the port), its output appended
+   * to `dir/port.log`; resolves when it answers PING.
+   */
+  async spawn(port: number, args: readonly string[]): Promise<void> {
+    // `exec` keeps the pid: kill() hits the server itself.
+    const child = new Deno.Command("sh", {
+      args: ["-c", 'exec "$@" >>"$KIT_SERVER_LOG" 2>&1', "sh", "redis-server", ...args],
+      env: { KIT_SERVER_LOG: `${this.dir}/${port}.log` },
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    this.#children.set(port, { child, status: child.status });
+    const deadline = Date.now() + this.readyTimeoutMs;
+    while (!/PONG/.test(await cli(port, "PING") ?? "")) {
+      if (Date.now() > deadline) {
+        throw new Error(`Throwaway redis-server ${port} did not answer:\n${await this.log(port)}`);
+      }
+      await delay(50);
+    }
+  }
+
+  /** Sends SIGKILL to the process on `port` and waits for it to exit. */
+  async kill(port: number): Promise<void> {
+    const running = this.#children.get(port);
+    if (running === undefined) return;
+    try {
+      Deno.kill(running.child.pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+    await running.status;
+    this.#children.delete(port);
+  }
+
+  /** The log of the process on `port` so far. */
+  log(port: number): Promise<string> {
+    return Deno.readTextFile(`${this.dir}/${port}.log`).catch(() => "");
+  }
+
+  /** Kills every process and deletes the directory. */
+  async close(): Promise<void> {
+    await Promise.all(this.running.map((port) => this.kill(port)));
+    await Deno.remove(this.dir, { recursive: true }).catch(() => {});
+  }
+
+  /** {@linkcode close} without waiting, for an `unload` listener, which cannot wait. */
+  closeSync(): void {
+    for (const { child } of this.#children.values()) {
+      try {
+        Deno.kill(child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    this.#children.clear();
+    try {
+      Deno.removeSync(this.dir, { recursive: true });
+    } catch {
+      // removed already
+    }
+  }
+}
