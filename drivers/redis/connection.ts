@@ -462,16 +462,20 @@ export class Connection {
    * of slot 0 at the time of asking. A cluster forwards every PUBLISH to all its nodes, but the
    * count it answers is of the subscribers on the node it was sent to, and two nodes may pass
    * one publisher's messages on out of order: with publishers and subscribers on one node, the
-   * count and the order are as on a single Redis. After a failover publishers move to the new
-   * master while a subscriber stays where it connected (it still receives every message).
+   * count and the order are as on a single Redis. After a failover the subscriber moves to the
+   * new master (see `cache_pubsub.ts`); a publisher whose slot map still names a master it no
+   * longer knows asks the cluster for the map again, and meanwhile publishes through another
+   * master (every message still reaches every subscriber).
    */
   pubSubNode(): Redis {
     if (!this.isCluster) return this.client;
     const cluster = this.client as unknown as Cluster;
     const key = cluster.slots[0]?.[0];
     const masters = cluster.nodes("master");
-    return masters.find(({ options }) => `${options.host}:${options.port}` === key) ??
-      masters[0] ?? this.client;
+    const node = masters.find(({ options }) => `${options.host}:${options.port}` === key);
+    if (node !== undefined) return node;
+    cluster.refreshSlotsCache();
+    return masters[0] ?? this.client;
   }
 
   /**
