@@ -38,7 +38,7 @@ import { defaultConfig, validateConfig } from "./config.ts";
 import { defaultDriver } from "./default_driver.ts";
 import { type Migration, migrator } from "./migrate.ts";
 import type { Queryable } from "./query.ts";
-import { replicaName, replicaSet } from "./replicas.ts";
+import { replicaName, replicaSet, type ReplicaStatus } from "./replicas.ts";
 import { sharded, type ShardedTable, type ShardOptions } from "./shard.ts";
 import { type Role, sqlTags } from "./sql_tags.ts";
 import { dbSystem } from "./trace.ts";
@@ -51,6 +51,7 @@ export { defaultConfig } from "./config.ts";
 export type { Migration } from "./migrate.ts";
 export { Query } from "./query.ts";
 export type { Queryable, Row, SqlTag } from "./query.ts";
+export type { ReplicaStatus } from "./replicas.ts";
 export type { ShardedTable, ShardOptions, ShardStrategy } from "./shard.ts";
 export { Deferred, fragment, Identifier, identifier, SqlFragment } from "./sql.ts";
 export type { Isolation, Transaction, TransactionOptions } from "./transaction.ts";
@@ -96,11 +97,20 @@ export interface Db extends Queryable, AsyncDisposable {
   /** Routing helpers for a sharded table. */
   sharded(table: string, options: ShardOptions): ShardedTable;
   /**
-   * Checks that the primary and every replica answer (`select 1`), for readiness probes.
+   * Checks that the primary answers (`select 1`), for readiness probes: writes, transactions and
+   * fresh reads run on it, and reads fall back to it, so while it answers every call can work.
+   * A replica that does not answer does not fail the ping (its reads go to the primary, with a
+   * warning and `db_replica_up` 0); {@linkcode Db.replicas} tells which replicas get reads.
    *
-   * @throws {DriverError} When one does not, or the provider is closed.
+   * @throws {DriverError} When the primary does not answer, or the provider is closed.
    */
   ping(options?: PingOptions): Promise<void>;
+  /**
+   * Each replica's state, in the order of the config's `replicas` (empty without replicas): a
+   * replica is `up: false` from a read or probe that found it unreachable until a probe (every
+   * `replicaProbeIntervalMs`) finds it back.
+   */
+  replicas(): ReplicaStatus[];
   /** Closes every pool. */
   close(): Promise<void>;
 }
@@ -197,8 +207,9 @@ export async function create(
     sharded,
     ping: (options?: PingOptions) =>
       pingProvider("db", driver.name, () => closed !== undefined, options, async () => {
-        await Promise.all([writer, ...readers].map((pool) => pool.query("select 1", [])));
+        await writer.query("select 1", []);
       }),
+    replicas: () => replicas?.status() ?? [],
     close,
     [Symbol.asyncDispose]: close,
   };

@@ -37,10 +37,23 @@ export interface ReplicaContext {
   readonly probeIntervalMs: number;
 }
 
+/** A read replica's state, from `Db.replicas()`. */
+export interface ReplicaStatus {
+  /** `host:port` of the replica, as in the logs and the `replica` label of the metrics. */
+  readonly name: string;
+  /**
+   * Whether reads go to it: false from a read or probe that found it unreachable until a probe
+   * finds it back (while false, its reads run on the primary); as `db_replica_up`.
+   */
+  readonly up: boolean;
+}
+
 /** The replicas of a provider, as one executor for reads. */
 export interface ReplicaSet {
   /** Runs a read on the next replica up, or on the primary while none is up. */
   readonly executor: DbExecutor;
+  /** Each replica's state, in the order of the config's `replicas`. */
+  status(): ReplicaStatus[];
   /** Stops the probe; call before closing the pools, then await the result after. */
   stop(): Promise<void>;
 }
@@ -170,6 +183,7 @@ export function replicaSet(context: ReplicaContext): ReplicaSet {
 
   return {
     executor,
+    status: () => names.map((name, i) => ({ name, up: up[i] })),
     stop() {
       stopped = true;
       clearTimeout(timer);

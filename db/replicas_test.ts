@@ -84,3 +84,33 @@ Deno.test("an SqlError on the replica is the caller's, not a fallback", async ()
   await using database = await db.create(config, { driver });
   await assert.rejects(database.reader().sql`select 1`, db.SqlError);
 });
+
+Deno.test("ping() answers for the primary: a down replica shows in replicas(), not in ping()", async () => {
+  const { driver, primary, replica } = fakeDriver();
+  await using database = await db.create(config, { driver, logger: capturingLogger().logger });
+  await database.ping();
+  assert.deepEqual(database.replicas(), [{ name: "replica-1:5433", up: true }]);
+  replica.down = true;
+  assert.equal(await server(database.reader()), "primary");
+  assert.deepEqual(database.replicas(), [{ name: "replica-1:5433", up: false }]);
+  await database.ping();
+  primary.down = true;
+  await assert.rejects(database.ping(), db.DriverError);
+  primary.down = false;
+  replica.down = false;
+  await eventually(() =>
+    assert.deepEqual(database.replicas(), [{ name: "replica-1:5433", up: true }])
+  );
+  await database.ping();
+});
+
+Deno.test("replicas() is empty without replicas", async () => {
+  const primary = fakePool("primary");
+  const driver: DbDriver = {
+    name: "fake",
+    connect: () => Promise.resolve({ writer: primary, readers: [] }),
+  };
+  await using database = await db.create({ ...config, replicas: undefined }, { driver });
+  assert.deepEqual(database.replicas(), []);
+  await database.ping();
+});

@@ -253,3 +253,39 @@ for (const how of ["stopped", "killed"] as const) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "[postgres] replica: ping() resolves while the replica is stopped (replicas() shows it down) and rejects once the primary is down",
+  ignore,
+  async fn() {
+    await using pair = await startPostgresReplica();
+    await using database = await provider(pair, {}, { replicaProbeIntervalMs: 200 });
+    const name = `127.0.0.1:${portOf(pair.replicaUrl)}`;
+    const primary = { standby: false, port: portOf(pair.primaryUrl) };
+    await database.ping();
+    assert.deepEqual(database.replicas(), [{ name, up: true }]);
+
+    await pair.stopReplica();
+    const stoppedAt = performance.now();
+    // The first read finds the replica gone and runs on the primary; so do the next ones.
+    for (let i = 0; i < 3; i++) assert.deepEqual(await served(database.reader()), primary);
+    assert.deepEqual(database.replicas(), [{ name, up: false }]);
+    await database.ping();
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // five probes find it down
+    const pingMs = performance.now();
+    await database.ping();
+    const pingWhileDownMs = performance.now() - pingMs;
+    assert.deepEqual(await served(database.reader()), primary);
+    assert.deepEqual(database.replicas(), [{ name, up: false }], "a probe does not find it back");
+
+    await pair.primary.kill();
+    await assert.rejects(database.ping(), db.DriverError);
+    await assert.rejects(database.reader().sql`select 1`, db.DriverError);
+    console.log(
+      `ping with the replica stopped: resolves in ${pingWhileDownMs.toFixed(1)} ms, ${
+        Math.round(performance.now() - stoppedAt)
+      } ms of replica outage; rejects with a DriverError once the primary is killed`,
+    );
+  },
+});
