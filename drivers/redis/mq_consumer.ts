@@ -17,6 +17,12 @@ import { lockRelease, lockRenew } from "./lock_scripts.ts";
 /** How long the mq driver's XREADGROUP blocks waiting for entries. */
 const READ_BLOCK_MS = 200;
 /**
+ * Entries one XREADGROUP takes per stream: a partition works through them in order before it is
+ * read again, so larger batches mean fewer reads; those not yet handled when the partition moves
+ * stay pending and the next owner claims them.
+ */
+const READ_COUNT = 500;
+/**
  * In a cluster, how long a member whose partitions' streams are in several hash slots waits
  * between reads that found nothing (it polls them without blocking).
  */
@@ -50,7 +56,7 @@ function entryRecord(topic: string, partition: number, entry: StreamEntry): Inco
     value: fields.b === undefined
       ? fields.v ?? ""
       : new Uint8Array(Buffer.from(fields.b, "base64")),
-    headers: fields.h ? JSON.parse(fields.h) : {},
+    headers: fields.h && fields.h !== "{}" ? JSON.parse(fields.h) : {},
     timestamp: Number(entry.id.split("-")[0]),
   };
 }
@@ -303,7 +309,7 @@ export class StreamsConsumer {
         group,
         this.#memberId,
         "COUNT",
-        100,
+        READ_COUNT,
         "BLOCK",
         READ_BLOCK_MS,
         "STREAMS",
@@ -314,7 +320,7 @@ export class StreamsConsumer {
         group,
         this.#memberId,
         "COUNT",
-        100,
+        READ_COUNT,
         "STREAMS",
         ...streams,
       )) as [string, [string, string[]][]][] | null;
@@ -339,9 +345,13 @@ export class StreamsConsumer {
     this.#busy.set(partition.name, run);
   }
 
-  /** Handles entries in order; acknowledgements are pipelined and all awaited before it returns. */
+  /**
+   * Handles entries in order. Each entry is acknowledged once its handler finished, by one XACK
+   * in flight per batch at a time that carries every entry handled meanwhile; all are awaited
+   * before it returns.
+   */
   async #processBatch(partition: StreamPartition, entries: StreamEntry[]): Promise<void> {
-    const acks: Promise<unknown>[] = [];
+    const acks = this.#acknowledger(partition.stream);
     try {
       for (const entry of entries) {
         const record = entryRecord(partition.topic, partition.index, entry);
@@ -355,14 +365,39 @@ export class StreamsConsumer {
             continue;
           }
           if (this.#crashed) return;
-          acks.push(
-            this.#client.xack(partition.stream, this.#context.group, entry.id).catch(() => {}),
-          );
+          acks.add(entry.id);
           break;
         }
       }
     } finally {
-      await Promise.all(acks);
+      await acks.settled();
     }
+  }
+
+  /**
+   * Acknowledges the entries of a stream given to `add`: the first at once, those added while
+   * an XACK is in flight together in the next one (one command per message would cost more than
+   * the handling of a quick handler).
+   */
+  #acknowledger(stream: string): { add(id: string): void; settled(): Promise<void> } {
+    const { group } = this.#context;
+    let waiting: string[] = [];
+    let sending: Promise<void> | undefined;
+    const send = async () => {
+      while (waiting.length > 0 && !this.#crashed) {
+        const ids = waiting;
+        waiting = [];
+        await this.#client.xack(stream, group, ...ids).catch(() => {});
+      }
+      sending = undefined;
+    };
+    return {
+      add: (id) => {
+        if (this.#crashed) return;
+        waiting.push(id);
+        sending ??= send();
+      },
+      settled: () => sending ?? Promise.resolve(),
+    };
   }
 }
