@@ -28,6 +28,7 @@ import {
   type Producer,
 } from "kafkajs";
 import { DriverError, type MqAdmin } from "../mq/mod.ts";
+import { subscribedRoundRobin } from "./kafka_assigner.ts";
 import { partitionOf } from "../mq/driver.ts";
 import type {
   DriverSubscribeOptions,
@@ -292,6 +293,13 @@ class KafkaMq implements MqDriver {
         heartbeatInterval: this.#options.heartbeatIntervalMs ?? 3_000,
         rebalanceTimeout: this.#options.rebalanceTimeoutMs ?? 60_000,
         retry: { restartOnFailure: () => Promise.resolve(!closing) },
+        // A topic's partitions go only to the members reading it. Offered under kafkajs's name
+        // (earlier kit versions and kafkajs services in the group agree on it) and under the
+        // Java and Go clients' `roundrobin`.
+        partitionAssigners: [
+          subscribedRoundRobin("RoundRobinAssigner"),
+          subscribedRoundRobin("roundrobin"),
+        ],
       });
       const heartbeatMs = this.#options.heartbeatIntervalMs ?? 3_000;
       let assigned: string[] = [];

@@ -449,10 +449,11 @@ export class Connection {
    */
   duplicate(overrides: IORedisOptions): Redis {
     if (!this.isCluster) return this.client.duplicate(overrides);
-    const { lazyConnect, ...perNode } = overrides;
+    const { lazyConnect, enableAutoPipelining, ...perNode } = overrides;
     const cluster = this.client as unknown as Cluster;
     return cluster.duplicate([], {
       ...(lazyConnect === undefined ? {} : { lazyConnect }),
+      ...(enableAutoPipelining === undefined ? {} : { enableAutoPipelining }),
       redisOptions: perNode,
     }) as unknown as Redis;
   }

@@ -260,7 +260,7 @@ class RedisMq implements RedisMqDriver {
       group,
       partitions,
       handler,
-      membersKey: `${this.#prefix}g:${group}:members`,
+      membersKey: (topic) => `${this.#prefix}g:${group}:members:${topic}`,
       ownerKey: (partition) => `${this.#prefix}g:${group}:own:${partition}`,
       sessionTimeoutMs: this.#options.sessionTimeoutMs ?? 3000,
       heartbeatMs: this.#options.heartbeatMs ?? 1000,

@@ -68,6 +68,9 @@ function entryRecord(topic: string, partition: number, entry: StreamEntry): Inco
 export async function openReader(connection: Connection): Promise<Redis> {
   const { socketTimeout, commandTimeout } = connection.nodeOptions;
   const reader = connection.duplicate({
+    // Its calls run one at a time anyway; and in a cluster an auto-pipelined read that got MOVED
+    // after a failover kept its stale slot map, so the moved partitions were never read again.
+    enableAutoPipelining: false,
     ...(socketTimeout ? { socketTimeout: socketTimeout + READ_BLOCK_MS } : {}),
     ...(commandTimeout ? { commandTimeout: commandTimeout + READ_BLOCK_MS } : {}),
   });
@@ -92,8 +95,11 @@ export interface StreamsConsumerContext {
   readonly partitions: readonly StreamPartition[];
   /** Gets each record; a failure is retried after 50 ms until it succeeds. */
   readonly handler: RecordHandler;
-  /** The sorted set of the group's members, scored by when each lapses. */
-  readonly membersKey: string;
+  /**
+   * The sorted set of the group's members subscribed to `topic`, scored by when each lapses: a
+   * topic's partitions are shared among the members that read it, not among the whole group.
+   */
+  readonly membersKey: (topic: string) => string;
   /** The owner key of a partition (by name). */
   readonly ownerKey: (partition: string) => string;
   /** How long a member that stopped heart-beating keeps its partitions. */
@@ -109,6 +115,8 @@ export class StreamsConsumer {
   readonly #memberId = crypto.randomUUID();
   /** Partitions whose owner key we hold. */
   readonly #owned = new Set<string>();
+  /** The subscribed topics, each with its own member list. */
+  readonly #topics: readonly string[];
   /**
    * When each owned partition last took over entries left pending by other members (a crashed
    * owner, or a member whose blocking read returned after it lost the partition).
@@ -126,6 +134,7 @@ export class StreamsConsumer {
   constructor(context: StreamsConsumerContext) {
     this.#context = context;
     this.#client = context.connection.client;
+    this.#topics = [...new Set(context.partitions.map((p) => p.topic))];
     this.#beatLoop = this.#beatUntilStopped();
     this.#reading = this.#readLoop();
   }
@@ -164,7 +173,9 @@ export class StreamsConsumer {
           () => {},
         );
       }
-      await this.#client.zrem(membersKey, this.#memberId).catch(() => {});
+      for (const topic of this.#topics) {
+        await this.#client.zrem(membersKey(topic), this.#memberId).catch(() => {});
+      }
     }
     this.#context.reader.disconnect();
   }
@@ -187,12 +198,16 @@ export class StreamsConsumer {
     const memberId = this.#memberId;
     const owned = this.#owned;
     const now = Date.now();
-    await client.zadd(membersKey, now + sessionTimeoutMs, memberId);
-    await client.zremrangebyscore(membersKey, "-inf", now);
-    const members = (await client.zrange(membersKey, "0", "-1")).sort();
-    const mine = new Set(
-      partitions.filter((_, i) => members[i % members.length] === memberId).map((p) => p.name),
-    );
+    const mine = new Set<string>();
+    for (const topic of this.#topics) {
+      const key = membersKey(topic);
+      await client.zadd(key, now + sessionTimeoutMs, memberId);
+      await client.zremrangebyscore(key, "-inf", now);
+      const members = (await client.zrange(key, "0", "-1")).sort();
+      partitions.filter((p) => p.topic === topic).forEach((p, i) => {
+        if (members[i % members.length] === memberId) mine.add(p.name);
+      });
+    }
     for (const partition of partitions) {
       const key = ownerKey(partition.name);
       if (mine.has(partition.name)) {

@@ -81,6 +81,37 @@ export function deliveryCases(context: MqSuiteContext): void {
     );
   });
 
+  test("members of one group subscribed to different topics each get all of their own topic", async () => {
+    await using env = await providers("group topics", 2);
+    const [a, b] = env.mqs;
+    const second = `${env.topic}.b`;
+    await context.options.prepareTopic?.(second, 4);
+    await a.admin.createTopic(second, 4);
+    const seen = [new Set<number>(), new Set<number>()];
+    await using subA = await a.consumer("mixed").subscribe<number>(
+      [env.topic],
+      (m) => void seen[0].add(m.value),
+    );
+    await using subB = await b.consumer("mixed").subscribe<number>(
+      [second],
+      (m) => void seen[1].add(m.value),
+    );
+    // Each is the only member reading its topic: it gets all four partitions of it.
+    await eventually(() => {
+      assert.equal(subA.assigned().length, 4, `first topic: ${subA.assigned()}`);
+      assert.equal(subB.assigned().length, 4, `second topic: ${subB.assigned()}`);
+    }, { timeoutMs: failoverMs * 5 + 5000 });
+    for (let i = 0; i < 40; i++) {
+      a.producer().send({ topic: env.topic, key: `k${i}`, value: i });
+      a.producer().send({ topic: second, key: `k${i}`, value: i });
+    }
+    await a.producer().flush();
+    await eventually(() => {
+      assert.equal(seen[0].size, 40, "first topic");
+      assert.equal(seen[1].size, 40, "second topic");
+    }, { timeoutMs: 10_000 });
+  });
+
   test("a member leaving hands its partitions over, and nothing is lost", async () => {
     await using env = await providers("rebalance", 2);
     const [a, b] = env.mqs;
