@@ -18,7 +18,7 @@ import type { DriverMessageListener, DriverSubscription } from "../../cache/type
 import type { Logger } from "../../clog/mod.ts";
 import { RedisSubscriber } from "./cache_pubsub.ts";
 import { clusterKey, groupBySlot } from "./cluster_keys.ts";
-import { Connection, type RedisOptions } from "./connection.ts";
+import { checkNonNegativeIntegers, Connection, type RedisOptions } from "./connection.ts";
 import { lockAcquire, lockRelease, lockRenew } from "./lock_scripts.ts";
 import { type Script, script } from "./script.ts";
 
@@ -86,9 +86,15 @@ export class RedisCacheDriver implements CacheDriver {
   readonly #subscriber: RedisSubscriber;
   /** The key a cache key is stored under: itself, or in a cluster `clusterKey`'s. */
   readonly #key: (key: string) => string;
+  /** Replicas a lock's acquire and renew wait for, and how long (see `RedisLockWait`). */
+  readonly #lockWait: Required<RedisLockWait>;
 
-  constructor(connection: Connection, logger?: Logger) {
+  constructor(connection: Connection, logger?: Logger, lockWait: RedisLockWait = {}) {
     this.#connection = connection;
+    this.#lockWait = {
+      waitReplicas: lockWait.waitReplicas ?? 0,
+      waitTimeoutMs: lockWait.waitTimeoutMs ?? 1000,
+    };
     this.#client = connection.client;
     this.#key = connection.isCluster ? clusterKey : (key) => key;
     this.#subscriber = new RedisSubscriber(connection, logger);
@@ -367,13 +373,15 @@ export class RedisCacheDriver implements CacheDriver {
     ttlMs: number,
   ): Promise<number | undefined> {
     return this.#call("lockAcquire", key, async () => {
-      const fence = await this.#connection.runScript(lockAcquire, [
-        this.#key(key),
-        this.#key(fenceKey),
-      ], [
-        token,
-        ttlMs,
-      ]);
+      const fence = await this.#lockScript(
+        lockAcquire,
+        [this.#key(key), this.#key(fenceKey)],
+        [token, ttlMs],
+        async () => {
+          // Not confirmed: let it go, so nobody believes in a lock a failover may forget.
+          await this.#connection.runScript(lockRelease, [this.#key(key)], [token]).catch(() => {});
+        },
+      );
       return fence === null ? undefined : Number(fence);
     });
   }
@@ -381,8 +389,35 @@ export class RedisCacheDriver implements CacheDriver {
     return this.#call(
       "lockRenew",
       key,
-      async () =>
-        Number(await this.#connection.runScript(lockRenew, [this.#key(key)], [token, ttlMs])),
+      async () => Number(await this.#lockScript(lockRenew, [this.#key(key)], [token, ttlMs])),
+    );
+  }
+
+  /**
+   * Runs a lock script; with `waitReplicas`, followed by WAIT on the same node, failing (after
+   * `undo` when the script took the lock) when fewer replicas confirmed in time.
+   */
+  async #lockScript(
+    target: Script,
+    keys: string[],
+    args: (string | number)[],
+    undo?: () => Promise<void>,
+  ): Promise<unknown> {
+    const { waitReplicas, waitTimeoutMs } = this.#lockWait;
+    if (waitReplicas === 0) return await this.#connection.runScript(target, keys, args);
+    const { result, confirmed } = await this.#connection.runScriptAndWait(
+      target,
+      keys,
+      args,
+      waitReplicas,
+      waitTimeoutMs,
+    );
+    if (confirmed >= waitReplicas) return result;
+    if (result !== null) await undo?.();
+    throw new Error(
+      `only ${confirmed} of ${waitReplicas} replicas (waitReplicas) confirmed the lock within ${waitTimeoutMs} ms${
+        undo && result !== null ? ": released it" : ""
+      }`,
     );
   }
   lockRelease(key: string, token: string): Promise<boolean> {
@@ -448,6 +483,50 @@ export class RedisCacheDriver implements CacheDriver {
  * @returns The driver; `cache.create` connects it and checks that Redis answers.
  * @throws {TypeError | RangeError} On invalid options.
  */
-export function redisCache(options: RedisOptions = {}): CacheDriver {
-  return new RedisCacheDriver(new Connection(options, "redisCache"), options.logger);
+export function redisCache(options: RedisCacheOptions = {}): CacheDriver {
+  const lockWait = ["lockWaitReplicas", "lockWaitTimeoutMs"] as const;
+  const connection = new Connection(options, "redisCache", lockWait);
+  checkNonNegativeIntegers("redisCache", options, lockWait);
+  return new RedisCacheDriver(connection, options.logger, {
+    waitReplicas: options.lockWaitReplicas,
+    waitTimeoutMs: options.lockWaitTimeoutMs,
+  });
+}
+
+/**
+ * How a lock's acquire and renew wait for replicas: each script is followed by
+ * `WAIT waitReplicas waitTimeoutMs` on the same master, and an acquire or renew fewer replicas
+ * confirmed in time fails with a `DriverError` (an acquire releases the lock first). With one
+ * replica per master, a failover then promotes a replica that has the lock and its fencing
+ * counter, so fencing tokens keep increasing and the lock is not forgotten; without it, a
+ * master that dies before replicating hands its successor an older counter (a token can repeat)
+ * and no lock. As Redis's documentation says of WAIT, this is not strong consistency: a replica
+ * promoted by hand, or one of several that had not confirmed, can lack the write.
+ */
+export interface RedisLockWait {
+  /**
+   * Replicas that must confirm; `0` does not wait.
+   * @default {0}
+   */
+  readonly waitReplicas?: number;
+  /**
+   * How long to wait for them.
+   * @default {1000}
+   */
+  readonly waitTimeoutMs?: number;
+}
+
+/** Options of {@linkcode redisCache}. */
+export interface RedisCacheOptions extends RedisOptions {
+  /**
+   * Replicas that must confirm each lock acquire and renew (`cache.lock`), as
+   * {@linkcode RedisLockWait.waitReplicas}; other cache writes never wait.
+   * @default {0}
+   */
+  readonly lockWaitReplicas?: number;
+  /**
+   * How long a lock acquire or renew waits for {@linkcode RedisCacheOptions.lockWaitReplicas}.
+   * @default {1000}
+   */
+  readonly lockWaitTimeoutMs?: number;
 }

@@ -36,6 +36,40 @@ Deno.test({
 
 Deno.test({
   name:
+    "[redis] lock waitReplicas: an acquire too few replicas confirmed fails naming the count and leaves the lock free; bad values are refused",
+  ignore: url === undefined,
+  async fn() {
+    const keyPrefix = testKeyspace("redis lock wait");
+    // The single test server has no replica: WAIT 1 answers 0 after its timeout.
+    await using waiting = await redisLock({ url, keyPrefix, waitReplicas: 1, waitTimeoutMs: 50 });
+    await using plain = await redisLock({ url, keyPrefix });
+    await assert.rejects(
+      waiting.tryAcquire("job"),
+      (error: Error) =>
+        error instanceof cache.DriverError &&
+        /only 0 of 1 replicas \(waitReplicas\) confirmed the lock within 50 ms: released it/
+          .test(String((error.cause as Error)?.message)),
+    );
+    const held = await plain.tryAcquire("job");
+    assert.ok(held, "the unconfirmed lock was released");
+    await held.unlock();
+    await using c = await cache.create({ ...cache.defaultConfig("production"), keyPrefix }, {
+      driver: redisCache({ url, lockWaitReplicas: 1, lockWaitTimeoutMs: 50 }),
+    });
+    await assert.rejects(c.lock.tryAcquire("job"), /only 0 of 1 replicas/);
+    // Other writes never wait.
+    await c.string.set("k", 1);
+    assert.throws(() => redisCache({ url, lockWaitReplicas: -1 }), /'lockWaitReplicas' must be/);
+    await assert.rejects(
+      redisLock({ url, waitTimeoutMs: 0.5 }),
+      /'waitTimeoutMs' must be a non-negative integer/,
+    );
+    assert.throws(() => redisCache({ url, waitReplicas: 1 } as never), /'waitReplicas'/);
+  },
+});
+
+Deno.test({
+  name:
     "[redis] redisLock() with a cache's keyPrefix takes that cache's locks; a bad prefix or TTL is refused before connecting",
   ignore: url === undefined,
   async fn() {

@@ -183,11 +183,28 @@ function validate(options: RedisOptions, factory: string, extraKeys: readonly st
       }`,
     );
   }
-  for (const field of ["port", "db", "connectTimeoutMs", "commandTimeoutMs"] as const) {
+  checkNonNegativeIntegers("Redis", options, [
+    "port",
+    "db",
+    "connectTimeoutMs",
+    "commandTimeoutMs",
+  ]);
+}
+
+/**
+ * Refuses a value of `fields` in `options` (a driver's own options) that is not a non-negative
+ * integer, naming the factory and the option.
+ */
+export function checkNonNegativeIntegers<T>(
+  factory: string,
+  options: T,
+  fields: readonly (keyof T & string)[],
+): void {
+  for (const field of fields) {
     const value = options[field];
-    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+    if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) < 0)) {
       throw new RangeError(
-        `Cannot create Redis driver as '${field}' must be a non-negative integer: current value is ${value}`,
+        `Cannot create ${factory} driver as '${field}' must be a non-negative integer: current value is ${value}`,
       );
     }
   }
@@ -624,6 +641,27 @@ export class Connection {
       // Redis lost its script cache (restart, SCRIPT FLUSH): EVAL sends the body and caches it again.
       return this.client.eval(target.lua, keys.length, ...keys, ...args);
     });
+  }
+
+  /**
+   * Runs `target` and then `WAIT replicas timeoutMs` in one pipeline, so on the node that ran it
+   * (in a cluster, the node of the keys' one slot); the script's result and how many replicas
+   * confirmed. EVAL, not EVALSHA: a pipeline cannot send the body again after NOSCRIPT.
+   */
+  async runScriptAndWait(
+    target: Script,
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    replicas: number,
+    timeoutMs: number,
+  ): Promise<{ result: unknown; confirmed: number }> {
+    const replies = await this.client.pipeline()
+      .eval(target.lua, keys.length, ...keys, ...args)
+      .wait(replicas, timeoutMs)
+      .exec();
+    const failed = replies?.find(([error]) => error);
+    if (failed) throw failed[0];
+    return { result: replies?.[0]?.[1], confirmed: Number(replies?.[1]?.[1]) };
   }
 
   /** Closes the connection if the driver opened it; an application's client is only let go. */

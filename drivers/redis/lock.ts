@@ -7,11 +7,11 @@
 import type { CacheLockService } from "../../cache/mod.ts";
 import { createLockService } from "../../cache/driver.ts";
 import { namespace } from "../../clog/mod.ts";
-import { RedisCacheDriver } from "./cache.ts";
-import { Connection, type RedisOptions } from "./connection.ts";
+import { RedisCacheDriver, type RedisLockWait } from "./cache.ts";
+import { checkNonNegativeIntegers, Connection, type RedisOptions } from "./connection.ts";
 
 /** Options of {@linkcode redisLock}. */
-export interface RedisLockOptions extends RedisOptions {
+export interface RedisLockOptions extends RedisOptions, RedisLockWait {
   /**
    * Namespace of the lock keys, laid out as a cache's (`cache.keyspace`): the locks of a cache
    * provider with the same `keyPrefix`.
@@ -48,6 +48,11 @@ export function redisLock(options: RedisLockOptions = {}): Promise<RedisLock> {
       ttlMs: options?.ttlMs,
       logger: options?.logger ?? namespace("redis-lock"),
     },
-    () => new RedisCacheDriver(new Connection(options, "redisLock", ["keyPrefix", "ttlMs"])),
+    () => {
+      const own = ["keyPrefix", "ttlMs", "waitReplicas", "waitTimeoutMs"] as const;
+      const connection = new Connection(options, "redisLock", own);
+      checkNonNegativeIntegers("redisLock", options, ["waitReplicas", "waitTimeoutMs"]);
+      return new RedisCacheDriver(connection, options.logger, options);
+    },
   );
 }

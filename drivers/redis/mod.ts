@@ -22,7 +22,7 @@
  * @module
  */
 export type { RedisClient, RedisClusterNode, RedisOptions } from "./connection.ts";
-export { redisCache } from "./cache.ts";
+export { redisCache, type RedisCacheOptions, type RedisLockWait } from "./cache.ts";
 export { type RedisLock, redisLock, type RedisLockOptions } from "./lock.ts";
 export { redisMq, type RedisMqOptions } from "./mq.ts";
 export { redisRateLimit, type RedisRateLimitOptions } from "./ratelimit.ts";

@@ -16,7 +16,7 @@ import type {
   RecordHandler,
 } from "../../mq/driver.ts";
 import { bindKeyPrefix } from "../../internal/namespace.ts";
-import { Connection, type RedisOptions } from "./connection.ts";
+import { checkNonNegativeIntegers, Connection, type RedisOptions } from "./connection.ts";
 import { script } from "./script.ts";
 import { openReader, type StreamPartition, StreamsConsumer } from "./mq_consumer.ts";
 
@@ -107,14 +107,7 @@ class RedisMq implements RedisMqDriver {
         "waitTimeoutMs",
       ] satisfies (keyof RedisMqOptions)[],
     );
-    for (const field of ["retention", "waitReplicas", "waitTimeoutMs"] as const) {
-      const value = options[field];
-      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-        throw new RangeError(
-          `Cannot create redisMq driver as '${field}' must be a non-negative integer: current value is ${value}`,
-        );
-      }
-    }
+    checkNonNegativeIntegers("redisMq", options, ["retention", "waitReplicas", "waitTimeoutMs"]);
     const client = () => this.#connection.client;
     this.admin = {
       createTopic: (topic, partitions) =>
