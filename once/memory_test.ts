@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { onceConformance } from "./conformance.ts";
 import * as metrics from "../metrics/mod.ts";
 import * as once from "./mod.ts";
-import type { OnceDriver } from "./driver.ts";
+import { quietLogger } from "../testing/logger.ts";
+import type { OnceDriver, OnceOutcome } from "./driver.ts";
 
 const store = new once.MemoryOnceStore();
 onceConformance({ name: "memory", makeDriver: () => once.memoryOnce({ store }) });
@@ -33,6 +34,60 @@ Deno.test("when the in-progress lock is lost, fn's signal fires", async () => {
       ),
   );
   assert.equal(reason, "OnceLockLostError");
+});
+
+/** A memory once driver whose `complete` and `renew` fail (a backend outage) while `down()` holds. */
+function flakyDriver(down: () => boolean): OnceDriver & { completes: number } {
+  const inner = once.memoryOnce();
+  const outage = () =>
+    Promise.reject(new once.DriverError("memory", "complete", new Error("down")));
+  const driver = {
+    ...inner,
+    name: "memory",
+    completes: 0,
+    begin: inner.begin.bind(inner),
+    renew: (key: string, token: string, ttlMs: number) =>
+      down() ? outage() : inner.renew(key, token, ttlMs),
+    complete: (key: string, token: string, outcome: OnceOutcome, ttlMs: number) => {
+      driver.completes++;
+      return down() ? outage() : inner.complete(key, token, outcome, ttlMs);
+    },
+    abandon: inner.abandon.bind(inner),
+    ping: inner.ping.bind(inner),
+    close: inner.close.bind(inner),
+  };
+  return driver;
+}
+
+Deno.test("a result the backend failed to store is stored again while the lock lasts: fn runs once", async () => {
+  let failures = 3;
+  const driver = flakyDriver(() => failures-- > 0);
+  await using provider = await once.create(
+    { ...once.defaultConfig("development"), lockTtlMs: 2000 },
+    { driver, logger: quietLogger() },
+  );
+  let runs = 0;
+  const first = await provider.execute("k", 60_000, () => Promise.resolve(++runs));
+  assert.equal(first, 1);
+  assert.equal(driver.completes, 4, "three failed attempts, then stored");
+  assert.equal(await provider.execute("k", 60_000, () => Promise.resolve(++runs)), 1);
+  assert.equal(runs, 1);
+});
+
+Deno.test("a result that cannot be stored before the lock is lost fails with the DriverError", async () => {
+  const driver = flakyDriver(() => true);
+  await using provider = await once.create(
+    { ...once.defaultConfig("development"), lockTtlMs: 300 },
+    { driver, logger: quietLogger() },
+  );
+  const started = Date.now();
+  await assert.rejects(
+    provider.execute("k", 60_000, () => Promise.resolve("v")),
+    (error: Error) => error instanceof once.DriverError && /down/.test(String(error.cause)),
+  );
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed >= 250, `kept trying while the lock lasted (${elapsed} ms)`);
+  assert.ok(driver.completes > 1, `${driver.completes} attempts`);
 });
 
 Deno.test("bad once config is rejected", async () => {

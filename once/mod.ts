@@ -21,7 +21,7 @@
  *
  * @module
  */
-import { LostError } from "../internal/errors.ts";
+import { DriverError, LostError } from "../internal/errors.ts";
 import { type Logger, namespace } from "../clog/mod.ts";
 import type { Call } from "../internal/call.ts";
 import { checkConfig } from "../internal/config.ts";
@@ -379,6 +379,27 @@ export function create(
           fields: { key: name },
           confirmedAt: requestedAt,
         });
+        /**
+         * Stores the outcome; a backend that failed (an outage, a failover) is asked again while
+         * the lock lasts, since giving up would leave the key running until the lock expired,
+         * and the next caller would run `fn` a second time.
+         */
+        const store = async (outcome: OnceOutcome): Promise<boolean> => {
+          for (let pauseMs = 20;; pauseMs = Math.min(pauseMs * 2, 500)) {
+            try {
+              return await driver.complete(key, token, outcome, ttlMs);
+            } catch (error) {
+              if (!(error instanceof DriverError) || keeper.lost.aborted) throw error;
+              logger.warn("once result could not be stored; trying again while the lock lasts", {
+                key: name,
+                err: error,
+              });
+              await sleep(pauseMs, keeper.lost).catch(() => {
+                throw error;
+              });
+            }
+          }
+        };
         try {
           let value: T;
           try {
@@ -389,7 +410,7 @@ export function create(
             count("failed", span);
             if (config.cacheFailures) {
               const message = error instanceof Error ? error.message : String(error);
-              await driver.complete(key, token, { status: "error", payload: message }, ttlMs);
+              await store({ status: "error", payload: message });
             } else {
               await driver.abandon(key, token);
             }
@@ -407,7 +428,7 @@ export function create(
           }
           const outcome: OnceOutcome = { status: "ok", payload };
           count("ran", span);
-          if (await driver.complete(key, token, outcome, ttlMs)) return { ran: true, value };
+          if (await store(outcome)) return { ran: true, value };
           logger.warn(
             "once lock was lost before the result could be stored; answering with what the key holds",
             { key: name },
