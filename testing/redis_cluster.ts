@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { cli, RedisProcesses } from "./redis_processes.ts";
+import { cli, RedisProcesses, replicasCaughtUp } from "./redis_processes.ts";
 import { freePort } from "./server.ts";
 
 /** Options of {@linkcode startRedisCluster}. */
@@ -52,8 +52,9 @@ export interface ThrowawayRedisCluster extends AsyncDisposable {
   /** Starts the node on `port` again with its own config; resolves when it answers. */
   start(port: number): Promise<void>;
   /**
-   * Resolves once every running node reports `cluster_state:ok` and every running replica is in
-   * sync with its master (so a master killed next has a replica that can take over).
+   * Resolves once every running node reports `cluster_state:ok`, every running replica's link is
+   * up and every master's replicas have acknowledged all it wrote (so a master killed next has
+   * a replica that can take over, with its writes).
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** A node's log so far, for a failing test's message. */
@@ -168,7 +169,7 @@ export async function startRedisCluster(
         if (
           infos.every((info) =>
             /cluster_state:ok/.test(info) &&
-            (/role:master/.test(info) || /master_link_status:up/.test(info))
+            (/role:master/.test(info) ? replicasCaughtUp(info) : /master_link_status:up/.test(info))
           )
         ) return;
         if (Date.now() > deadline) {

@@ -18,6 +18,20 @@ export async function cli(port: number, ...args: string[]): Promise<string | und
   return code === 0 ? new TextDecoder().decode(stdout) : undefined;
 }
 
+/**
+ * Whether every replica a master's `INFO replication` lists is online and has acknowledged all
+ * the master has written. A replica that has just synced reports its link up (`role:slave`,
+ * `master_link_status:up`) but may not have acknowledged anything yet; writes made then are
+ * lost if the master dies, so a fault test must not kill it before this holds.
+ */
+export function replicasCaughtUp(masterInfo: string): boolean {
+  const offset = /master_repl_offset:(\d+)/.exec(masterInfo)?.[1];
+  const replicas = [...masterInfo.matchAll(/^slave\d+:(.*)$/gm)].map(([, fields]) => fields);
+  return replicas.every((fields) =>
+    /state=online/.test(fields) && /offset=(\d+)/.exec(fields)?.[1] === offset
+  );
+}
+
 /** The `redis-server` processes of one throwaway topology, each with a log in the directory. */
 export class RedisProcesses {
   readonly #children = new Map<number, { child: Deno.ChildProcess; status: Promise<unknown> }>();

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cli, RedisProcesses } from "./redis_processes.ts";
+import { cli, RedisProcesses, replicasCaughtUp } from "./redis_processes.ts";
 import { freePort } from "./server.ts";
 
 /** Options of {@linkcode startRedisSentinel}. */
@@ -66,8 +66,8 @@ export interface ThrowawayRedisSentinel extends AsyncDisposable {
   start(port: number): Promise<void>;
   /**
    * Resolves once a majority of the running sentinels agree on a primary that answers as one,
-   * and every running data server other than it is its replica in sync (so a primary killed
-   * next has a replica to promote).
+   * and every running data server other than it is its replica, linked and having acknowledged
+   * all the primary wrote (so a primary killed next has a replica to promote, with its writes).
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
   /** A server's or sentinel's log so far, for a failing test's message. */
@@ -210,6 +210,7 @@ export async function startRedisSentinel(
           if (
             /role:master/.test(primaryInfo) &&
             new RegExp(`connected_slaves:${running.length}\\b`).test(primaryInfo) &&
+            replicasCaughtUp(primaryInfo) &&
             replicaInfos.every((replica) =>
               /role:slave/.test(replica) && /master_link_status:up/.test(replica) &&
               replica.includes(`master_port:${primary}`)
