@@ -14,7 +14,7 @@
  *
  * @module
  */
-import type { Cluster, Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { closedDriverError } from "../../cache/driver.ts";
 import type { DriverMessageListener, DriverSubscription } from "../../cache/types.ts";
 import type { Logger } from "../../clog/mod.ts";
@@ -105,7 +105,7 @@ export class RedisSubscriber {
     this.#following = (async () => {
       for (let pauseMs = 100;; pauseMs = Math.min(pauseMs * 2, MAX_FOLLOW_PAUSE_MS)) {
         if (this.#closed || this.#connection !== lost || lost.client.status === "ready") return;
-        await this.#refreshSlots();
+        await this.#main.refreshSlots(); // its publishes follow too
         const target = this.#main.pubSubNode();
         if (target !== this.#main.client && addressOf(target) !== addressOf(lost.client)) {
           if (await this.#moveFrom(lost)) return;
@@ -118,12 +118,6 @@ export class RedisSubscriber {
       const current = this.#connection;
       if (current !== undefined && current.client.status !== "ready") this.#follow(current);
     });
-  }
-
-  /** Asks the cluster for its slot map again, on the driver's client: its publishes follow too. */
-  #refreshSlots(): Promise<void> {
-    const cluster = this.#main.client as unknown as Cluster;
-    return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
   }
 
   /**

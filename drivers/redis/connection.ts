@@ -655,13 +655,38 @@ export class Connection {
     replicas: number,
     timeoutMs: number,
   ): Promise<{ result: unknown; confirmed: number }> {
-    const replies = await this.client.pipeline()
-      .eval(target.lua, keys.length, ...keys, ...args)
-      .wait(replicas, timeoutMs)
-      .exec();
-    const failed = replies?.find(([error]) => error);
-    if (failed) throw failed[0];
-    return { result: replies?.[0]?.[1], confirmed: Number(replies?.[1]?.[1]) };
+    const [result, confirmed] = await this.pipelined([
+      ["eval", target.lua, keys.length, ...keys, ...args],
+      ["wait", replicas, timeoutMs],
+    ]);
+    return { result, confirmed: Number(confirmed) };
+  }
+
+  /**
+   * Sends `commands` in one pipeline and returns their replies; the first failed one throws. In
+   * a cluster, a pipeline refused by its node because the slot moved (MOVED, ASK, TRYAGAIN,
+   * CLUSTERDOWN: nothing ran) is sent again, up to twice, after the slot map is asked for anew:
+   * ioredis does neither itself when a keyless command in the pipeline (WAIT) did run.
+   */
+  async pipelined(commands: readonly (readonly (string | number)[])[]): Promise<unknown[]> {
+    for (let attempt = 0;; attempt++) {
+      const replies = await this.client.pipeline(commands.map((command) => [...command])).exec() ??
+        [];
+      const failed = replies.find(([error]) => error);
+      if (failed === undefined) return replies.map(([, reply]) => reply);
+      const moved = replies.every(([error]) =>
+        !error || /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN)\b/.test(error.message)
+      );
+      if (!this.isCluster || !moved || attempt === 2) throw failed[0];
+      await this.refreshSlots();
+    }
+  }
+
+  /** In a cluster, asks it for the slot map again (resolves however that ends). */
+  refreshSlots(): Promise<void> {
+    if (!this.isCluster) return Promise.resolve();
+    const cluster = this.client as unknown as Cluster;
+    return new Promise((resolve) => cluster.refreshSlotsCache(() => resolve()));
   }
 
   /** Closes the connection if the driver opened it; an application's client is only let go. */

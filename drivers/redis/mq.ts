@@ -5,7 +5,6 @@
  * @module
  */
 import { Buffer } from "node:buffer";
-import type { Redis } from "ioredis";
 import { DriverError, type MqAdmin } from "../../mq/mod.ts";
 import { memberSubscription, partitionOf } from "../../mq/driver.ts";
 import type {
@@ -160,13 +159,11 @@ class RedisMq implements RedisMqDriver {
       await this.#connection.ready();
       // One pipeline; in a cluster one per stream (a pipeline there takes one slot's keys only),
       // which keeps the order of each partition's records.
-      const pipelines = new Map<string, ReturnType<Redis["pipeline"]>>();
+      const pipelines = new Map<string, (string | number)[][]>();
       const pipelineOf = (stream: string) => {
         const key = this.#connection.isCluster ? stream : "";
         let pipeline = pipelines.get(key);
-        if (pipeline === undefined) {
-          pipelines.set(key, pipeline = this.#connection.client.pipeline());
-        }
+        if (pipeline === undefined) pipelines.set(key, pipeline = []);
         return pipeline;
       };
       const retention = this.#options.retention ?? 100_000;
@@ -205,13 +202,14 @@ class RedisMq implements RedisMqDriver {
         for (let start = 0; start < args.length; start += chunk) {
           // EVAL, not EVALSHA: the source is small beside the entries, and a pipeline cannot
           // resend the body after a NOSCRIPT reply.
-          pipelineOf(stream).eval(
+          pipelineOf(stream).push([
+            "eval",
             xaddBatch.lua,
             1,
             stream,
             retention,
             ...args.slice(start, start + chunk),
-          );
+          ]);
         }
       }
       const replicas = this.#options.waitReplicas ?? 0;
@@ -219,14 +217,14 @@ class RedisMq implements RedisMqDriver {
       // WAIT in the same pipeline runs on the master that took the entries (in a cluster, the
       // pipeline goes to the node of its one slot).
       if (replicas > 0) {
-        for (const pipeline of pipelines.values()) pipeline.wait(replicas, timeoutMs);
+        for (const pipeline of pipelines.values()) pipeline.push(["wait", replicas, timeoutMs]);
       }
-      const results = await Promise.all([...pipelines.values()].map((pipeline) => pipeline.exec()));
-      const failed = results.flatMap((result) => result ?? []).find(([error]) => error);
-      if (failed) throw failed[0];
+      const results = await Promise.all(
+        [...pipelines.values()].map((pipeline) => this.#connection.pipelined(pipeline)),
+      );
       if (replicas > 0) {
         for (const result of results) {
-          const confirmed = Number(result?.at(-1)?.[1]);
+          const confirmed = Number(result.at(-1));
           if (!(confirmed >= replicas)) {
             throw new Error(
               `only ${confirmed} of ${replicas} replicas (waitReplicas) confirmed the batch within ${timeoutMs} ms: it is on the master and may or may not survive a failover`,
