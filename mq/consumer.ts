@@ -11,6 +11,7 @@
 import type { Call } from "../internal/call.ts";
 import { optionalSignal, sleep } from "../internal/signal.ts";
 import type { MqContext } from "./_context.ts";
+import type { Codec } from "./codec.ts";
 import { type DeadLetter, deadLetterer } from "./dead_letter.ts";
 import { consumeInSpan, traceOf } from "./trace.ts";
 import { withTrace } from "../clog/mod.ts";
@@ -176,6 +177,9 @@ export function consumers(
   };
 }
 
+/** What a handler that returned at once, without failing, makes the driver await. */
+const HANDLED: Promise<void> = Promise.resolve();
+
 /**
  * What the driver calls with each record: decodes it and runs the handler in the record's trace,
  * retrying with doubling backoff, then dead-letters it. Resolves once the record may be committed.
@@ -191,12 +195,112 @@ function deliverer<T>(
   const { logger, codecOf } = context;
   const consumed = context.meters?.consumed;
   const handled = context.meters?.handled;
-  return async (record) => {
+  // A subscription's records mostly come from one topic: its codec is looked up when it changes.
+  let codecTopic: string | undefined;
+  let codec: Codec | undefined;
+  // Messages sent outside a trace may share one frozen, empty header object: it is read once.
+  let untraced: object | undefined;
+  const traceIn = (headers: IncomingRecord["headers"]): ReturnType<typeof traceOf> => {
+    if (headers === untraced) return undefined;
+    const trace = traceOf(headers);
+    if (trace === undefined && Object.isFrozen(headers)) untraced = headers;
+    return trace;
+  };
+  /** Runs the handler once, retrying on failure: resolves once the record may be committed. */
+  const run = (
+    record: IncomingRecord,
+    value: T,
+    tracer: ReturnType<typeof kitTracer>,
+    trace: ReturnType<typeof traceOf>,
+    attempt: number,
+  ): Promise<void> => {
+    const message: ConsumedMessage<T> = {
+      topic: record.topic,
+      partition: record.partition,
+      offset: record.offset,
+      key: record.key,
+      value,
+      headers: record.headers,
+      timestamp: record.timestamp,
+      attempt,
+      signal: closing,
+    };
+    const started = handled ? performance.now() : 0;
+    let outcome: unknown;
+    try {
+      if (tracer === undefined && trace === undefined) outcome = handler(message);
+      else {
+        const handle = () => handler(message);
+        outcome = tracer !== undefined
+          ? consumeInSpan(tracer, {
+            system: context.driver.name,
+            topic: record.topic,
+            partition: record.partition,
+            offset: record.offset,
+            group: groupId,
+            attempt,
+            headers: record.headers,
+          }, handle)
+          : withTrace(trace!.traceId, handle, { spanId: trace!.spanId });
+      }
+    } catch (error) {
+      return retry(record, value, tracer, trace, attempt, started, error);
+    }
+    // A handler that returned without a promise is done: no promise is made for it.
+    if (typeof (outcome as PromiseLike<void> | undefined)?.then !== "function") {
+      succeeded(record, started);
+      return HANDLED;
+    }
+    return Promise.resolve(outcome).then(
+      () => succeeded(record, started),
+      (error) => retry(record, value, tracer, trace, attempt, started, error),
+    );
+  };
+  const succeeded = (record: IncomingRecord, started: number): void => {
+    if (handled === undefined && consumed === undefined) return;
+    const labels = { topic: record.topic, group: groupId };
+    handled?.observe((performance.now() - started) / 1000, labels);
+    consumed?.inc({ ...labels, outcome: "ok" });
+  };
+  const retry = async (
+    record: IncomingRecord,
+    value: T,
+    tracer: ReturnType<typeof kitTracer>,
+    trace: ReturnType<typeof traceOf>,
+    attempts: number,
+    started: number,
+    error: unknown,
+  ): Promise<void> => {
+    // Only with metrics: a message without them allocates no labels.
+    const labels = handled || consumed ? { topic: record.topic, group: groupId } : NO_LABELS;
+    handled?.observe((performance.now() - started) / 1000, labels);
+    // Failed while closing (perhaps told to stop): not retried nor dead-lettered, not
+    // committed, so the record comes again.
+    if (closing.aborted) throw error;
+    if (attempts > settings.maxRetries) {
+      consumed?.inc({ ...labels, outcome: "dead_lettered" });
+      return await deadLetter(record, error, attempts);
+    }
+    consumed?.inc({ ...labels, outcome: "retried" });
+    logger.warn("handler failed; retrying", {
+      topic: record.topic,
+      offset: record.offset,
+      attempt: attempts,
+      err: error,
+    });
+    await sleep(Math.min(settings.retryBackoffMs * 2 ** (attempts - 1), 30_000));
+    return await run(record, value, tracer, trace, attempts + 1);
+  };
+  return (record) => {
+    if (record.topic !== codecTopic) {
+      codec = codecOf(record.topic);
+      codecTopic = record.topic;
+    }
     let value: T;
     try {
-      value = codecOf(record.topic).decode(record.value) as T;
+      value = (codec as Codec).decode(record.value) as T;
     } catch (error) {
-      return await deadLetter(
+      return deadLetter(
         record,
         new TypeError(`message value cannot be decoded: ${(error as Error).message}`),
         0,
@@ -204,59 +308,12 @@ function deliverer<T>(
     }
     // Without an SDK, clog's trace from the headers, read once; with one, a span per run.
     const tracer = kitTracer();
-    const trace = tracer === undefined ? traceOf(record.headers) : undefined;
-    for (let attempt = 1;; attempt++) {
-      const message: ConsumedMessage<T> = {
-        topic: record.topic,
-        partition: record.partition,
-        offset: record.offset,
-        key: record.key,
-        value,
-        headers: record.headers,
-        timestamp: record.timestamp,
-        attempt,
-        signal: closing,
-      };
-      const started = handled ? performance.now() : 0;
-      // Only with metrics: a message without them allocates no labels.
-      const labels = handled || consumed ? { topic: record.topic, group: groupId } : NO_LABELS;
-      try {
-        if (tracer === undefined && trace === undefined) await handler(message);
-        else {
-          const run = () => handler(message);
-          await (tracer !== undefined
-            ? consumeInSpan(tracer, {
-              system: context.driver.name,
-              topic: record.topic,
-              partition: record.partition,
-              offset: record.offset,
-              group: groupId,
-              attempt,
-              headers: record.headers,
-            }, run)
-            : withTrace(trace!.traceId, run, { spanId: trace!.spanId }));
-        }
-        handled?.observe((performance.now() - started) / 1000, labels);
-        consumed?.inc({ ...labels, outcome: "ok" });
-        return;
-      } catch (error) {
-        handled?.observe((performance.now() - started) / 1000, labels);
-        // Failed while closing (perhaps told to stop): not retried nor dead-lettered, not
-        // committed, so the record comes again.
-        if (closing.aborted) throw error;
-        if (attempt > settings.maxRetries) {
-          consumed?.inc({ ...labels, outcome: "dead_lettered" });
-          return await deadLetter(record, error, attempt);
-        }
-        consumed?.inc({ ...labels, outcome: "retried" });
-        logger.warn("handler failed; retrying", {
-          topic: record.topic,
-          offset: record.offset,
-          attempt,
-          err: error,
-        });
-        await sleep(Math.min(settings.retryBackoffMs * 2 ** (attempt - 1), 30_000));
-      }
-    }
+    return run(
+      record,
+      value,
+      tracer,
+      tracer === undefined ? traceIn(record.headers) : undefined,
+      1,
+    );
   };
 }

@@ -18,7 +18,13 @@ import {
 } from "./types.ts";
 
 interface Partition {
-  records: IncomingRecord[];
+  /**
+   * The records as produced. A delivery is made from one only when it is handed out, so the log
+   * keeps one small object per record (old objects cost the garbage collector, young ones little).
+   */
+  records: OutgoingRecord[];
+  /** When each of `records` was stored. */
+  timestamps: number[];
   /** Offset of records[0]; grows as retention drops old records. */
   base: number;
   /** Wakes readers waiting for new records. */
@@ -39,10 +45,16 @@ interface Member {
   loops: Set<Promise<void>>;
 }
 
+/** The committed position of a group on one partition, updated in place by its loop. */
+interface Committed {
+  /** Next offset to deliver. */
+  next: number;
+}
+
 interface Group {
   members: Map<string, Member>;
   /** Next offset to deliver, by `topic:partition`. */
-  committed: Map<string, number>;
+  committed: Map<string, Committed>;
   /** The loop consuming a partition now, so a new owner starts only after the old one stopped. */
   running: Map<string, { loop: Promise<void>; member: Member }>;
 }
@@ -84,7 +96,12 @@ export class MemoryMqBroker {
     if (this.#topics.has(topic)) return false;
     this.#topics.set(
       topic,
-      Array.from({ length: partitions }, () => ({ records: [], base: 0, waiters: new Set() })),
+      Array.from({ length: partitions }, () => ({
+        records: [],
+        timestamps: [],
+        base: 0,
+        waiters: new Set(),
+      })),
     );
     for (const group of this.#groups.values()) {
       if ([...group.members.values()].some((member) => member.topics.includes(topic))) {
@@ -126,26 +143,27 @@ export class MemoryMqBroker {
       }
     }
     const timestamp = Date.now();
+    // A batch is mostly of one topic: its partitions are looked up when the topic changes.
+    let topic: string | undefined;
+    let partitions: Partition[] = [];
     for (const record of records) {
-      const partitions = this.#topics.get(record.topic) as Partition[];
+      if (record.topic !== topic) {
+        topic = record.topic;
+        partitions = this.#topics.get(topic) as Partition[];
+      }
       const index = record.key === undefined
         ? this.#roundRobin++ % partitions.length
         : this.#partitionOf(record.key, partitions.length);
       const partition = partitions[index];
-      // One shape for every stored record (a spread would copy into a new shape each time).
-      partition.records.push({
-        topic: record.topic,
-        key: record.key,
-        value: record.value,
-        headers: record.headers,
-        partition: index,
-        offset: String(partition.base + partition.records.length),
-        timestamp,
-      });
+      // Kept as given, not copied: a produced record is read-only (the kit's producer makes a new
+      // one per message, its value already encoded, so consumers never share the sender's value).
+      partition.records.push(record);
+      partition.timestamps.push(timestamp);
       // Trimmed in chunks, so retention costs O(1) per record instead of a shift per append.
       if (partition.records.length > this.#retention + Math.max(1024, this.#retention >> 2)) {
         const drop = partition.records.length - this.#retention;
         partition.records.splice(0, drop);
+        partition.timestamps.splice(0, drop);
         partition.base += drop;
       }
       // Most appends find nobody waiting: no iterator is made then.
@@ -219,29 +237,45 @@ export class MemoryMqBroker {
   async #consume(group: Group, member: Member, key: string): Promise<void> {
     const separator = key.lastIndexOf(":");
     const topic = key.slice(0, separator);
-    const partition = (this.#topics.get(topic) as Partition[])[Number(key.slice(separator + 1))];
-    const owns = () => !member.stopped && member.owned.has(key) && !member.driver.crashed;
-    while (owns()) {
+    const index = Number(key.slice(separator + 1));
+    const partition = (this.#topics.get(topic) as Partition[])[index];
+    const { driver } = member;
+    let committed: Committed | undefined;
+    while (!member.stopped && member.owned.has(key) && !driver.crashed) {
       if (member.paused) {
         await new Promise<void>((resolve) => member.wake.add(resolve));
         continue;
       }
-      let next = group.committed.get(key);
-      if (next === undefined) {
-        next = member.options.fromBeginning
-          ? partition.base
-          : partition.base + partition.records.length;
-        group.committed.set(key, next);
+      if (committed === undefined) {
+        committed = group.committed.get(key);
+        if (committed === undefined) {
+          committed = {
+            next: member.options.fromBeginning
+              ? partition.base
+              : partition.base + partition.records.length,
+          };
+          group.committed.set(key, committed);
+        }
       }
-      next = Math.max(next, partition.base); // records dropped by retention are gone
-      const record = partition.records[next - partition.base];
-      if (!record) {
+      // Records dropped by retention are gone.
+      const next = committed.next < partition.base ? partition.base : committed.next;
+      const stored = partition.records[next - partition.base];
+      if (stored === undefined) {
         await new Promise<void>((resolve) => {
           partition.waiters.add(resolve);
           member.wake.add(resolve);
         });
         continue;
       }
+      const record: IncomingRecord = {
+        topic: stored.topic,
+        key: stored.key,
+        value: stored.value,
+        headers: stored.headers,
+        partition: index,
+        offset: String(next),
+        timestamp: partition.timestamps[next - partition.base],
+      };
       try {
         await member.handler(record);
       } catch {
@@ -250,8 +284,8 @@ export class MemoryMqBroker {
         continue;
       }
       // A crashed process commits nothing, not even the record it just finished.
-      if (member.driver.crashed) return;
-      group.committed.set(key, next + 1);
+      if (driver.crashed) return;
+      committed.next = next + 1;
     }
   }
 }

@@ -13,6 +13,7 @@ import { optionalSignal } from "../internal/signal.ts";
 import type { MqContext } from "./_context.ts";
 import { endProducerSpan, producerSpan, traceHeaders } from "./trace.ts";
 import type { OtelSpan } from "../internal/otel.ts";
+import type { Codec } from "./codec.ts";
 import type { OutgoingRecord } from "./types.ts";
 
 /** A message to send. */
@@ -105,29 +106,35 @@ export interface ProducerSettings {
  */
 export function producer(context: MqContext, settings: ProducerSettings): Producer {
   const batches = batcher(context, settings);
+  const encodingOf = topicEncodings(context);
   return {
     send(message, callback, options) {
       const signal = optionalSignal("send", options?.signal);
-      const item = queuedItem(context, settings, message, callback, signal);
+      const span = producerSpan(context.driver.name, message?.topic, message?.key);
+      const record = checkedRecord(encodingOf, settings, message, span);
+      const tracking = callback || signal || span ? { callback, signal, span } : undefined;
       if (signal?.aborted) {
-        queueMicrotask(() => batches.settle(item, signal.reason));
+        queueMicrotask(() => batches.settle(tracking, signal.reason));
         return;
       }
-      batches.enqueue(item, true);
+      batches.enqueue(record, tracking, true);
     },
     sendSync(message, options) {
       return new Promise<void>((resolve, reject) => {
         const signal = optionalSignal("send", options?.signal);
         signal?.throwIfAborted();
         const onAbort = () => reject(signal?.reason);
-        batches.enqueue(
-          queuedItem(context, settings, message, (error) => {
+        const span = producerSpan(context.driver.name, message?.topic, message?.key);
+        const record = checkedRecord(encodingOf, settings, message, span);
+        batches.enqueue(record, {
+          callback: (error) => {
             signal?.removeEventListener("abort", onAbort);
             if (error) reject(error);
             else resolve();
-          }, signal),
-          false,
-        );
+          },
+          signal,
+          span,
+        }, false);
         signal?.addEventListener("abort", onAbort, { once: true });
         void batches.flush();
       });
@@ -136,9 +143,11 @@ export function producer(context: MqContext, settings: ProducerSettings): Produc
   };
 }
 
-/** A message waiting for its batch. */
-interface Queued {
-  readonly record: OutgoingRecord;
+/**
+ * Who waits for a queued message: its callback, its signal, its span. A message that has none
+ * (a plain `send`) has no tracking object: the queue then holds its record alone.
+ */
+interface Tracking {
   readonly callback?: (error: Error | undefined) => void;
   /** The caller's signal: aborted before its batch leaves, the message is not sent. */
   readonly signal?: AbortSignal;
@@ -146,17 +155,15 @@ interface Queued {
   readonly span?: OtelSpan;
 }
 
-/** A message checked, encoded and given its producer span (ended if the check fails). */
-function queuedItem<T>(
-  context: MqContext,
+/** A message checked and encoded, with its producer span in the headers (ended if the check fails). */
+function checkedRecord<T>(
+  encodingOf: (topic: string) => TopicEncoding,
   settings: ProducerSettings,
   message: Message<T>,
-  callback: ((error: Error | undefined) => void) | undefined,
-  signal: AbortSignal | undefined,
-): Queued {
-  const span = producerSpan(context.driver.name, message?.topic, message?.key);
+  span: OtelSpan | undefined,
+): OutgoingRecord {
   try {
-    return { record: toRecord(context, settings, message, span), callback, signal, span };
+    return toRecord(encodingOf, settings, message, span);
   } catch (error) {
     endProducerSpan(span, error);
     throw error;
@@ -165,60 +172,75 @@ function queuedItem<T>(
 
 /** The queue of a producer and the batches it sends. */
 interface Batcher {
-  /** Queues an item; with `linger`, sends the batch when full or after `lingerMs`. */
-  enqueue(item: Queued, linger: boolean): void;
+  /** Queues a record; with `linger`, sends the batch when full or after `lingerMs`. */
+  enqueue(record: OutgoingRecord, tracking: Tracking | undefined, linger: boolean): void;
   /** Sends everything queued now, after the batches already leaving. */
   flush(): Promise<void>;
-  /** Tells an item's callback its outcome. */
-  settle(item: Queued, error: unknown): void;
+  /** Tells a message's callback its outcome and ends its span. */
+  settle(tracking: Tracking | undefined, error: unknown): void;
 }
+
+/** Queued records, and beside each its tracking (none for most). */
+interface Queue {
+  readonly records: OutgoingRecord[];
+  /** By the index of the record; kept short (holey) until some message has tracking. */
+  readonly tracking: (Tracking | undefined)[];
+  /** How many tracking entries are defined, and how many carry a signal. */
+  tracked: number;
+  signals: number;
+}
+
+const newQueue = (): Queue => ({ records: [], tracking: [], tracked: 0, signals: 0 });
 
 /** Batching: one flush at a time, in order, so messages keep the order they were sent in. */
 function batcher(context: MqContext, settings: ProducerSettings): Batcher {
   const { driver, logger, topics } = context;
   const produced = context.meters?.produced;
-  let queued: Queued[] = [];
+  let queue = newQueue();
   let lingerTimer: ReturnType<typeof setTimeout> | undefined;
   let flushing: Promise<void> = Promise.resolve();
   const flush = (): Promise<void> => {
     if (lingerTimer !== undefined) clearTimeout(lingerTimer);
     lingerTimer = undefined;
-    const taken = queued;
-    queued = [];
-    if (taken.length === 0) return flushing;
+    const taken = queue;
+    if (taken.records.length === 0) return flushing;
+    queue = newQueue();
     flushing = flushing.then(async () => {
-      const batch: Queued[] = [];
-      for (const item of taken) {
-        if (item.signal?.aborted) settle(item, item.signal.reason);
-        else batch.push(item);
-      }
-      if (batch.length === 0) return;
+      const { records, tracking } = taken.signals === 0 ? taken : withoutWithdrawn(taken, settle);
+      if (records.length === 0) return;
       let error: Error | undefined;
       try {
-        for (const topic of new Set(batch.map((item) => item.record.topic))) {
-          await topics.ensure(topic);
+        // Batches are mostly of one topic: a Set only for topics that change.
+        let previous: string | undefined;
+        const distinct = new Set<string>();
+        for (const record of records) {
+          if (record.topic !== previous) distinct.add(previous = record.topic);
         }
-        await driver.produce(batch.map((item) => item.record));
+        for (const topic of distinct) await topics.ensure(topic);
+        await driver.produce(records);
       } catch (caught) {
         error = caught instanceof Error ? caught : new Error(String(caught));
       }
       if (produced) {
         const outcome = error ? "error" : "ok";
-        for (const item of batch) produced.inc({ topic: item.record.topic, outcome });
+        for (const record of records) produced.inc({ topic: record.topic, outcome });
       }
-      for (const item of batch) {
-        if (item.callback) settle(item, error);
+      if (taken.tracked === 0 && error === undefined) return;
+      for (let index = 0; index < records.length; index++) {
+        const item = tracking[index];
+        if (item?.callback) settle(item, error);
         else {
-          endProducerSpan(item.span, error);
+          endProducerSpan(item?.span, error);
           if (error) {
-            logger.error("message could not be sent", { topic: item.record.topic, err: error });
+            logger.error("message could not be sent", { topic: records[index].topic, err: error });
           }
         }
       }
     });
     return flushing;
   };
-  const settle = (item: Queued, error: unknown): void => {
+  const settle = (item: Tracking | undefined, error: unknown): void => {
+    if (item === undefined) return;
     endProducerSpan(item.span, error);
     try {
       item.callback?.(
@@ -228,18 +250,70 @@ function batcher(context: MqContext, settings: ProducerSettings): Batcher {
       logger.error("send callback threw", { err: callbackError });
     }
   };
-  const enqueue = (item: Queued, linger: boolean): void => {
-    queued.push(item);
+  const enqueue = (record: OutgoingRecord, tracking: Tracking | undefined, linger: boolean) => {
+    queue.records.push(record);
+    if (tracking !== undefined) {
+      queue.tracking[queue.records.length - 1] = tracking;
+      queue.tracked++;
+      if (tracking.signal !== undefined) queue.signals++;
+    }
     if (!linger) return;
-    if (queued.length >= settings.maxBatchSize) void flush();
+    if (queue.records.length >= settings.maxBatchSize) void flush();
     else lingerTimer ??= setTimeout(() => void flush(), settings.lingerMs);
   };
   return { enqueue, flush, settle };
 }
 
+/** The queue without the messages whose signal aborted before their batch left (settled here). */
+function withoutWithdrawn(
+  queue: Queue,
+  settle: (tracking: Tracking | undefined, error: unknown) => void,
+): Queue {
+  const kept = newQueue();
+  for (let index = 0; index < queue.records.length; index++) {
+    const tracking = queue.tracking[index];
+    if (tracking?.signal?.aborted) {
+      settle(tracking, tracking.signal.reason);
+      continue;
+    }
+    kept.records.push(queue.records[index]);
+    if (tracking === undefined) continue;
+    kept.tracking[kept.records.length - 1] = tracking;
+    kept.tracked++;
+    if (tracking.signal !== undefined) kept.signals++;
+  }
+  return kept;
+}
+
+/** How a producer encodes a topic's values, and how an error names them. */
+interface TopicEncoding {
+  readonly topic: string;
+  readonly codec: Codec;
+  readonly what: string;
+}
+
+/**
+ * The encoding of a topic, kept for the topic last sent to: its name is checked, its codec looked
+ * up and its error wording made once, not for every message.
+ */
+function topicEncodings(context: MqContext): (topic: string) => TopicEncoding {
+  let last: TopicEncoding | undefined;
+  return (topic) => {
+    if (last?.topic === topic) return last;
+    // Redis, Kafka and NATS would store a lone surrogate as U+FFFD: refuse it where it is text.
+    const malformed = malformedText("send", "topic", topic);
+    if (malformed) throw malformed;
+    return last = {
+      topic,
+      codec: context.codecOf(topic),
+      what: `the value of a message to topic '${topic}'`,
+    };
+  };
+}
+
 /** A message checked and encoded into the record the driver stores. */
 function toRecord<T>(
-  context: MqContext,
+  encodingOf: (topic: string) => TopicEncoding,
   settings: ProducerSettings,
   message: Message<T>,
   span: OtelSpan | undefined,
@@ -260,15 +334,14 @@ function toRecord<T>(
       `Cannot send to topic '${topic}' as 'key' must be a string: current value is ${String(key)}`,
     );
   }
-  // Redis, Kafka and NATS would store a lone surrogate as U+FFFD: refuse it where it is text.
-  const malformed = malformedText("send", "topic", topic) ??
-    (key === undefined ? undefined : malformedText(`send to topic '${topic}'`, "key", key)) ??
-    malformedHeader(topic, headers);
+  const { codec, what } = encodingOf(topic);
+  const malformed =
+    (key === undefined || key.isWellFormed()
+      ? undefined
+      : malformedText(`send to topic '${topic}'`, "key", key)) ??
+      malformedHeader(topic, headers);
   if (malformed) throw malformed;
-  const value = context.codecOf(topic).encode(
-    message.value,
-    `the value of a message to topic '${topic}'`,
-  );
+  const value = codec.encode(message.value, what);
   // Outside a trace and without headers of its own, a message shares one empty header object.
   const trace = traceHeaders(span);
   const allHeaders = headers === undefined ? trace : { ...trace, ...headers };

@@ -108,7 +108,11 @@ export interface MqDriver {
   readonly admin: MqAdmin;
   /** Checks the backend answers (connecting first when needed). */
   ping(): Promise<void>;
-  /** Appends records, each to the partition its key hashes to (round robin without key). */
+  /**
+   * Appends records, each to the partition its key hashes to (round robin without key). The
+   * records and their values are the driver's once passed: the provider never changes or reuses
+   * them, so an in-process driver may keep them as they are.
+   */
   produce(records: readonly OutgoingRecord[]): Promise<void>;
   /**
    * Joins `group` for `topics` and calls `handler` for every record of the partitions this member
