@@ -108,12 +108,8 @@ export async function startRedisCluster(
   for (let i = 0; i < masters * (1 + replicasPerMaster); i++) ports.push(await freePort());
   const processes = new RedisProcesses(dir, readyTimeoutMs);
   const spawn = async (port: number): Promise<void> => {
-    await Deno.mkdir(`${dir}/${port}`, { recursive: true });
     await processes.spawn(port, [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
+      ...processes.serverArgs(port),
       "--cluster-enabled",
       "yes",
       "--cluster-config-file",
@@ -123,12 +119,6 @@ export async function startRedisCluster(
       // A replica takes over however long ago it last heard from its master.
       "--cluster-replica-validity-factor",
       "0",
-      "--dir",
-      `${dir}/${port}`,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
     ]);
   };
 

@@ -42,6 +42,25 @@ export class RedisProcesses {
    */
   constructor(readonly dir: string, readonly readyTimeoutMs: number) {}
 
+  /**
+   * The arguments every data server here starts with: its loopback port, its own directory
+   * (`dir/port`, which {@linkcode spawn} creates) and no persistence.
+   */
+  serverArgs(port: number): string[] {
+    return [
+      "--port",
+      String(port),
+      "--bind",
+      "127.0.0.1",
+      "--dir",
+      `${this.dir}/${port}`,
+      "--save",
+      "",
+      "--appendonly",
+      "no",
+    ];
+  }
+
   /** The ports of the processes running now. */
   get running(): number[] {
     return [...this.#children.keys()];
@@ -57,6 +76,7 @@ export class RedisProcesses {
    * to `dir/port.log`; resolves when it answers PING.
    */
   async spawn(port: number, args: readonly string[]): Promise<void> {
+    await Deno.mkdir(`${this.dir}/${port}`, { recursive: true });
     // `exec` keeps the pid: kill() hits the server itself.
     const child = new Deno.Command("sh", {
       args: ["-c", 'exec "$@" >>"$KIT_SERVER_LOG" 2>&1', "sh", "redis-server", ...args],

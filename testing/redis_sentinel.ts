@@ -146,22 +146,12 @@ export async function startRedisSentinel(
       );
       return await processes.spawn(port, [config, "--sentinel"]);
     }
-    await Deno.mkdir(`${dir}/${port}`, { recursive: true });
     // The first server starts as the primary, the others as its replicas; a server started
     // again (a killed primary included) as a replica of the primary the sentinels report now.
     const primary = started.has(port) ? await redis.primary() : servers[0];
     started.add(port);
     await processes.spawn(port, [
-      "--port",
-      String(port),
-      "--bind",
-      "127.0.0.1",
-      "--dir",
-      `${dir}/${port}`,
-      "--save",
-      "",
-      "--appendonly",
-      "no",
+      ...processes.serverArgs(port),
       ...(port === primary ? [] : ["--replicaof", "127.0.0.1", `${primary}`]),
     ]);
   };
