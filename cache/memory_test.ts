@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { cacheConformance } from "./conformance.ts";
+import { keyspace } from "./_util.ts";
 import * as cache from "./mod.ts";
 
 const store = new cache.MemoryCacheStore();
@@ -119,4 +120,41 @@ Deno.test("memory cache evicts exactly as a reference LRU over 20,000 random ope
   }
   const held = await c.string.mget([...Array(120).keys()].map((n) => `k${n}`));
   assert.equal(held.filter((value) => value !== undefined).length, reference.size);
+});
+
+Deno.test("keyspace refuses the same keys with the same errors on short and long keys", () => {
+  const space = keyspace("im");
+  const long = "x".repeat(20);
+  for (const good of ["k", "😀", "ab😀", `${long}😀`, "session:00000042:profile"]) {
+    assert.equal(space.key("get", good), `im\x1f${good}`);
+  }
+  for (const prefix of ["", long]) {
+    const separator = `${prefix}a\x1fb`;
+    assert.throws(
+      () => space.key("get", separator),
+      new TypeError(
+        `Cannot get as 'key' must not contain U+001F (it ends the key prefix): current value is ${
+          JSON.stringify(separator)
+        }`,
+      ),
+    );
+    for (const lone of [`${prefix}x\ud800`, `${prefix}\udc00y`, `${prefix}😀\udfff`]) {
+      assert.throws(
+        () => space.key("get", lone),
+        new TypeError(
+          `Cannot get as 'key' must be well-formed Unicode: current value is ${
+            JSON.stringify(lone)
+          }`,
+        ),
+      );
+    }
+  }
+  for (const empty of ["", 42]) {
+    assert.throws(
+      () => space.key("get", empty as string),
+      new TypeError(
+        `Cannot get as 'key' must be a non-empty string: current value is ${JSON.stringify(empty)}`,
+      ),
+    );
+  }
 });
