@@ -28,7 +28,7 @@ import {
   type Producer,
 } from "kafkajs";
 import { DriverError, type MqAdmin } from "../mq/mod.ts";
-import { subscribedRoundRobin } from "./kafka_assigner.ts";
+import { subscribedRoundRobin } from "./kafka/assigner.ts";
 import { partitionOf } from "../mq/driver.ts";
 import type {
   DriverSubscribeOptions,
