@@ -2,18 +2,15 @@ import assert from "node:assert/strict";
 import { Cluster } from "ioredis";
 import { cacheConformance } from "../../cache/conformance.ts";
 import * as cache from "../../cache/mod.ts";
-import * as db from "../../db/mod.ts";
-import { mqConformance } from "../../mq/conformance.ts";
 import { onceConformance } from "../../once/conformance.ts";
-import { pgliteDb } from "../pglite.ts";
 import { rateLimitConformance } from "../../ratelimit/conformance.ts";
 import { quietLogger } from "../../testing/logger.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { startRedisCluster, type ThrowawayRedisCluster } from "../../testing/redis_cluster.ts";
 import { serverAvailable } from "../../testing/server.ts";
 import { slotOf } from "./cluster_keys.ts";
-import { redisCache, redisLock, redisMq, redisOnce, redisRateLimit } from "./mod.ts";
-import type { RedisMqDriver } from "./mq.ts";
+import { redisCache, redisLock, redisOnce, redisRateLimit } from "./mod.ts";
+import { redisMqSuite } from "./testdata/mq_suite.ts";
 
 // One cluster for the whole file: forming one takes seconds.
 const available = serverAvailable("redis");
@@ -41,20 +38,7 @@ onceConformance({
   ignore: !available,
 });
 
-const mqOptions = { cluster: nodes, sessionTimeoutMs: 1500, heartbeatMs: 300 };
-mqConformance({
-  name: "redis-cluster",
-  makeDriver: () => redisMq(mqOptions),
-  crash: (driver) => (driver as RedisMqDriver).crash(),
-  processDriver: {
-    module: new URL("./mod.ts", import.meta.url),
-    factory: "redisMq",
-    options: mqOptions,
-  },
-  failoverMs: 2000,
-  makeDatabase: () => db.create(db.defaultConfig("development"), { driver: pgliteDb() }),
-  ignore: !available,
-});
+redisMqSuite("redis-cluster", { cluster: nodes }, !available);
 
 Deno.test({
   name: "[redis-cluster] slotOf() agrees with CLUSTER KEYSLOT, hash tags included",

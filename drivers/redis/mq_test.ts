@@ -1,30 +1,15 @@
 import assert from "node:assert/strict";
-import { outboxDatabase } from "../testdata/outbox_database.ts";
-import { mqConformance } from "../../mq/conformance.ts";
 import * as mq from "../../mq/mod.ts";
 import { eventually } from "../../testing/eventually.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { serviceUrl } from "../../testing/services.ts";
 import { redisMq } from "./mod.ts";
-import type { RedisMqDriver } from "./mq.ts";
+import { redisMqSuite } from "./testdata/mq_suite.ts";
 
 const url = serviceUrl("redis");
 const options = { url, sessionTimeoutMs: 1500, heartbeatMs: 300 };
 
-mqConformance({
-  name: "redis",
-  makeDriver: () => redisMq(options),
-  crash: (driver) => (driver as RedisMqDriver).crash(),
-  processDriver: {
-    module: new URL("./mod.ts", import.meta.url),
-    factory: "redisMq",
-    options,
-  },
-  failoverMs: 2000,
-  // The outbox on the real PostgreSQL when CI gives one, else on PGlite.
-  makeDatabase: outboxDatabase,
-  ignore: url === undefined,
-});
+redisMqSuite("redis", { url }, url === undefined);
 
 const worker = new URL("./testdata/mq_worker.ts", import.meta.url).pathname;
 

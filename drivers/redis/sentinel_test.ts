@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { cacheConformance } from "../../cache/conformance.ts";
 import * as cache from "../../cache/mod.ts";
-import { mqConformance } from "../../mq/conformance.ts";
 import { onceConformance } from "../../once/conformance.ts";
 import { rateLimitConformance } from "../../ratelimit/conformance.ts";
-import { outboxDatabase } from "../testdata/outbox_database.ts";
 import { capturingLogger, quietLogger } from "../../testing/logger.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { startRedisSentinel, type ThrowawayRedisSentinel } from "../../testing/redis_sentinel.ts";
 import { serverAvailable } from "../../testing/server.ts";
-import { redisCache, redisMq, redisOnce, redisRateLimit } from "./mod.ts";
-import type { RedisMqDriver } from "./mq.ts";
+import { redisCache, redisOnce, redisRateLimit } from "./mod.ts";
+import { redisMqSuite } from "./testdata/mq_suite.ts";
 
 // One primary, one replica and three sentinels for the whole file.
 const available = serverAvailable("redis");
@@ -38,20 +36,7 @@ onceConformance({
   ignore: !available,
 });
 
-const mqOptions = { ...sentinel, sessionTimeoutMs: 1500, heartbeatMs: 300 };
-mqConformance({
-  name: "redis-sentinel",
-  makeDriver: () => redisMq(mqOptions),
-  crash: (driver) => (driver as RedisMqDriver).crash(),
-  processDriver: {
-    module: new URL("./mod.ts", import.meta.url),
-    factory: "redisMq",
-    options: mqOptions,
-  },
-  failoverMs: 2000,
-  makeDatabase: outboxDatabase,
-  ignore: !available,
-});
+redisMqSuite("redis-sentinel", sentinel, !available);
 
 Deno.test({
   name: "[redis-sentinel] bad sentinel options are refused, naming the option",
