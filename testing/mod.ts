@@ -48,3 +48,4 @@ export {
   type StartRedisSentinelOptions,
   type ThrowawayRedisSentinel,
 } from "./redis_sentinel.ts";
+export type { ThrowawayRedisProcesses } from "./redis_processes.ts";

@@ -4,7 +4,12 @@
  *
  * @module
  */
-import { cli, RedisProcesses, replicasCaughtUp } from "./redis_processes.ts";
+import {
+  cli,
+  RedisProcesses,
+  replicasCaughtUp,
+  type ThrowawayRedisProcesses,
+} from "./redis_processes.ts";
 import { freePort } from "./server.ts";
 
 /** Options of {@linkcode startRedisCluster}. */
@@ -40,15 +45,13 @@ export interface RedisClusterNodeAddress {
 }
 
 /** A running throwaway Redis Cluster that owns its data directory. */
-export interface ThrowawayRedisCluster extends AsyncDisposable {
+export interface ThrowawayRedisCluster extends ThrowawayRedisProcesses {
   /** Every node, masters and replicas, as formed. */
   readonly nodes: readonly RedisClusterNodeAddress[];
   /** `redis://127.0.0.1:port` of every node. */
   readonly urls: readonly string[];
   /** The ports of the nodes that are masters now (asks the cluster). */
   masters(): Promise<number[]>;
-  /** Sends SIGKILL to the node on `port` and waits for it to exit. */
-  kill(port: number): Promise<void>;
   /** Starts the node on `port` again with its own config; resolves when it answers. */
   start(port: number): Promise<void>;
   /**
@@ -57,15 +60,6 @@ export interface ThrowawayRedisCluster extends AsyncDisposable {
    * a replica that can take over, with its writes).
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
-  /** A node's log so far, for a failing test's message. */
-  log(port: number): Promise<string>;
-  /** Kills every node and deletes the data directory. */
-  close(): Promise<void>;
-  /**
-   * {@linkcode close} without waiting: SIGKILL to every node and the directory deleted at once,
-   * for an `unload` listener, which cannot wait.
-   */
-  closeSync(): void;
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -123,6 +117,7 @@ export async function startRedisCluster(
   };
 
   const cluster: ThrowawayRedisCluster = {
+    ...processes.control(),
     nodes: ports.map((port) => ({ host: "127.0.0.1", port })),
     urls: ports.map((port) => `redis://127.0.0.1:${port}`),
     async masters() {
@@ -138,9 +133,6 @@ export async function startRedisCluster(
           .map((line) => Number(line.split(" ")[1].split("@")[0].split(":").at(-1)));
       }
       return [];
-    },
-    kill(port) {
-      return processes.kill(port);
     },
     start(port) {
       if (!ports.includes(port)) {
@@ -167,18 +159,6 @@ export async function startRedisCluster(
         }
         await delay(100);
       }
-    },
-    log(port) {
-      return processes.log(port);
-    },
-    close() {
-      return processes.close();
-    },
-    closeSync() {
-      processes.closeSync();
-    },
-    [Symbol.asyncDispose]() {
-      return cluster.close();
     },
   };
 

@@ -32,6 +32,21 @@ export function replicasCaughtUp(masterInfo: string): boolean {
   );
 }
 
+/** What every throwaway Redis topology (cluster, Sentinel) does with its processes. */
+export interface ThrowawayRedisProcesses extends AsyncDisposable {
+  /** Sends SIGKILL to the server (or sentinel) on `port` and waits for it to exit. */
+  kill(port: number): Promise<void>;
+  /** The log of the process on `port` so far, for a failing test's message. */
+  log(port: number): Promise<string>;
+  /** Kills every process and deletes the data directory. */
+  close(): Promise<void>;
+  /**
+   * {@linkcode close} without waiting: SIGKILL to every process and the directory deleted at
+   * once, for an `unload` listener, which cannot wait.
+   */
+  closeSync(): void;
+}
+
 /** The `redis-server` processes of one throwaway topology, each with a log in the directory. */
 export class RedisProcesses {
   readonly #children = new Map<number, { child: Deno.ChildProcess; status: Promise<unknown> }>();
@@ -59,6 +74,17 @@ export class RedisProcesses {
       "--appendonly",
       "no",
     ];
+  }
+
+  /** {@linkcode kill}, {@linkcode log}, {@linkcode close} and `closeSync` for a topology's object. */
+  control(): ThrowawayRedisProcesses {
+    return {
+      kill: (port) => this.kill(port),
+      log: (port) => this.log(port),
+      close: () => this.close(),
+      closeSync: () => this.closeSync(),
+      [Symbol.asyncDispose]: () => this.close(),
+    };
   }
 
   /** The ports of the processes running now. */

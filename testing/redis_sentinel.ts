@@ -5,7 +5,12 @@
  *
  * @module
  */
-import { cli, RedisProcesses, replicasCaughtUp } from "./redis_processes.ts";
+import {
+  cli,
+  RedisProcesses,
+  replicasCaughtUp,
+  type ThrowawayRedisProcesses,
+} from "./redis_processes.ts";
 import { freePort } from "./server.ts";
 
 /** Options of {@linkcode startRedisSentinel}. */
@@ -47,7 +52,7 @@ export interface RedisSentinelNodeAddress {
 }
 
 /** A running throwaway Sentinel-managed Redis that owns its data directory. */
-export interface ThrowawayRedisSentinel extends AsyncDisposable {
+export interface ThrowawayRedisSentinel extends ThrowawayRedisProcesses {
   /** The sentinels, for the drivers' `sentinels` option. */
   readonly sentinels: readonly RedisSentinelNodeAddress[];
   /** The primary's name, for the drivers' `masterName` option. */
@@ -56,8 +61,6 @@ export interface ThrowawayRedisSentinel extends AsyncDisposable {
   readonly servers: readonly number[];
   /** The port of the primary now, as a majority of the running sentinels report it. */
   primary(): Promise<number>;
-  /** Sends SIGKILL to the server or sentinel on `port` and waits for it to exit. */
-  kill(port: number): Promise<void>;
   /**
    * Starts the server or sentinel on `port` again with its own config (a sentinel rewrites its
    * config, so it learns of failovers; an old primary is turned into a replica by the
@@ -70,12 +73,6 @@ export interface ThrowawayRedisSentinel extends AsyncDisposable {
    * all the primary wrote (so a primary killed next has a replica to promote, with its writes).
    */
   waitHealthy(timeoutMs?: number): Promise<void>;
-  /** A server's or sentinel's log so far, for a failing test's message. */
-  log(port: number): Promise<string>;
-  /** Kills every process and deletes the data directory. */
-  close(): Promise<void>;
-  /** {@linkcode close} without waiting, for an `unload` listener, which cannot wait. */
-  closeSync(): void;
 }
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -160,6 +157,7 @@ export async function startRedisSentinel(
   const info = async (port: number) => await cli(port, "INFO", "replication") ?? "";
 
   const redis: ThrowawayRedisSentinel = {
+    ...processes.control(),
     sentinels: sentinelPorts.map((port) => ({ host: "127.0.0.1", port })),
     masterName,
     servers,
@@ -177,9 +175,6 @@ export async function startRedisSentinel(
         );
       }
       return primary;
-    },
-    kill(port) {
-      return processes.kill(port);
     },
     start(port) {
       if (!servers.includes(port) && !sentinelPorts.includes(port)) {
@@ -214,18 +209,6 @@ export async function startRedisSentinel(
         }
         await delay(100);
       }
-    },
-    log(port) {
-      return processes.log(port);
-    },
-    close() {
-      return processes.close();
-    },
-    closeSync() {
-      processes.closeSync();
-    },
-    [Symbol.asyncDispose]() {
-      return redis.close();
     },
   };
 
