@@ -16,7 +16,7 @@
  *
  * @module
  */
-import { etcdHealthy, freePort, which } from "./server.ts";
+import { etcdHealthy, freePort, spawnLogged, which } from "./server.ts";
 
 /** One member of a {@linkcode EtcdCluster}. */
 export interface EtcdMember {
@@ -162,32 +162,22 @@ export async function startEtcdCluster(
 
   const spawn = async (member: MemberState, state: "new" | "existing") => {
     await Deno.writeTextFile(member.logPath, "", { append: true });
-    // `exec` keeps the pid: the pid we hold is etcd's own, so kill() hits the member.
-    member.child = new Deno.Command("sh", {
-      args: [
-        "-c",
-        'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
-        "sh",
-        binary,
-        `--name=${member.name}`,
-        `--data-dir=${member.dataDir}`,
-        `--listen-client-urls=${member.clientUrl}`,
-        `--advertise-client-urls=${member.clientUrl}`,
-        `--listen-peer-urls=${member.peerUrl}`,
-        `--initial-advertise-peer-urls=${member.peerUrl}`,
-        `--initial-cluster=${initialCluster}`,
-        `--initial-cluster-token=${token}`,
-        `--initial-cluster-state=${state}`,
-        `--heartbeat-interval=${heartbeatMs}`,
-        `--election-timeout=${electionTimeoutMs}`,
-        "--logger=zap",
-        "--log-level=warn",
-      ],
-      env: { KIT_SERVER_LOG: member.logPath },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    member.child = spawnLogged([
+      binary,
+      `--name=${member.name}`,
+      `--data-dir=${member.dataDir}`,
+      `--listen-client-urls=${member.clientUrl}`,
+      `--advertise-client-urls=${member.clientUrl}`,
+      `--listen-peer-urls=${member.peerUrl}`,
+      `--initial-advertise-peer-urls=${member.peerUrl}`,
+      `--initial-cluster=${initialCluster}`,
+      `--initial-cluster-token=${token}`,
+      `--initial-cluster-state=${state}`,
+      `--heartbeat-interval=${heartbeatMs}`,
+      `--election-timeout=${electionTimeoutMs}`,
+      "--logger=zap",
+      "--log-level=warn",
+    ], member.logPath);
     const child = member.child;
     member.exited = child.status;
     // A member that exits on its own (a crash) is no longer running.

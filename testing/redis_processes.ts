@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { spawnLogged } from "./server.ts";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -103,14 +104,7 @@ export class RedisProcesses {
    */
   async spawn(port: number, args: readonly string[]): Promise<void> {
     await Deno.mkdir(`${this.dir}/${port}`, { recursive: true });
-    // `exec` keeps the pid: kill() hits the server itself.
-    const child = new Deno.Command("sh", {
-      args: ["-c", 'exec "$@" >>"$KIT_SERVER_LOG" 2>&1', "sh", "redis-server", ...args],
-      env: { KIT_SERVER_LOG: `${this.dir}/${port}.log` },
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+    const child = spawnLogged(["redis-server", ...args], `${this.dir}/${port}.log`);
     this.#children.set(port, { child, status: child.status });
     const deadline = Date.now() + this.readyTimeoutMs;
     while (!/PONG/.test(await cli(port, "PING") ?? "")) {

@@ -385,17 +385,17 @@ async function spawn(
       "--clear-groups",
     ])
     : [];
-  // `exec` keeps the pid: the pid we hold is the server's own, so kill() hits the server.
+  return spawnLogged([...privilege, spec.binary, ...spec.args, ...extraArgs], logPath);
+}
+
+/**
+ * Starts `command` (the binary, then its arguments) with its output appended to `logPath`.
+ * Through `sh -c 'exec …'`, so the pid of the child is the server's own and a kill hits the
+ * server. Internal to testing/.
+ */
+export function spawnLogged(command: readonly string[], logPath: string): Deno.ChildProcess {
   return new Deno.Command("sh", {
-    args: [
-      "-c",
-      'exec "$@" >>"$KIT_SERVER_LOG" 2>&1',
-      "sh",
-      ...privilege,
-      spec.binary,
-      ...spec.args,
-      ...extraArgs,
-    ],
+    args: ["-c", 'exec "$@" >>"$KIT_SERVER_LOG" 2>&1', "sh", ...command],
     env: { KIT_SERVER_LOG: logPath },
     stdin: "null",
     stdout: "null",
