@@ -258,6 +258,11 @@ function validateNodes(
   }
 }
 
+/** `host:port` of an ioredis address, with ioredis's defaults for what it leaves out. */
+function hostPort(node: { host?: string; port?: number }, defaultPort: number): string {
+  return `${node.host ?? "127.0.0.1"}:${node.port ?? defaultPort}`;
+}
+
 /** Milliseconds before reconnect attempt `attempt`: 100 ms doubling up to 1 s. */
 const reconnectDelay = (attempt: number) => Math.min(50 * 2 ** attempt, 1000);
 
@@ -397,20 +402,18 @@ export class Connection {
       return `cluster ${
         nodes.map((node) =>
           typeof node === "object" && node !== null
-            ? `${(node as RedisClusterNode).host ?? "127.0.0.1"}:${
-              (node as RedisClusterNode).port ?? 6379
-            }`
+            ? hostPort(node as Partial<RedisClusterNode>, 6379)
             : String(node)
         ).join(",")
       }`;
     }
-    const { host, port, path, sentinels, name } = this.client.options ?? {};
+    const { path, sentinels, name } = this.client.options ?? {};
     if (sentinels?.length) {
       return `primary '${name}' of sentinels ${
-        sentinels.map((node) => `${node.host ?? "127.0.0.1"}:${node.port ?? 26379}`).join(",")
+        sentinels.map((node) => hostPort(node, 26379)).join(",")
       }`;
     }
-    return path ? String(path) : `${host ?? "127.0.0.1"}:${port ?? 6379}`;
+    return path ? String(path) : hostPort(this.client.options ?? {}, 6379);
   }
 
   /** An ioredis connection error, scrubbed of credentials and saying which failure it was. */
@@ -492,7 +495,7 @@ export class Connection {
     const masters = cluster.nodes("master");
     const node = masters.find(({ options }) => `${options.host}:${options.port}` === key);
     if (node !== undefined) return node;
-    cluster.refreshSlotsCache();
+    void this.refreshSlots();
     return masters[0] ?? this.client;
   }
 
