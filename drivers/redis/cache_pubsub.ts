@@ -18,7 +18,7 @@ import type { Redis } from "ioredis";
 import { closedDriverError } from "../../cache/driver.ts";
 import type { DriverMessageListener, DriverSubscription } from "../../cache/types.ts";
 import type { Logger } from "../../clog/mod.ts";
-import { Connection } from "./connection.ts";
+import { closeClient, Connection } from "./connection.ts";
 
 /** The longest pause between two slot-map polls while the subscriber's node is lost. */
 const MAX_FOLLOW_PAUSE_MS = 1000;
@@ -159,9 +159,7 @@ export class RedisSubscriber {
   /** Closes a subscriber connection and its client. */
   static async #discard(connection: Connection): Promise<void> {
     await connection.close();
-    const { client } = connection;
-    if (client.status === "ready") await client.quit().catch(() => client.disconnect());
-    else client.disconnect();
+    await closeClient(connection.client);
   }
 
   /** Sends SUBSCRIBE or PSUBSCRIBE; again on the new connection if a move replaced the one used. */

@@ -698,10 +698,16 @@ export class Connection {
       for (const [event, listener] of this.#listeners) this.client.off(event, listener);
       return;
     }
-    if (this.client.status === "ready") {
-      await this.client.quit().catch(() => this.client.disconnect());
-    } else {
-      this.client.disconnect();
-    }
+    await closeClient(this.client);
   }
+}
+
+/**
+ * Closes an ioredis client: QUIT when connected, so replies in flight arrive, then disconnect(),
+ * which also ends what QUIT leaves open (a reconnect in progress, and with `sentinels` the
+ * failover detector's subscriptions to every sentinel).
+ */
+export async function closeClient(client: Redis): Promise<void> {
+  if (client.status === "ready") await client.quit().catch(() => {});
+  client.disconnect();
 }

@@ -4,6 +4,7 @@ import * as cache from "../../cache/mod.ts";
 import { onceConformance } from "../../once/conformance.ts";
 import { rateLimitConformance } from "../../ratelimit/conformance.ts";
 import { capturingLogger, quietLogger } from "../../testing/logger.ts";
+import { eventually } from "../../testing/eventually.ts";
 import { testKeyspace } from "../../testing/keyspace.ts";
 import { startRedisSentinel, type ThrowawayRedisSentinel } from "../../testing/redis_sentinel.ts";
 import { serverAvailable } from "../../testing/server.ts";
@@ -147,5 +148,32 @@ Deno.test({
     assert.equal(await redis!.primary(), newPrimary);
     await c.string.set("after", "ok");
     assert.equal(await c.string.get("after"), "ok");
+  },
+});
+
+Deno.test({
+  name:
+    "[redis-sentinel] close() ends every connection the driver opened to the sentinels, the failover detector's subscriptions included",
+  ignore: !available,
+  async fn() {
+    // Clients subscribed on the sentinels (the failover detector listens for +switch-master).
+    const subscribed = async () => {
+      let count = 0;
+      for (const { port } of redis!.sentinels) {
+        const { stdout } = await new Deno.Command("redis-cli", {
+          args: ["-p", String(port), "CLIENT", "LIST"],
+          stdout: "piped",
+        }).output();
+        count += new TextDecoder().decode(stdout).split("\n")
+          .filter((line) => / sub=[1-9]/.test(line)).length;
+      }
+      return count;
+    };
+    const before = await subscribed();
+    const driver = redisCache(sentinel);
+    await driver.ping();
+    await eventually(async () => assert.equal(await subscribed(), before + 3));
+    await driver.close();
+    await eventually(async () => assert.equal(await subscribed(), before));
   },
 });
